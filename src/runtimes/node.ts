@@ -39,7 +39,9 @@ export function serveNode(
     // A socket that closes without a goodbye: node-server aborts request.signal, which ends the stream.
     return RESPONSE_ALREADY_SENT;
   });
-  const server = createServer(listener);
+  // Subscribe URLs carry every matcher in the query: allow 64 KiB of headers (Node's default is 16 KiB)
+  // so that a request with too many matchers gets the hub's clear 400 rather than a bare 431.
+  const server = createServer({ maxHeaderSize: 64 * 1024 }, listener);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

@@ -1,0 +1,31 @@
+/**
+ * The conformance suite: one black-box HTTP suite, written once against a base URL, run against every
+ * runtime by a few-line spawner (`node.test.ts`, …).
+ */
+import { afterAll, beforeAll, describe } from 'vitest';
+import { lifecycleTests } from './lifecycle.ts';
+import { publishTests } from './publish.ts';
+import { reconcileTests } from './reconcile.ts';
+import { subscribeTests } from './subscribe.ts';
+import type { Capabilities, Target } from './target.ts';
+
+export function conformance(runtime: string, start: () => Promise<Target>, caps: Capabilities) {
+  describe(`conformance: ${runtime}`, () => {
+    let target: Target | undefined;
+    const current = () => {
+      if (!target) throw new Error(`${runtime} hub did not start`);
+      return target;
+    };
+    beforeAll(async () => {
+      target = await start();
+    });
+    afterAll(async () => {
+      await target?.stop();
+    });
+    // Reconciliation first: its first test needs a hub with empty history.
+    describe('reconciliation', () => reconcileTests(current));
+    describe('publish', () => publishTests(current));
+    describe('subscribe', () => subscribeTests(current));
+    describe('lifecycle', () => lifecycleTests(current, start, caps));
+  });
+}

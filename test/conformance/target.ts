@@ -1,0 +1,55 @@
+/**
+ * What the conformance suite runs against: a hub at a base URL, started with the fixture settings
+ * below, plus capability flags for what a runtime can or cannot show (no `if (runtime)` in tests).
+ */
+import { hs256Token } from '../helpers/hub.ts';
+
+export interface Target {
+  /** Base URL, e.g. `http://127.0.0.1:4321`. */
+  readonly url: string;
+  /** Stops the hub (SIGTERM); resolves with the exit code or signal, when the runtime reports one. */
+  stop(): Promise<number | string | undefined>;
+}
+
+export interface Capabilities {
+  /** SIGTERM ends every stream cleanly and the process exits 0. */
+  gracefulShutdown: boolean;
+}
+
+/** Signing key of the fixture; every runtime is started with it. */
+export const FIXTURE_KEY = 'conformance-secret-key-0123456789abcdef';
+
+/** Settings every runtime is started with (as environment variables, or Worker vars). */
+export const fixtureEnv: Record<string, string> = {
+  SSEHUB_JWT_KEY: FIXTURE_KEY,
+  SSEHUB_HEARTBEAT: '1',
+  SSEHUB_RETRY: '500',
+  SSEHUB_HISTORY_SIZE: '200',
+  SSEHUB_MAX_QUEUE_BYTES: '65536',
+  SSEHUB_MAX_BODY_BYTES: '4000000',
+  SSEHUB_MAX_TOPICS: '8',
+  SSEHUB_MAX_TOPIC_LENGTH: '512',
+  SSEHUB_MAX_MATCHERS: '16',
+  SSEHUB_MAX_MATCHER_LENGTH: '256',
+};
+
+const DETAIL = 'https://mercure.rocks/authorization-detail';
+
+/** A publisher token allowed to publish anywhere. */
+export const publisherToken = (expiresIn?: number) =>
+  hs256Token(
+    FIXTURE_KEY,
+    { authorization_details: [{ type: DETAIL, actions: ['publish'], topics: [{ match: '*' }] }] },
+    { expiresIn },
+  );
+
+/** A subscriber token granting `subscribe` on the given matchers (default: everything). */
+export const subscriberToken = (
+  topics: Array<{ match: string; match_type?: 'exact' | 'urlpattern' }> = [{ match: '*' }],
+  expiresIn?: number,
+) =>
+  hs256Token(
+    FIXTURE_KEY,
+    { authorization_details: [{ type: DETAIL, actions: ['subscribe'], topics }] },
+    { expiresIn },
+  );

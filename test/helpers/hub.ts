@@ -1,0 +1,96 @@
+/** Start and stop real hub processes for black-box tests. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { SignJWT } from 'jose';
+
+/** A free TCP port on localhost. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Process {
+  readonly child: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM, then SIGKILL if it is still alive after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Spawns a command and resolves once its output matches `ready` (rejects if it exits first). */
+export function startProcess(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; ready: RegExp; timeoutMs?: number; cwd?: string },
+): Promise<Process> {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  const proc: Process = {
+    child,
+    output: () => output,
+    exited,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} not ready after ${options.timeoutMs ?? 30_000} ms:\n${output}`));
+    }, options.timeoutMs ?? 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (options.ready.test(output)) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} exited (${code}) before it was ready:\n${output}`));
+    });
+  });
+}
+
+/** Starts the Node hub (`src/runtimes/cli.ts`) on a free port with the given settings. */
+export async function startNodeHub(env: Record<string, string> = {}, args: string[] = []) {
+  const port = await freePort();
+  const proc = await startProcess('node', ['--import', 'tsx', 'src/runtimes/cli.ts', ...args], {
+    env: { PORT: String(port), HOST: '127.0.0.1', ...env },
+    ready: /listening on/,
+  });
+  return { ...proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+/** Signs an HS256 token as an independent publisher would (not with the hub's own helper). */
+export async function hs256Token(
+  key: string,
+  claims: Record<string, unknown> = {},
+  options: { expiresIn?: number; typ?: string } = {},
+): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: options.typ ?? 'at+jwt' })
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresIn ?? 3600))
+    .sign(new TextEncoder().encode(key));
+}
