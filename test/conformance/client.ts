@@ -16,7 +16,8 @@ export async function publish(
   const headers: Record<string, string> = {
     'content-type': options.contentType ?? 'application/x-www-form-urlencoded',
   };
-  const token = options.token === undefined ? await (cachedToken ??= publisherToken()) : options.token;
+  cachedToken ??= publisherToken();
+  const token = options.token === undefined ? await cachedToken : options.token;
   if (token !== null) headers.authorization = `Bearer ${token}`;
   const response = await fetch(base + HUB, { method: 'POST', headers, body });
   return { status: response.status, headers: response.headers, text: await response.text() };

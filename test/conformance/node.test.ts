@@ -6,7 +6,13 @@ conformance(
   'node',
   async () => {
     const hub = await startNodeHub(fixtureEnv);
-    return { url: hub.url, stop: async () => (await hub.stop(), await hub.exited) };
+    return {
+      url: hub.url,
+      stop: async () => {
+        await hub.stop();
+        return hub.exited;
+      },
+    };
   },
   { gracefulShutdown: true },
 );
