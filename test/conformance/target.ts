@@ -3,6 +3,7 @@
  * below, plus capability flags for what a runtime can or cannot show (no `if (runtime)` in tests).
  */
 import { hs256Token } from '../helpers/hub.ts';
+import { fixtureIssuers } from './keys.ts';
 
 export interface Target {
   /** Base URL, e.g. `http://127.0.0.1:4321`. */
@@ -10,6 +11,12 @@ export interface Target {
   /** Stops the hub (SIGTERM); resolves with the exit code or signal, when the runtime reports one. */
   stop(): Promise<number | string | undefined>;
 }
+
+/**
+ * Starts another hub of the same runtime with the fixture settings plus `overrides` (legacy mode,
+ * connection limits, anonymous subscribers refused…).
+ */
+export type Start = (overrides?: Record<string, string>) => Promise<Target>;
 
 export interface Capabilities {
   /** SIGTERM ends every stream cleanly and the process exits 0. */
@@ -30,6 +37,7 @@ export const fixtureEnv: Record<string, string> = {
   SSEHUB_JWT_KEY: FIXTURE_KEY,
   SSEHUB_ISSUER: FIXTURE_ISSUER,
   SSEHUB_RESOURCE: FIXTURE_RESOURCE,
+  SSEHUB_ISSUERS: JSON.stringify(fixtureIssuers),
   SSEHUB_CORS_ORIGINS: `${FIXTURE_ORIGIN},http://localhost:8080`,
   SSEHUB_HEARTBEAT: '1',
   SSEHUB_RETRY: '500',
