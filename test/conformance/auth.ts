@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { expect, it } from 'vitest';
 import { HUB, publish, publishOk, q, subscribe, uniqueTopic } from './client.ts';
 import { keys, SPLIT_PUBLISH_SECRET, SPLIT_SUBSCRIBE_SECRET } from './keys.ts';
-import { FIXTURE_ISSUER, FIXTURE_KEY, FIXTURE_RESOURCE, type Target } from './target.ts';
+import { FIXTURE_ISSUER, FIXTURE_RESOURCE, type Target } from './target.ts';
 import { bearer, DETAIL, detail, draft, publishAll, sign, unsigned } from './tokens.ts';
 
 /** What a refused token gets: 401, `invalid_token`, the metadata pointer, and no reason. */

@@ -33,7 +33,7 @@ export function privateTests(target: () => Target, start: Start) {
     const [canonical, alt, other, anonymous] = streams;
     const live = await publishOk(url(), { topic, data: 'secret live', private: 'on' });
     const liveAlt = await publishOk(url(), [
-      ['topic', unrelated + '/x'],
+      ['topic', `${unrelated}/x`],
       ['topic', alternate],
       ['data', 'secret alt'],
       ['private', 'on'],
