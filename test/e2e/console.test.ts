@@ -13,13 +13,13 @@ describe.skipIf(!available('Chromium', CHROMIUM))('console page in Chromium', ()
   let browser: Browser;
   let token: string;
   beforeAll(async () => {
-    [hub, browser, token] = await Promise.all([
-      startNodeHub({ SSEHUB_JWT_KEY: KEY }),
-      launchChromium(),
-      hs256Token(KEY, {
-        authorization_details: [{ type: DETAIL, actions: ['publish'], topics: [{ match: '*' }] }],
-      }),
-    ]);
+    [hub, browser] = await Promise.all([startNodeHub({ SSEHUB_JWT_KEY: KEY }), launchChromium()]);
+    // Without SSEHUB_ISSUER / SSEHUB_RESOURCE the hub's origin is the issuer and its URL the audience.
+    token = await hs256Token(KEY, {
+      iss: hub.url,
+      aud: `${hub.url}/.well-known/mercure`,
+      authorization_details: [{ type: DETAIL, actions: ['publish'], topics: [{ match: '*' }] }],
+    });
   });
   afterAll(async () => {
     await browser?.close();
