@@ -40,13 +40,23 @@ describe.skipIf(!available('Chromium', CHROMIUM))('cookie-authorized EventSource
   };
 
   /** Opens an EventSource in a page of `context`; resolves once it is open. */
-  async function listen(context: BrowserContext, query: string, base = hub.url, cookie?: string) {
+  async function listen(
+    context: BrowserContext,
+    query: string,
+    base = hub.url,
+    cookie?: { name: string; value: string },
+  ) {
     const page = await context.newPage();
     await page.goto(`${base}/healthz`);
     if (cookie !== undefined) {
-      await page.evaluate((c) => {
-        document.cookie = c;
-      }, cookie);
+      await page.evaluate(
+        (c) =>
+          (window as unknown as { cookieStore: { set(o: object): Promise<void> } }).cookieStore.set({
+            ...c,
+            sameSite: 'strict',
+          }),
+        cookie,
+      );
     }
     await page.evaluate(
       (url) =>
@@ -103,7 +113,7 @@ describe.skipIf(!available('Chromium', CHROMIUM))('cookie-authorized EventSource
     });
     const context = await browser.newContext();
     // Set by the page itself: the DevTools protocol refuses Secure cookies for http URLs.
-    const cookie = `__Secure-mercure_access_token=${reader}; Secure; Path=/; SameSite=Strict`;
+    const cookie = { name: '__Secure-mercure_access_token', value: reader };
     const client = await listen(context, `match=${encodeURIComponent(topic)}`, base, cookie);
     expect(await client.page.evaluate(() => document.cookie)).toContain('__Secure-mercure_access_token=');
     await publish(topic, 'private via the standard cookie', true);
