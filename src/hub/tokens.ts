@@ -92,3 +92,28 @@ export async function mintToken(options: MintOptions): Promise<string> {
   const key = typeof options.key === 'string' ? new TextEncoder().encode(options.key) : options.key;
   return jwt.sign(key);
 }
+
+/**
+ * The two tokens development mode prints for a hub at `hubUrl` (e.g. `http://localhost:3000/.well-known/mercure`):
+ * a publisher allowed everywhere and a subscriber that reads every private update, both of the current
+ * draft's shape (`iss` = the hub origin unless given, `aud` = the hub URL unless given).
+ */
+export async function devTokens(options: {
+  key: string;
+  hubUrl: string;
+  issuer?: string;
+  audience?: string;
+  ttl?: number;
+}): Promise<{ publisher: string; subscriber: string }> {
+  const common = {
+    key: options.key,
+    ttl: options.ttl ?? 3600,
+    issuer: options.issuer ?? new URL(options.hubUrl).origin,
+    audience: options.audience ?? options.hubUrl,
+  };
+  const [publisher, subscriber] = await Promise.all([
+    mintToken({ ...common, publish: [{ match: '*' }], subject: 'dev-publisher' }),
+    mintToken({ ...common, subscribe: [{ match: '*' }], subject: 'dev-subscriber' }),
+  ]);
+  return { publisher, subscriber };
+}

@@ -9,7 +9,7 @@ import { createApp } from '../app.ts';
 import { type Config, ConfigError, helpText, parseConfig } from '../config.ts';
 import { HUB_PATH, type Hub } from '../hub/app.ts';
 import type { IssuerConfig } from '../hub/issuers.ts';
-import { mintToken } from '../hub/tokens.ts';
+import { devTokens } from '../hub/tokens.ts';
 import { loadIssuersFile } from './issuers-file.ts';
 import { serveNode } from './node.ts';
 import { tokenCommand } from './token.ts';
@@ -58,8 +58,8 @@ async function main(argv: string[]): Promise<number> {
     host: config.host,
   });
   const base = `http://localhost:${server.port}`;
-  const devTokens = config.dev && Boolean(config.jwtKey);
-  if (devTokens && !config.publicUrl && !config.resource && !config.issuer) {
+  const showTokens = config.dev && Boolean(config.jwtKey);
+  if (showTokens && !config.publicUrl && !config.resource && !config.issuer) {
     // Tokens printed for http://localhost:PORT must work however the hub is reached (127.0.0.1, a LAN IP).
     config.issuer = base;
     config.resource = `${base}${HUB_PATH}`;
@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   console.log(`ssehub listening on ${base}  (hub: ${base}${HUB_PATH})`);
-  if (devTokens) await printDevTokens(config, base, generated);
+  if (showTokens) await printDevTokens(config, base, generated);
   else {
     console.log(`Console: ${base}/`);
     const auth = config.allowAnonymousPublish ? '' : ` -H 'Authorization: Bearer <token>'`;
@@ -113,14 +113,12 @@ async function main(argv: string[]): Promise<number> {
 
 /** Development mode: ready-to-paste tokens (current-draft shape) for this run's key. */
 async function printDevTokens(config: Config, base: string, generated: boolean): Promise<void> {
-  const common = {
+  const { publisher, subscriber } = await devTokens({
     key: config.jwtKey!,
-    ttl: 3600,
-    issuer: config.issuer ?? new URL(config.publicUrl ?? base).origin,
-    audience: config.resource ?? new URL(HUB_PATH, config.publicUrl ?? base).href,
-  };
-  const publisher = await mintToken({ ...common, publish: [{ match: '*' }], subject: 'dev-publisher' });
-  const subscriber = await mintToken({ ...common, subscribe: [{ match: '*' }], subject: 'dev-subscriber' });
+    hubUrl: new URL(HUB_PATH, config.publicUrl ?? base).href,
+    issuer: config.issuer,
+    audience: config.resource,
+  });
   console.log(
     `\nDevelopment mode: ${generated ? 'a key was generated for this run' : 'using the configured key'}. ` +
       'Production needs real keys (SSEHUB_JWT_KEY or --issuers-file) and no --dev.',

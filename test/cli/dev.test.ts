@@ -47,8 +47,8 @@ describe('development mode', () => {
     }
   });
 
-  it('refuses to start without a key outside development mode', () => {
-    const result = runCli([], { PORT: '0' });
+  it('refuses to start without a key outside development mode', async () => {
+    const result = await runCli([], { PORT: '0' });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/no key configured.*--dev/);
   });
@@ -92,18 +92,18 @@ describe('security settings', () => {
       /must be a public key/,
     ],
     ['a missing issuers file', { SSEHUB_ISSUERS_FILE: '/nonexistent/issuers.json' }, /cannot read/],
-  ])('exits 2 on %s', (_, env, message) => {
-    const result = runCli([], { ...key, ...env });
+  ])('exits 2 on %s', async (_, env, message) => {
+    const result = await runCli([], { ...key, ...env });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
   });
 
-  it('resolves key files relative to the issuers file', () => {
+  it('resolves key files relative to the issuers file', async () => {
     const path = write(
       'issuers.json',
       JSON.stringify([{ issuer: 'https://a', keys: [{ secret_file: 'nope.txt' }] }]),
     );
-    const result = runCli([], { ...key, SSEHUB_ISSUERS_FILE: path });
+    const result = await runCli([], { ...key, SSEHUB_ISSUERS_FILE: path });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(join(dir, 'nope.txt'));
   });

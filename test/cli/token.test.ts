@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../../src/hub/tokens.ts';
 import { tokenOptions } from '../../src/runtimes/token.ts';
 import { startNodeHub } from '../helpers/hub.ts';
 import { openStream } from '../helpers/sse.ts';
@@ -14,12 +15,9 @@ const ISSUER = 'https://auth.example';
 const RESOURCE = 'https://hub.example/.well-known/mercure';
 const HUB = '/.well-known/mercure';
 
-const mint = (args: string[], env: Record<string, string> = {}) => {
-  const result = runCli(['token', ...args], env);
-  expect(result.stderr).toBe('');
-  expect(result.code).toBe(0);
-  return result.stdout.trim();
-};
+/** What `ssehub token <args>` prints, minus the newline (same code path, in process: spawning is slow). */
+const mint = async (args: string[], env: Record<string, string> = {}) =>
+  mintToken(await tokenOptions(args, env));
 
 const post = (base: string, token: string, body: string) =>
   fetch(`${base}${HUB}`, {
@@ -51,7 +49,16 @@ describe('ssehub token', () => {
   afterAll(() => hub?.stop());
 
   it('mints a current-draft publisher token the hub accepts', async () => {
-    const token = mint(['--publish', '/books/1', '--issuer', ISSUER, '--audience', RESOURCE, '--key', KEY]);
+    const token = await mint([
+      '--publish',
+      '/books/1',
+      '--issuer',
+      ISSUER,
+      '--audience',
+      RESOURCE,
+      '--key',
+      KEY,
+    ]);
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'at+jwt' });
     const claims = decodeJwt(token);
     expect(claims).toMatchObject({
@@ -72,12 +79,12 @@ describe('ssehub token', () => {
 
   it('takes its defaults from the hub environment, and grants URL patterns with a payload', async () => {
     const env = { SSEHUB_JWT_KEY: KEY, SSEHUB_ISSUER: ISSUER, SSEHUB_RESOURCE: RESOURCE };
-    const reader = mint(
+    const reader = await mint(
       ['--subscribe-pattern', '/books/:id', '--payload', '{"user":"ada"}', '--subject', 'ada'],
       env,
     );
     expect(decodeJwt(reader)).toMatchObject({ sub: 'ada', iss: ISSUER, aud: RESOURCE });
-    const writer = mint(['--publish', '*'], env);
+    const writer = await mint(['--publish', '*'], env);
     const sub = await openStream(`${hub.url}${HUB}?match=%2Fbooks%2F7`, {
       authorization: `Bearer ${reader}`,
     });
@@ -87,7 +94,7 @@ describe('ssehub token', () => {
   });
 
   it('signs with a PEM private key for an asymmetric issuer', async () => {
-    const token = mint([
+    const token = await mint([
       '--publish=*',
       '--issuer=https://es.example',
       `--audience=${RESOURCE}`,
@@ -99,7 +106,7 @@ describe('ssehub token', () => {
   });
 
   it('mints the legacy shape (mercure claim, typ JWT, no exp with --ttl 0)', async () => {
-    const token = mint(['--legacy', '--ttl', '0', '--publish', '*', '--key', KEY]);
+    const token = await mint(['--legacy', '--ttl', '0', '--publish', '*', '--key', KEY]);
     expect(decodeProtectedHeader(token).typ).toBe('JWT');
     const claims = decodeJwt(token);
     expect(claims.exp).toBeUndefined();
@@ -142,15 +149,25 @@ describe('ssehub token', () => {
     await expect(tokenOptions(args, {})).rejects.toThrow(message);
   });
 
-  it('exits 2 on bad input, with the message on stderr and nothing on stdout', () => {
-    const result = runCli(['token', '--publish', '*', '--ttl', '-5', '--key', KEY]);
+  it('exits 2 on bad input, with the message on stderr and nothing on stdout', async () => {
+    const result = await runCli(['token', '--publish', '*', '--ttl', '-5', '--key', KEY]);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe('ssehub token: --ttl must be a whole number of seconds, got "-5"\n');
   });
 
-  it('prints its help', () => {
-    const result = runCli(['token', '--help']);
+  it('prints the token on stdout, and nothing else', async () => {
+    const result = await runCli(['token', '--publish', '*', '--issuer', ISSUER, '--audience', RESOURCE], {
+      SSEHUB_JWT_KEY: KEY,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    expect((await post(hub.url, result.stdout.trim(), 'topic=%2Fa&data=x')).status).toBe(200);
+  });
+
+  it('prints its help', async () => {
+    const result = await runCli(['token', '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('--subscribe-pattern');
   });
