@@ -129,7 +129,7 @@ function checkAlgorithm(alg: unknown, where: string): void {
  */
 export async function loadIssuers(issuers: readonly IssuerConfig[]): Promise<LoadedIssuer[]> {
   const loaded: LoadedIssuer[] = [];
-  for (const [i, issuer] of issuers.entries()) {
+  for (const issuer of issuers) {
     const keys: LoadedKey[] = [];
     for (const [k, config] of issuer.keys.entries()) {
       const where = `issuer ${issuer.issuer ?? '(--jwt-key)'} key ${k}`;
@@ -146,7 +146,7 @@ export async function loadIssuers(issuers: readonly IssuerConfig[]): Promise<Loa
       if (algorithms.length === 0) throw new ConfigError(`${where}: none of its algorithms is allowed`);
       keys.push({ ...key, algorithms });
     }
-    loaded.push({ issuer: issuers[i]!.issuer, keys, legacy: issuer.legacy ?? false });
+    loaded.push({ issuer: issuer.issuer, keys, legacy: issuer.legacy === true });
   }
   return loaded;
 }

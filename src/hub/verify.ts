@@ -89,7 +89,8 @@ export async function verifyToken(
   let lastError: unknown;
   for (const key of keys) {
     try {
-      // The key is ours: jose never looks at `jwk`/`jku`/`x5u` headers when given a key or a key set.
+      // The key is ours: jose never looks at `jwk`/`jku`/`x5u` headers when given a key or a key set
+      // (a key set picks among its own keys by `kid` and `alg`). Two calls: one per jose overload.
       const { payload } =
         typeof key.key === 'function'
           ? await jwtVerify(token, key.key, checks)
