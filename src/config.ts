@@ -263,3 +263,13 @@ export function helpText(command = 'ssehub'): string {
   });
   return `Usage: ${command} [options]\n\nOptions (flags override environment variables):\n${rows.join('\n')}\n  --help\n      Show this help.\n`;
 }
+
+/** The README's settings table (Markdown), generated from the settings table above. */
+export function settingsMarkdown(): string {
+  const rows = Object.entries(settings).map(([key, s]) => {
+    const def = defaults[key as keyof Config];
+    const shown = def === undefined ? '—' : `\`${Array.isArray(def) ? def.join(',') : def}\``;
+    return `| \`${s.env}\` | \`--${s.flag}\` | ${shown} | ${s.doc} |`;
+  });
+  return ['| Environment | Flag | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
