@@ -2,27 +2,19 @@
  * Real `redis-server` processes for tests, each on a free port with its own data directory. When
  * redis-server is missing, tests skip locally but FAIL under `SSEHUB_REQUIRE_ALL=1` (CI).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type Process, startProcess } from './hub.ts';
+import { available } from './require.ts';
 
-/** True when every optional dependency must be present (CI). */
-export const REQUIRE_ALL = process.env.SSEHUB_REQUIRE_ALL === '1';
+const REDIS_SERVER = '/usr/bin/redis-server';
 
-/** Why Redis tests cannot run here, or undefined when redis-server is installed. */
-export function redisMissing(): string | undefined {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'redis-server is not installed (apt-get install -y redis-server)';
-  }
-}
-
-/** Skip a Redis suite only when redis-server is missing and CI does not require it. */
-export const skipRedis = redisMissing() !== undefined && !REQUIRE_ALL;
+/**
+ * Skip a Redis suite only when redis-server is missing and CI does not require it (with
+ * SSEHUB_REQUIRE_ALL=1 a missing server fails the suite instead).
+ */
+export const skipRedis = !available('Redis (apt-get install -y redis-server)', REDIS_SERVER);
 
 export interface RedisServer {
   readonly port: number;
@@ -42,8 +34,7 @@ export interface RedisServer {
  * that a restart keeps every acknowledged write.
  */
 export async function startRedis(options: { appendonly?: boolean } = {}): Promise<RedisServer> {
-  const missing = redisMissing();
-  if (missing) throw new Error(missing);
+  if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is not installed`);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ssehub-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
@@ -52,7 +43,7 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
   );
   let proc: Process | undefined;
   const start = async () => {
-    proc = await startProcess('redis-server', args, { ready: /Ready to accept connections/ });
+    proc = await startProcess(REDIS_SERVER, args, { ready: /Ready to accept connections/ });
   };
   await start();
   return {
