@@ -105,6 +105,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
   const scripted = publisher as unknown as Scripted;
 
   let closed = false;
+  let started = false;
   let onClosed = () => {};
   const closing = new Promise<void>((resolve) => {
     onClosed = resolve;
@@ -113,7 +114,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
   const isHealthy = () => !closed && publisher.status === 'ready' && reader.status === 'ready';
   const watch = () => {
     const now = isHealthy();
-    if (now === wasHealthy || closed) return;
+    if (!started || now === wasHealthy || closed) return;
     wasHealthy = now;
     log(now ? `redis at ${where} is reachable again` : `lost redis at ${where}; reconnecting`);
   };
@@ -140,6 +141,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     throw new Error(`cannot reach redis at ${where}: ${(error as Error).message}`);
   }
   wasHealthy = isHealthy();
+  started = true;
 
   const listeners = new Set<UpdateListener>();
   const decodeAll = (entries: readonly RawEntry[]): Update[] => {
