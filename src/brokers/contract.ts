@@ -155,7 +155,13 @@ export function brokerContract(name: string, target: ContractTarget): void {
     it('answers an unknown cursor with found: false and all retained history', async () => {
       const broker = await make();
       const published = await publishMany(broker, 5);
-      for (const cursor of ['unknown', '#0-0', '#1-1', '0', '1-0', `${published[0]!.id}x`, '']) {
+      const cursors = ['unknown', '#0-0', '#1-1', '0', '1-0', `${published[0]!.id}x`, '', '#1-', '#-1'];
+      cursors.push(
+        '#18446744073709551615-18446744073709551615',
+        '#99999999999999999999-0',
+        '#1-99999999999999999999',
+      );
+      for (const cursor of cursors) {
         const result = await broker.history(cursor);
         expect(result.found, `cursor ${JSON.stringify(cursor)}`).toBe(false);
         expect(ids(result.updates)).toEqual(ids(published));

@@ -34,8 +34,13 @@ export function generatedId(streamId: string): string {
 export function streamIdOf(id: string): string | undefined {
   if (!id.startsWith('#')) return undefined;
   const sid = id.slice(1);
-  return STREAM_ID.test(sid) ? sid : undefined;
+  if (!STREAM_ID.test(sid)) return undefined;
+  // Both parts are 64-bit unsigned in Redis; a larger one would make XRANGE fail, not miss.
+  const [ms, seq] = sid.split('-') as [string, string];
+  return BigInt(ms) <= U64_MAX && BigInt(seq) <= U64_MAX ? sid : undefined;
 }
+
+const U64_MAX = 2n ** 64n - 1n;
 
 /** The entry fields for an update, as a flat `[field, value, …]` list. */
 export function encodeEntry(input: UpdateInput): string[] {

@@ -26,6 +26,7 @@ import {
 import { PUBLISH_LUA } from './redis-scripts.ts';
 import {
   type Broker,
+  comparePos,
   EARLIEST,
   type HistoryResult,
   type Update,
@@ -166,6 +167,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     while (!closed) {
       if (reader.status !== 'ready') {
         await Promise.race([ready(reader).catch(() => undefined), closing]);
+        if (!closed) await warnOnGap();
         continue;
       }
       let reply: [string, RawEntry[]][] | null;
@@ -202,6 +204,24 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
           log(`update listener failed: ${(error as Error).message}`);
         }
       }
+    }
+  }
+
+  /**
+   * After a reconnect: if the entry this instance read last has been trimmed away, entries after it
+   * may have been trimmed too before it could read them (MAXLEN too small for the outage, or Redis
+   * lost its data). Nothing can bring them back; say so, so that the operator can size the history.
+   */
+  async function warnOnGap(): Promise<void> {
+    try {
+      const oldest = ((await reader.xrange(keys.stream, '-', '+', 'COUNT', 1)) as RawEntry[])[0];
+      if (oldest && lastSeen !== '0-0' && comparePos(oldest[0], lastSeen) > 0) {
+        log(
+          `after reconnecting, the stream starts at ${oldest[0]}, after the last update this instance read (${lastSeen}): updates may have been trimmed or lost meanwhile (raise the history size, check Redis persistence)`,
+        );
+      }
+    } catch {
+      // The loop's next read reports a lasting failure.
     }
   }
 

@@ -78,3 +78,42 @@ describe.skipIf(skipRedis)('Redis restarted under running hubs', () => {
     }
   });
 });
+
+describe.skipIf(skipRedis)('Redis restarted without persistence', () => {
+  let redis: RedisServer;
+  let hubs: HubInstance[];
+  beforeAll(async () => {
+    redis = await startRedis();
+    hubs = await startHubs(2, redis.url);
+  });
+  afterAll(async () => {
+    await Promise.all((hubs ?? []).map((h) => h.stop()));
+    await redis?.dispose();
+  });
+
+  it('resumes live delivery, and answers cursors from before the data loss with earliest', async () => {
+    const topic = `/lost/${crypto.randomUUID()}`;
+    const live = await subscribe(hubs[0]!.url, `match=${q(topic)}`);
+    const before: string[] = [];
+    for (let i = 0; i < 5; i++) before.push(await publishOk(hubs[i % 2]!.url, { topic, data: `b${i}` }));
+    await live.waitForEvents(5);
+    await redis.stop();
+    for (const h of hubs) await eventually(async () => (await health(h.url)) === 503, `${h.url} unhealthy`);
+    await redis.start();
+    for (const h of hubs)
+      await eventually(async () => (await health(h.url)) === 200, `${h.url} healthy`, 20_000);
+    const after: string[] = [];
+    for (let i = 0; i < 5; i++) after.push(await publishOk(hubs[(i + 1) % 2]!.url, { topic, data: `a${i}` }));
+    await live.waitFor(() => live.events.length >= 10, '10 events');
+    expect(live.events.map((e) => e.id)).toEqual([...before, ...after]);
+
+    // The history is gone with the data: a cursor from before is unknown, so the client is told.
+    const resumed = await subscribe(hubs[1]!.url, `match=${q(topic)}`, { 'last-event-id': before[4]! });
+    expect(resumed.status).toBe(200);
+    expect(resumed.headers.get('mercure-last-event-id')).toBe('earliest');
+    await resumed.waitForEvents(5);
+    expect(resumed.events.map((e) => e.id)).toEqual(after);
+    live.close();
+    resumed.close();
+  });
+});
