@@ -51,6 +51,15 @@ async function main(argv: string[]): Promise<number> {
   const generated = config.dev && !config.jwtKey && !keyed;
   if (generated) config.jwtKey = randomBytes(32).toString('base64url');
 
+  // Loaded only when asked for, so the single-instance hub never loads the Redis client.
+  const broker = config.redisUrl
+    ? await (await import('../brokers/redis.ts')).createRedisBroker({
+        url: config.redisUrl,
+        key: config.redisKey,
+        historySize: config.historySize,
+      })
+    : undefined;
+
   // Listen first, so that development mode knows the port its tokens are for.
   let handler: FetchHandler = () => new Response('starting\n', { status: 503 });
   const server = await serveNode((request, env) => handler(request, env), {
@@ -68,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const built = createApp({
       config,
+      broker,
       hub: {
         issuers,
         clientAddress: (c) =>
@@ -81,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) {
       console.error(`ssehub: ${error.message}`);
       await server.close(0);
+      await broker?.close();
       return 2;
     }
     throw error;

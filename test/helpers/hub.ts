@@ -25,6 +25,12 @@ export interface Process {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Every process a test started and has not seen exit: killed if the test process goes away first. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 /** Spawns a command and resolves once its output matches `ready` (rejects if it exits first). */
 export function startProcess(
   command: string,
@@ -36,6 +42,8 @@ export function startProcess(
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let output = '';
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
