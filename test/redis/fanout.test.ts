@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishOk, q, subscribe } from '../conformance/client.ts';
+import { bearer, detail, draft } from '../conformance/tokens.ts';
 import { type HubInstance, resumingSubscriber, startHubs } from '../helpers/cluster.ts';
 import { type RedisServer, skipRedis, startRedis } from '../helpers/redis.ts';
 
@@ -94,4 +95,29 @@ describe.skipIf(skipRedis)('three instances on one Redis', () => {
       expect(second!.events).toBe(16);
     });
   }
+
+  it('carries subscription events (presence) to every instance, replayable from any of them', async () => {
+    const topic = `/presence/${crypto.randomUUID()}`;
+    const grant = await draft([
+      detail(['subscribe'], [{ match: '/.well-known/mercure/subscriptions{/*}?', match_type: 'urlpattern' }]),
+    ]);
+    const watch = `match_urlpattern=${q('/.well-known/mercure/subscriptions/*')}`;
+    const watcher = await subscribe(hubs[1]!.url, watch, bearer(grant));
+    const mine = () =>
+      watcher.events.filter((e) => e.event === 'mercure' && JSON.parse(e.data).match === topic);
+    const before = await publishOk(hubs[2]!.url, { topic: `${topic}/marker`, data: 'before' });
+    const client = await subscribe(hubs[0]!.url, `match=${q(topic)}`);
+    await watcher.waitFor(() => mine().length === 1, 'the subscription seen on another instance');
+    client.close();
+    await watcher.waitFor(() => mine().length === 2, 'its end seen on another instance');
+    expect(mine().map((e) => JSON.parse(e.data).active)).toEqual([true, false]);
+    // The same events replay from a third instance.
+    const replay = await subscribe(hubs[2]!.url, watch, { ...bearer(grant), 'last-event-id': before });
+    await replay.waitFor(
+      () => replay.events.filter((e) => e.data.includes(JSON.stringify(topic))).length === 2,
+      'the replayed events',
+    );
+    watcher.close();
+    replay.close();
+  });
 });
