@@ -1,0 +1,447 @@
+/**
+ * A Mercure subscriber on `fetch`: like `EventSource`, but it can send `Authorization: Bearer`, it
+ * refreshes its token on every reconnect, backs off with jitter, tells the application when a resume
+ * may have missed updates (`Mercure-Last-Event-ID`), and stops on `close()` or an `AbortSignal`.
+ * Web APIs only: runs in browsers, workers, Node, Deno, Bun and Cloudflare Workers.
+ */
+import { backoffDelay, type ReconnectOptions, reconnectDefaults, retryAfter } from './backoff.ts';
+import { ClientError, httpError, isAbort, report } from './errors.ts';
+import { createEventStreamParser, type SseMessage } from './parser.ts';
+
+/** Returns the token for the next connection (called before each one), or nothing to connect without. */
+export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
+
+/** A string or several; each becomes one query parameter. */
+type OneOrMany = string | readonly string[];
+
+export interface SubscribeOptions {
+  /** Topic matchers (`match`): exact topics, or `*` for everything. */
+  match?: OneOrMany;
+  /** Byte-exact matchers (`match_exact`). */
+  matchExact?: OneOrMany;
+  /** URL Pattern matchers (`match_urlpattern`), e.g. `/books/:id`, relative to the hub URL. */
+  matchUrlPattern?: OneOrMany;
+  /** Resume after this event id (`earliest` replays all retained history). Later reconnects use the last id received. */
+  lastEventId?: string;
+  /** A bearer token, or a function called before every (re)connection so short-lived tokens can be refreshed. */
+  token?: string | TokenProvider;
+  /** `fetch` credentials mode; `include` sends the hub's cookie cross-origin. Default: the `fetch` default. */
+  credentials?: RequestCredentials;
+  /** Aborting it closes the subscription for good, like {@link Subscription.close}. */
+  signal?: AbortSignal;
+  /** Backoff settings, or `false` to never reconnect. */
+  reconnect?: ReconnectOptions | false;
+  /**
+   * Reconnect when nothing (not even a heartbeat comment) arrived for this many ms: a connection that
+   * died without a FIN never ends on its own. Keep it above the hub's heartbeat. 0 disables. Default 90 000.
+   */
+  idleTimeout?: number;
+  /** The `fetch` to use (a test double, a service binding's `fetch`). Default: the global one. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+
+/** The stream is open. */
+export interface OpenInfo {
+  readonly url: string;
+  readonly status: number;
+  /** The cursor sent as `Last-Event-ID`, if any. */
+  readonly lastEventId?: string;
+  /** The hub's `Mercure-Last-Event-ID`: where its replay starts (`earliest` = all it retained); null when not sent or not readable. */
+  readonly replayFrom: string | null;
+  /** True for every connection after the first. */
+  readonly reconnected: boolean;
+}
+
+/** The hub could not resume where we asked: updates may have been missed; resynchronize. */
+export interface GapInfo {
+  /** The cursor that was sent. */
+  readonly requested: string;
+  /** Where the replay starts instead (`earliest`: everything the hub still has). */
+  readonly replayFrom: string;
+}
+
+/** A new connection attempt is scheduled. */
+export interface ReconnectInfo {
+  /** 1 for the first attempt after a drop, then 2, 3… while attempts keep failing. */
+  readonly attempt: number;
+  /** Milliseconds until the attempt. */
+  readonly delay: number;
+  /** The cursor the attempt will send. */
+  readonly lastEventId?: string;
+}
+
+/** Something went wrong; `willRetry` says whether the subscription keeps trying. */
+export interface ErrorInfo {
+  readonly error: ClientError;
+  readonly willRetry: boolean;
+}
+
+/** The subscription is over: `closed` by `close()`, `aborted` by the signal, `error` (see `error`), or `done` (HTTP 204). */
+export interface CloseInfo {
+  readonly reason: 'closed' | 'aborted' | 'error' | 'done';
+  readonly error?: ClientError;
+}
+
+/** Lifecycle events; any other name is an SSE event type (`message` for events without `event:`). */
+export interface SubscriptionEvents {
+  open: OpenInfo;
+  gap: GapInfo;
+  reconnecting: ReconnectInfo;
+  error: ErrorInfo;
+  close: CloseInfo;
+}
+
+type Lifecycle = keyof SubscriptionEvents;
+/** RFC 6750 b64token. */
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** Ids sent as the `Last-Event-ID` header as they are: printable ASCII, no space at either end. */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+const LIFECYCLE = new Set<string>(['open', 'gap', 'reconnecting', 'error', 'close']);
+
+/** `connecting` until the first response, `open` while reading a stream, `closed` for good. */
+export type SubscriptionState = 'connecting' | 'open' | 'closed';
+
+/** The outcome of one connection: reconnect (after at least `minDelay`) or stop. */
+type Outcome = { retry: true; opened: boolean; minDelay: number } | { retry: false; close: CloseInfo };
+
+/**
+ * Subscribes to a Mercure hub and keeps the subscription alive until closed.
+ *
+ * @example
+ * const events = subscribe('https://example.com/.well-known/mercure', {
+ *   match: '/chat',
+ *   token: () => fetch('/token').then((r) => r.text()),
+ * });
+ * events.on('message', (m) => console.log(m.data));
+ * events.on('gap', () => reloadEverything());
+ */
+export function subscribe(hubUrl: string | URL, options: SubscribeOptions): Subscription {
+  return new Subscription(hubUrl, options);
+}
+
+/** A live subscription; see {@link subscribe}. */
+export class Subscription {
+  /** The subscribe URL (hub URL plus matchers). */
+  readonly url: string;
+  #state: SubscriptionState = 'connecting';
+  #lastEventId: string;
+  #retry: number;
+  #connections = 0;
+  readonly #options: SubscribeOptions;
+  readonly #reconnect: Required<ReconnectOptions> | undefined;
+  readonly #stop = new AbortController();
+  readonly #lifecycle = new Map<string, Set<(info: never) => void>>();
+  readonly #messages = new Map<string, Set<(message: SseMessage) => void>>();
+
+  constructor(hubUrl: string | URL, options: SubscribeOptions) {
+    const base = (globalThis as { location?: { href: string } }).location?.href;
+    const url = new URL(hubUrl, base);
+    const params: Array<[string, OneOrMany | undefined]> = [
+      ['match', options.match],
+      ['match_exact', options.matchExact],
+      ['match_urlpattern', options.matchUrlPattern],
+    ];
+    for (const [name, values] of params) {
+      for (const value of typeof values === 'string' ? [values] : (values ?? [])) {
+        url.searchParams.append(name, value);
+      }
+    }
+    if (!/[?&]match/.test(url.search)) throw new TypeError('subscribe: at least one matcher is required');
+    this.url = url.href;
+    this.#options = options;
+    this.#reconnect =
+      options.reconnect === false ? undefined : { ...reconnectDefaults, ...options.reconnect };
+    this.#retry = this.#reconnect?.delay ?? reconnectDefaults.delay;
+    this.#lastEventId = options.lastEventId ?? '';
+    const signal = options.signal;
+    if (signal?.aborted) {
+      this.#state = 'closed';
+      queueMicrotask(() => this.#emit('close', { reason: 'aborted' }));
+      return;
+    }
+    signal?.addEventListener('abort', () => this.#finish({ reason: 'aborted' }), { once: true });
+    // Next microtask: the caller attaches its listeners right after `subscribe()` returns, and a
+    // token provider that throws at once must not report before they are there.
+    queueMicrotask(() => void this.#run());
+  }
+
+  /** Where the subscription is. */
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  /** The cursor the next reconnect sends: the last event id received (or the one given), `''` for none. */
+  get lastEventId(): string {
+    return this.#lastEventId;
+  }
+
+  /**
+   * Listens to a lifecycle event (`open`, `gap`, `reconnecting`, `error`, `close`) or to SSE events of
+   * a type (`message` for events without `event:`, as `EventSource`), or to every event with `*`.
+   * Returns a function that removes the listener.
+   */
+  on<K extends Lifecycle>(type: K, listener: (info: SubscriptionEvents[K]) => void): () => void;
+  on(type: string, listener: (message: SseMessage) => void): () => void;
+  on(type: string, listener: (value: never) => void): () => void {
+    const map = LIFECYCLE.has(type) ? this.#lifecycle : this.#messages;
+    const set = map.get(type) ?? new Set();
+    map.set(type, set);
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Closes the connection and stops reconnecting. Idempotent. */
+  close(): void {
+    this.#finish({ reason: 'closed' });
+  }
+
+  /** A method, not a comparison, so TypeScript does not narrow the state across awaits and callbacks. */
+  #is(state: SubscriptionState): boolean {
+    return this.#state === state;
+  }
+
+  #finish(info: CloseInfo): void {
+    if (this.#is('closed')) return;
+    this.#state = 'closed';
+    this.#stop.abort();
+    this.#emit('close', info);
+  }
+
+  #emit<K extends Lifecycle>(type: K, info: SubscriptionEvents[K]): void {
+    for (const listener of [...(this.#lifecycle.get(type) ?? [])]) {
+      try {
+        (listener as (info: SubscriptionEvents[K]) => void)(info);
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
+
+  #deliver(message: SseMessage): void {
+    for (const type of [message.type, '*']) {
+      for (const listener of [...(this.#messages.get(type) ?? [])]) {
+        try {
+          listener(message);
+        } catch (error) {
+          report(error);
+        }
+      }
+    }
+  }
+
+  async #run(): Promise<void> {
+    /** Reconnect attempts since a connection last opened: the backoff exponent. */
+    let attempt = 0;
+    while (!this.#is('closed')) {
+      const outcome = await this.#connect();
+      if (this.#is('closed')) return;
+      if (!outcome.retry) return this.#finish(outcome.close);
+      attempt = outcome.opened ? 1 : attempt + 1;
+      const delay = Math.max(outcome.minDelay, backoffDelay(this.#retry, attempt - 1, this.#reconnect!));
+      this.#state = 'connecting';
+      this.#emit('reconnecting', { attempt, delay, lastEventId: this.#lastEventId || undefined });
+      if (!(await sleep(delay, this.#stop.signal))) return;
+    }
+  }
+
+  /** Reports an error, and turns it into a retry (when reconnecting is on) or the end. */
+  #fail(error: ClientError, retryable: boolean, minDelay = 0, opened = false): Outcome {
+    const willRetry = retryable && this.#reconnect !== undefined && !this.#is('closed');
+    this.#emit('error', { error, willRetry });
+    return willRetry
+      ? { retry: true, opened, minDelay }
+      : { retry: false, close: { reason: 'error', error } };
+  }
+
+  async #connect(): Promise<Outcome> {
+    const connection = new AbortController();
+    const stop = () => connection.abort();
+    this.#stop.signal.addEventListener('abort', stop, { once: true });
+    try {
+      return await this.#stream(connection);
+    } finally {
+      this.#stop.signal.removeEventListener('abort', stop);
+      connection.abort();
+    }
+  }
+
+  async #stream(connection: AbortController): Promise<Outcome> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    const provided = this.#options.token;
+    try {
+      const token = typeof provided === 'function' ? await provided() : provided;
+      if (token) {
+        // A header value with a line break or space would make fetch throw a TypeError that looks
+        // like a network failure; say what it is instead.
+        if (!TOKEN.test(token)) throw new TypeError('the token is not a bearer token (visible ASCII only)');
+        headers.authorization = `Bearer ${token}`;
+      }
+    } catch (cause) {
+      const message = cause instanceof TypeError ? cause.message : 'the token provider failed';
+      // A provider may fail once (its own network); a fixed bad string will never get better.
+      return this.#fail(
+        new ClientError('token', message, undefined, { cause }),
+        typeof provided === 'function',
+      );
+    }
+    if (this.#is('closed')) return { retry: false, close: { reason: 'closed' } };
+    const cursor = this.#lastEventId;
+    let target = this.url;
+    if (HEADER_SAFE.test(cursor)) headers['last-event-id'] = cursor;
+    else if (cursor !== '') {
+      // fetch only takes Latin-1 header values and trims spaces: such ids go in the query, which the
+      // hub decodes as UTF-8 (the header still wins when both are present, so never send both).
+      const url = new URL(this.url);
+      url.searchParams.set('last_event_id', cursor);
+      target = url.href;
+    }
+
+    let response: Response;
+    const request = this.#options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
+    try {
+      response = await request(target, {
+        headers,
+        credentials: this.#options.credentials,
+        signal: connection.signal,
+      });
+    } catch (cause) {
+      if (this.#is('closed')) return { retry: false, close: { reason: 'closed' } };
+      return this.#fail(
+        new ClientError('network', 'could not connect to the hub', undefined, { cause }),
+        true,
+      );
+    }
+
+    const status = response.status;
+    if (status === 204) {
+      // WHATWG: 204 No Content tells the client to stop reconnecting.
+      await response.body?.cancel();
+      return { retry: false, close: { reason: 'done' } };
+    }
+    if (status !== 200) {
+      const error =
+        status >= 200 && status < 400 ? unexpected(response) : await httpError(response, 'subscribe');
+      // Client errors other than 408 and 429 will not fix themselves: report them and stop.
+      const retryable = status >= 500 || status === 408 || status === 429;
+      return this.#fail(error, retryable, retryAfter(response.headers.get('retry-after')));
+    }
+    const contentType = response.headers.get('content-type') ?? '';
+    if (!/^text\/event-stream\s*(;|$)/i.test(contentType)) {
+      await response.body?.cancel();
+      return this.#fail(unexpected(response), false);
+    }
+
+    const replayFrom = cursor === '' ? null : utf8Header(response.headers.get('mercure-last-event-id'));
+    this.#connections++;
+    this.#state = 'open';
+    this.#emit('open', {
+      url: this.url,
+      status,
+      lastEventId: cursor || undefined,
+      replayFrom,
+      reconnected: this.#connections > 1,
+    });
+    if (replayFrom !== null && replayFrom !== cursor && this.#is('open')) {
+      this.#emit('gap', { requested: cursor, replayFrom });
+    }
+    if (!this.#is('open') || !response.body) return { retry: true, opened: true, minDelay: 0 };
+    return this.#read(response.body, connection);
+  }
+
+  async #read(body: ReadableStream<Uint8Array>, connection: AbortController): Promise<Outcome> {
+    const parser = createEventStreamParser(
+      {
+        onEvent: (message) => {
+          this.#lastEventId = message.lastEventId;
+          if (this.#is('open')) this.#deliver(message);
+        },
+        // Bounded: a runaway value must not park the client for weeks (setTimeout overflows at 2^31 ms).
+        onRetry: (ms) => {
+          this.#retry = Math.min(ms, 3_600_000);
+        },
+      },
+      this.#lastEventId,
+    );
+    // `fatal: false`: a stray invalid byte becomes U+FFFD, as EventSource decodes.
+    const decoder = new TextDecoder();
+    const reader = body.getReader();
+    const idle = this.#options.idleTimeout ?? 90_000;
+    let lastActivity = Date.now();
+    let timedOut = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const watch = (ms: number) => {
+      timer = setTimeout(() => {
+        const quiet = Date.now() - lastActivity;
+        if (quiet < idle) return watch(idle - quiet);
+        timedOut = true;
+        connection.abort();
+      }, ms);
+    };
+    if (idle > 0) watch(idle);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        lastActivity = Date.now();
+        parser.feed(decoder.decode(value, { stream: true }));
+        this.#lastEventId = parser.lastEventId;
+        if (!this.#is('open')) break;
+      }
+      parser.feed(decoder.decode());
+      this.#lastEventId = parser.lastEventId;
+    } catch (cause) {
+      if (this.#is('closed')) return { retry: false, close: { reason: 'closed' } };
+      const error = timedOut
+        ? new ClientError('timeout', `no data from the hub for ${idle} ms`)
+        : new ClientError('network', 'the connection to the hub was cut', undefined, { cause });
+      if (!timedOut && isAbort(cause)) return { retry: false, close: { reason: 'closed' } };
+      return this.#fail(error, true, 0, true);
+    } finally {
+      clearTimeout(timer);
+      reader.releaseLock();
+    }
+    if (this.#is('closed')) return { retry: false, close: { reason: 'closed' } };
+    // The hub ended the stream (shutdown, token expiry, slow consumer): come back after `retry:`.
+    return this.#reconnect
+      ? { retry: true, opened: true, minDelay: 0 }
+      : { retry: false, close: { reason: 'done' } };
+  }
+}
+
+/**
+ * A header value as the hub meant it: `fetch` exposes header bytes as Latin-1, so an id with non-ASCII
+ * characters that the hub wrote as UTF-8 arrives mangled. Decode it back when it is valid UTF-8.
+ */
+function utf8Header(value: string | null): string | null {
+  if (value === null || !/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(value, (c) => c.charCodeAt(0)));
+  } catch {
+    return value;
+  }
+}
+
+function unexpected(response: Response): ClientError {
+  const type = response.headers.get('content-type') ?? 'none';
+  return new ClientError(
+    'protocol',
+    `expected an event stream, got HTTP ${response.status} with content type ${type}`,
+    response.status,
+  );
+}
+
+/** Waits `ms`, or less when `signal` aborts; resolves true when the full delay passed. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', done);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
