@@ -58,6 +58,9 @@ export class PerfectNegotiation {
   /** Remote candidates that arrived before any remote description; `stale` = sent for an offer we ignored. */
   #pending: Array<{ candidate: RTCIceCandidateInit; stale: boolean }> = [];
   #queue: Promise<void> = Promise.resolve();
+  /** Settles when our ICE agent surfaces a candidate (or finishes gathering) after our last offer. */
+  #gathered: Promise<void> = Promise.resolve();
+  #onGathered: (() => void) | undefined;
   readonly #options: PerfectNegotiationOptions;
   readonly #listeners: Array<[string, () => void]>;
 
@@ -67,12 +70,19 @@ export class PerfectNegotiation {
     this.polite = options.polite ?? isPolite(options.selfId, options.peerId);
     const onCandidate = (event: Event) => {
       const { candidate } = event as RTCPeerConnectionIceEvent;
+      this.#onGathered?.();
       // The end-of-candidates null is not sent: ICE connects without it, and old peers reject it.
       if (candidate && !this.#closed) this.#send({ type: 'candidate', candidate: candidate.toJSON() });
     };
     this.#listeners = [
       ['negotiationneeded', () => void this.negotiate()],
       ['icecandidate', onCandidate as () => void],
+      [
+        'icegatheringstatechange',
+        () => {
+          if (pc.iceGatheringState === 'complete') this.#onGathered?.();
+        },
+      ],
       [
         'iceconnectionstatechange',
         () => {
@@ -103,6 +113,12 @@ export class PerfectNegotiation {
     if (this.#closed || this.pc.signalingState !== 'stable') return;
     try {
       this.#makingOffer = true;
+      this.#gathered = new Promise<void>((resolve) => {
+        this.#onGathered = () => {
+          this.#onGathered = undefined;
+          resolve();
+        };
+      });
       // Without arguments, setLocalDescription() creates the right offer (or answer) itself.
       await this.pc.setLocalDescription();
       const description = this.pc.localDescription;
@@ -140,6 +156,7 @@ export class PerfectNegotiation {
   close(): void {
     this.#closed = true;
     this.#pending = [];
+    this.#onGathered?.();
     for (const [type, listener] of this.#listeners) this.pc.removeEventListener(type, listener);
   }
 
@@ -160,6 +177,13 @@ export class PerfectNegotiation {
     this.#ignoreOffer = !this.polite && collision;
     if (this.#ignoreOffer) return;
     this.#settingRemoteAnswer = description.type === 'answer';
+    if (collision) {
+      // Chromium 156: rolling our offer back before its ICE agent surfaced a first candidate leaves
+      // the connection unable to gather ever again (about 1 glare in 200 on loopback; an ICE restart
+      // does not recover it). Gathering a first candidate takes milliseconds, so wait for it, bounded.
+      await Promise.race([this.#gathered, new Promise((resolve) => setTimeout(resolve, ROLLBACK_GRACE_MS))]);
+      if (this.#closed) return;
+    }
     try {
       // For the polite side in a collision this rolls our own offer back implicitly.
       await pc.setRemoteDescription(description);
@@ -206,6 +230,9 @@ export class PerfectNegotiation {
     }
   }
 }
+
+/** Longest wait for our first candidate before a rollback (see `#process`). */
+const ROLLBACK_GRACE_MS = 1000;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null;
