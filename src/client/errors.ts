@@ -31,6 +31,20 @@ export class ClientError extends Error {
   }
 }
 
+/** RFC 6750 `b64token`: anything else cannot travel in an `Authorization` header as is. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * The `Authorization` header value for `token`. Checked here because `fetch` rejects a bad header
+ * value with a `TypeError` that would pass for a network failure.
+ * @throws {ClientError} `token` when it is not a bearer token.
+ */
+export function bearer(token: string): string {
+  if (!B64TOKEN.test(token))
+    throw new ClientError('token', 'the token is not a bearer token (RFC 6750 b64token)');
+  return `Bearer ${token}`;
+}
+
 /** Longest hub message kept in an error: hubs answer with one short line. */
 const MAX_MESSAGE = 1024;
 

@@ -5,7 +5,7 @@
  * Web APIs only: runs in browsers, workers, Node, Deno, Bun and Cloudflare Workers.
  */
 import { backoffDelay, type ReconnectOptions, reconnectDefaults, retryAfter } from './backoff.ts';
-import { ClientError, httpError, isAbort, report } from './errors.ts';
+import { bearer, ClientError, httpError, isAbort, report } from './errors.ts';
 import { createEventStreamParser, type SseMessage } from './parser.ts';
 
 /** Returns the token for the next connection (called before each one), or nothing to connect without. */
@@ -92,8 +92,6 @@ export interface SubscriptionEvents {
 }
 
 type Lifecycle = keyof SubscriptionEvents;
-/** RFC 6750 b64token. */
-const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** Ids sent as the `Last-Event-ID` header as they are: printable ASCII, no space at either end. */
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 const LIFECYCLE = new Set<string>(['open', 'gap', 'reconnecting', 'error', 'close']);
@@ -159,7 +157,11 @@ export class Subscription {
       queueMicrotask(() => this.#emit('close', { reason: 'aborted' }));
       return;
     }
-    signal?.addEventListener('abort', () => this.#finish({ reason: 'aborted' }), { once: true });
+    const onAbort = () => this.#finish({ reason: 'aborted' });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#stop.signal.addEventListener('abort', () => signal?.removeEventListener('abort', onAbort), {
+      once: true,
+    });
     // Next microtask: the caller attaches its listeners right after `subscribe()` returns, and a
     // token provider that throws at once must not report before they are there.
     queueMicrotask(() => void this.#run());
@@ -246,7 +248,9 @@ export class Subscription {
 
   /** Reports an error, and turns it into a retry (when reconnecting is on) or the end. */
   #fail(error: ClientError, retryable: boolean, minDelay = 0, opened = false): Outcome {
-    const willRetry = retryable && this.#reconnect !== undefined && !this.#is('closed');
+    // Closed meanwhile (e.g. while the error body was read): the caller asked for silence.
+    if (this.#is('closed')) return { retry: false, close: { reason: 'closed' } };
+    const willRetry = retryable && this.#reconnect !== undefined;
     this.#emit('error', { error, willRetry });
     return willRetry
       ? { retry: true, opened, minDelay }
@@ -270,19 +274,14 @@ export class Subscription {
     const provided = this.#options.token;
     try {
       const token = typeof provided === 'function' ? await provided() : provided;
-      if (token) {
-        // A header value with a line break or space would make fetch throw a TypeError that looks
-        // like a network failure; say what it is instead.
-        if (!TOKEN.test(token)) throw new TypeError('the token is not a bearer token (visible ASCII only)');
-        headers.authorization = `Bearer ${token}`;
-      }
+      if (token) headers.authorization = bearer(token);
     } catch (cause) {
-      const message = cause instanceof TypeError ? cause.message : 'the token provider failed';
+      const error =
+        cause instanceof ClientError
+          ? cause
+          : new ClientError('token', 'the token provider failed', undefined, { cause });
       // A provider may fail once (its own network); a fixed bad string will never get better.
-      return this.#fail(
-        new ClientError('token', message, undefined, { cause }),
-        typeof provided === 'function',
-      );
+      return this.#fail(error, typeof provided === 'function');
     }
     if (this.#is('closed')) return { retry: false, close: { reason: 'closed' } };
     const cursor = this.#lastEventId;

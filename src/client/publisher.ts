@@ -1,5 +1,5 @@
 /** Publishing to a Mercure hub with `fetch`. Web APIs only: it ships in the browser bundle. */
-import { ClientError, httpError } from './errors.ts';
+import { bearer, ClientError, httpError } from './errors.ts';
 
 /** One update, as the hub's publish form takes it. */
 export interface PublishUpdate {
@@ -31,7 +31,8 @@ export interface PublishOptions {
  * Publishes an update and resolves with its id.
  *
  * @throws {ClientError} `http` with the status and the hub's message (400 bad field, 401/403 token,
- *   413 too large…), `network` when the hub is unreachable, `aborted` when `signal` aborts.
+ *   413 too large…), `network` when the hub is unreachable, `aborted` when `signal` aborts, `token`
+ *   when the token cannot be a bearer token.
  * @example
  * const id = await publish('https://example.com/.well-known/mercure',
  *   { topics: '/chat', data: JSON.stringify({ text: 'hi' }) }, { token });
@@ -56,7 +57,7 @@ export async function publish(
   if (update.retry !== undefined) body.set('retry', String(update.retry));
 
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.token) headers.authorization = bearer(options.token);
   const base = (globalThis as { location?: { href: string } }).location?.href;
   const url = new URL(hubUrl, base).href;
   const request = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));

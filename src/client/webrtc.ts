@@ -179,7 +179,7 @@ export class PerfectNegotiation {
     this.#settingRemoteAnswer = description.type === 'answer';
     if (collision) {
       // Chromium 156: rolling our offer back before its ICE agent surfaced a first candidate leaves
-      // the connection unable to gather ever again (about 1 glare in 200 on loopback; an ICE restart
+      // the connection unable to gather ever again (about 1 glare in 100 on loopback; an ICE restart
       // does not recover it). Gathering a first candidate takes milliseconds, so wait for it, bounded.
       await Promise.race([this.#gathered, new Promise((resolve) => setTimeout(resolve, ROLLBACK_GRACE_MS))]);
       if (this.#closed) return;

@@ -170,6 +170,19 @@ describe('client subscribe errors', () => {
     expect(rec.messages[2]).toEqual({ type: 'message', data: 'four', lastEventId: 'b' });
   });
 
+  it('reports a token that cannot be a bearer token instead of sending it', async () => {
+    const server = await scripted([stream('data: never\n\n')]);
+    const fixed = open(server.url, { token: 'two words' });
+    await fixed.rec.until((r) => r.closes.length === 1, 'close');
+    expect(fixed.rec.errors.map((e) => [e.error.code, e.willRetry])).toEqual([['token', false]]);
+
+    let calls = 0;
+    const provided = open(server.url, { token: () => (calls++ === 0 ? 'line\nbreak' : 'fine.token') });
+    await provided.rec.until((r) => r.messages.length === 1, 'the stream with the next token');
+    expect(provided.rec.errors.map((e) => [e.error.code, e.willRetry])).toEqual([['token', true]]);
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer fine.token']);
+  });
+
   it('with reconnect: false, ends when the stream ends', async () => {
     const server = await scripted([
       (_req, res) => {

@@ -90,6 +90,9 @@ describe('client publish', () => {
       publish(hubUrl, { topics: topic }, { token, signal: AbortSignal.abort() }),
     );
     expect(aborted.code).toBe('aborted');
+
+    const badToken = await rejection(publish(hubUrl, { topics: topic }, { token: `${token}\n` }));
+    expect(badToken.code).toBe('token');
   });
 
   it('refuses arguments the hub would reject before sending anything', async () => {

@@ -79,7 +79,7 @@ describe.skipIf(!available('Chromium', CHROMIUM))('client in Chromium', () => {
   });
 
   it('connects through glare round after round', async () => {
-    // Before the rollback grace in PerfectNegotiation, about 1 glare in 200 left the polite side unable
+    // Before the rollback grace in PerfectNegotiation, about 1 glare in 100 left the polite side unable
     // to gather in Chromium 156; 25 rounds do not prove its absence but catch a gross regression.
     for (let round = 0; round < 25; round++) {
       const result = (await page.evaluate('window.connectPair()')) as { states: string[] };
