@@ -112,6 +112,19 @@ export const settings = {
     kind: 'boolean',
     doc: 'Subscribers without a token may connect (they get public updates only)',
   },
+  redisUrl: {
+    env: 'SSEHUB_REDIS_URL',
+    flag: 'redis-url',
+    kind: 'string',
+    optional: true,
+    doc: 'Redis (>= 6) to share one hub between several instances, e.g. redis://127.0.0.1:6379 (Node, Bun, Deno). Default: in-memory, one instance',
+  },
+  redisKey: {
+    env: 'SSEHUB_REDIS_KEY',
+    flag: 'redis-key',
+    kind: 'string',
+    doc: 'Prefix of the Redis keys, so several hubs can share one Redis',
+  },
   dev: {
     env: 'SSEHUB_DEV',
     flag: 'dev',
@@ -152,6 +165,8 @@ export const defaults: Config = {
   jwtKey: undefined,
   allowAnonymousPublish: false,
   allowAnonymousSubscribe: true,
+  redisUrl: undefined,
+  redisKey: 'ssehub',
   dev: false,
 };
 

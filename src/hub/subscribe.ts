@@ -3,6 +3,7 @@ import type { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream } from '../sse/stream.ts';
 import type { Authorizer } from './auth.ts';
 import { concat, type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
+import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
 import { type MatcherLimits, type PatternCompiler, parseMatchers } from './matchers.ts';
 
@@ -64,7 +65,9 @@ export async function subscribe(ctx: SubscribeContext, request: Request, hubUrl:
       history = await ctx.broker.history(known);
     } catch (error) {
       stream.abort('server');
-      throw error;
+      // The broker is unreachable (e.g. Redis restarting): a retryable 503, not a 500.
+      console.error('ssehub: history lookup failed', error);
+      throw new HubError('unavailable', 'the broker is unavailable; retry later');
     }
     const { found, updates } = history;
     headers.set('mercure-last-event-id', found && cursor !== EARLIEST ? cursor : EARLIEST);

@@ -41,7 +41,15 @@ async function main(argv: string[]): Promise<number> {
   }
   if (config.dev && config.jwtKey) devToken = await mintToken({ key: config.jwtKey, ttl: 3600 });
 
-  const { app, hub } = createApp({ config });
+  // Loaded only when asked for, so the single-instance hub never loads the Redis client.
+  const broker = config.redisUrl
+    ? await (await import('../brokers/redis.ts')).createRedisBroker({
+        url: config.redisUrl,
+        key: config.redisKey,
+        historySize: config.historySize,
+      })
+    : undefined;
+  const { app, hub } = createApp({ config, broker });
   const server = await serveNode(app.fetch, { port: config.port, host: config.host });
   const base = `http://localhost:${server.port}`;
   console.log(`ssehub listening on ${base}  (hub: ${base}/.well-known/mercure)`);
