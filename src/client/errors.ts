@@ -60,6 +60,16 @@ export async function httpError(response: Response, what: string): Promise<Clien
   return new ClientError('http', `${what} failed with HTTP ${response.status}: ${detail}`, response.status);
 }
 
+/** The `protocol` error for a response that is not an event stream (EventSource fails those too). */
+export function protocolError(response: Response): ClientError {
+  const type = response.headers.get('content-type') ?? 'none';
+  return new ClientError(
+    'protocol',
+    `expected an event stream, got HTTP ${response.status} with content type ${type}`,
+    response.status,
+  );
+}
+
 /** True when `error` is the rejection of an aborted fetch or wait. */
 export function isAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');

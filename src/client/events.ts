@@ -4,100 +4,22 @@
  * may have missed updates (`Mercure-Last-Event-ID`), and stops on `close()` or an `AbortSignal`.
  * Web APIs only: runs in browsers, workers, Node, Deno, Bun and Cloudflare Workers.
  */
-import { backoffDelay, type ReconnectOptions, reconnectDefaults, retryAfter } from './backoff.ts';
-import { bearer, ClientError, httpError, isAbort, report } from './errors.ts';
+import { backoffDelay, type ReconnectOptions, reconnectDefaults, retryAfter, sleep } from './backoff.ts';
+import { bearer, ClientError, httpError, isAbort, protocolError, report } from './errors.ts';
+import { fitsHeader, utf8Header } from './headers.ts';
 import { createEventStreamParser, type SseMessage } from './parser.ts';
+import type {
+  CloseInfo,
+  OneOrMany,
+  SubscribeOptions,
+  SubscriptionEvents,
+  SubscriptionState,
+} from './subscription-types.ts';
 
-/** Returns the token for the next connection (called before each one), or nothing to connect without. */
-export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
-
-/** A string or several; each becomes one query parameter. */
-type OneOrMany = string | readonly string[];
-
-export interface SubscribeOptions {
-  /** Topic matchers (`match`): exact topics, or `*` for everything. */
-  match?: OneOrMany;
-  /** Byte-exact matchers (`match_exact`). */
-  matchExact?: OneOrMany;
-  /** URL Pattern matchers (`match_urlpattern`), e.g. `/books/:id`, relative to the hub URL. */
-  matchUrlPattern?: OneOrMany;
-  /** Resume after this event id (`earliest` replays all retained history). Later reconnects use the last id received. */
-  lastEventId?: string;
-  /** A bearer token, or a function called before every (re)connection so short-lived tokens can be refreshed. */
-  token?: string | TokenProvider;
-  /** `fetch` credentials mode; `include` sends the hub's cookie cross-origin. Default: the `fetch` default. */
-  credentials?: RequestCredentials;
-  /** Aborting it closes the subscription for good, like {@link Subscription.close}. */
-  signal?: AbortSignal;
-  /** Backoff settings, or `false` to never reconnect. */
-  reconnect?: ReconnectOptions | false;
-  /**
-   * Reconnect when nothing (not even a heartbeat comment) arrived for this many ms: a connection that
-   * died without a FIN never ends on its own. Keep it above the hub's heartbeat. 0 disables. Default 90 000.
-   */
-  idleTimeout?: number;
-  /** The `fetch` to use (a test double, a service binding's `fetch`). Default: the global one. */
-  fetch?: (input: string, init: RequestInit) => Promise<Response>;
-}
-
-/** The stream is open. */
-export interface OpenInfo {
-  readonly url: string;
-  readonly status: number;
-  /** The cursor sent as `Last-Event-ID`, if any. */
-  readonly lastEventId?: string;
-  /** The hub's `Mercure-Last-Event-ID`: where its replay starts (`earliest` = all it retained); null when not sent or not readable. */
-  readonly replayFrom: string | null;
-  /** True for every connection after the first. */
-  readonly reconnected: boolean;
-}
-
-/** The hub could not resume where we asked: updates may have been missed; resynchronize. */
-export interface GapInfo {
-  /** The cursor that was sent. */
-  readonly requested: string;
-  /** Where the replay starts instead (`earliest`: everything the hub still has). */
-  readonly replayFrom: string;
-}
-
-/** A new connection attempt is scheduled. */
-export interface ReconnectInfo {
-  /** 1 for the first attempt after a drop, then 2, 3… while attempts keep failing. */
-  readonly attempt: number;
-  /** Milliseconds until the attempt. */
-  readonly delay: number;
-  /** The cursor the attempt will send. */
-  readonly lastEventId?: string;
-}
-
-/** Something went wrong; `willRetry` says whether the subscription keeps trying. */
-export interface ErrorInfo {
-  readonly error: ClientError;
-  readonly willRetry: boolean;
-}
-
-/** The subscription is over: `closed` by `close()`, `aborted` by the signal, `error` (see `error`), or `done` (HTTP 204). */
-export interface CloseInfo {
-  readonly reason: 'closed' | 'aborted' | 'error' | 'done';
-  readonly error?: ClientError;
-}
-
-/** Lifecycle events; any other name is an SSE event type (`message` for events without `event:`). */
-export interface SubscriptionEvents {
-  open: OpenInfo;
-  gap: GapInfo;
-  reconnecting: ReconnectInfo;
-  error: ErrorInfo;
-  close: CloseInfo;
-}
+export type * from './subscription-types.ts';
 
 type Lifecycle = keyof SubscriptionEvents;
-/** Ids sent as the `Last-Event-ID` header as they are: printable ASCII, no space at either end. */
-const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 const LIFECYCLE = new Set<string>(['open', 'gap', 'reconnecting', 'error', 'close']);
-
-/** `connecting` until the first response, `open` while reading a stream, `closed` for good. */
-export type SubscriptionState = 'connecting' | 'open' | 'closed';
 
 /** The outcome of one connection: reconnect (after at least `minDelay`) or stop. */
 type Outcome = { retry: true; opened: boolean; minDelay: number } | { retry: false; close: CloseInfo };
@@ -286,7 +208,7 @@ export class Subscription {
     if (this.#is('closed')) return { retry: false, close: { reason: 'closed' } };
     const cursor = this.#lastEventId;
     let target = this.url;
-    if (HEADER_SAFE.test(cursor)) headers['last-event-id'] = cursor;
+    if (fitsHeader(cursor)) headers['last-event-id'] = cursor;
     else if (cursor !== '') {
       // fetch only takes Latin-1 header values and trims spaces: such ids go in the query, which the
       // hub decodes as UTF-8 (the header still wins when both are present, so never send both).
@@ -319,7 +241,7 @@ export class Subscription {
     }
     if (status !== 200) {
       const error =
-        status >= 200 && status < 400 ? unexpected(response) : await httpError(response, 'subscribe');
+        status >= 200 && status < 400 ? protocolError(response) : await httpError(response, 'subscribe');
       // Client errors other than 408 and 429 will not fix themselves: report them and stop.
       const retryable = status >= 500 || status === 408 || status === 429;
       return this.#fail(error, retryable, retryAfter(response.headers.get('retry-after')));
@@ -327,7 +249,7 @@ export class Subscription {
     const contentType = response.headers.get('content-type') ?? '';
     if (!/^text\/event-stream\s*(;|$)/i.test(contentType)) {
       await response.body?.cancel();
-      return this.#fail(unexpected(response), false);
+      return this.#fail(protocolError(response), false);
     }
 
     const replayFrom = cursor === '' ? null : utf8Header(response.headers.get('mercure-last-event-id'));
@@ -405,42 +327,4 @@ export class Subscription {
       ? { retry: true, opened: true, minDelay: 0 }
       : { retry: false, close: { reason: 'done' } };
   }
-}
-
-/**
- * A header value as the hub meant it: `fetch` exposes header bytes as Latin-1, so an id with non-ASCII
- * characters that the hub wrote as UTF-8 arrives mangled. Decode it back when it is valid UTF-8.
- */
-function utf8Header(value: string | null): string | null {
-  if (value === null || !/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(value, (c) => c.charCodeAt(0)));
-  } catch {
-    return value;
-  }
-}
-
-function unexpected(response: Response): ClientError {
-  const type = response.headers.get('content-type') ?? 'none';
-  return new ClientError(
-    'protocol',
-    `expected an event stream, got HTTP ${response.status} with content type ${type}`,
-    response.status,
-  );
-}
-
-/** Waits `ms`, or less when `signal` aborts; resolves true when the full delay passed. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const done = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', done);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

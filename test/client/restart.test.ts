@@ -64,5 +64,6 @@ describe.skipIf(skipRedis)('client across a hub restart (Redis broker)', () => {
       subscription.close();
       await Promise.all([first.stop(), other.stop(), restarted?.stop()]);
     }
-  });
+    // Three hub processes start on a two-core machine, next to the other suites.
+  }, 60_000);
 });
