@@ -3,6 +3,7 @@ import { createMemoryBroker } from './brokers/memory.ts';
 import type { Broker } from './brokers/types.ts';
 import type { Config } from './config.ts';
 import { createHub, type Hub, type HubOptions } from './hub/app.ts';
+import { clientScript } from './web/client-script.ts';
 import { consolePage } from './web/console.ts';
 
 export interface AppOptions {
@@ -23,5 +24,6 @@ export function createApp(options: AppOptions): { app: Hono; hub: Hub } {
   const app = new Hono();
   app.route('/', hub.app);
   app.get('/', (c) => c.html(consolePage));
+  app.get('/client.js', (c) => clientScript(c.req.raw));
   return { app, hub };
 }
