@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -167,9 +167,9 @@ async function main(): Promise<void> {
       }
     }
     // Write after every scenario so an interrupted run still leaves its numbers behind.
-    writeFileSync(join(ROOT, out), renderReport(info, results));
+    writeFileSync(resolve(ROOT, out), renderReport(info, results));
   }
-  console.log(`wrote ${relative(process.cwd(), join(ROOT, out))}`);
+  console.log(`wrote ${relative(process.cwd(), resolve(ROOT, out))}`);
 }
 
 /** Resolves `--servers`, naming a repeated server `name#2`, `name#3`, … */

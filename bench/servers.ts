@@ -31,6 +31,11 @@ export const SERVERS: readonly ServerSpec[] = [
     name: 'baseline',
     command: ['node', '--import', 'tsx', 'bench/baseline.ts'],
   },
+  {
+    // Calibration only (see the file): measures the load generator's ceiling.
+    name: 'null',
+    command: ['node', '--import', 'tsx', 'bench/null-hub.ts'],
+  },
 ];
 
 /** A started server: where it listens and how to read its costs. */
@@ -43,26 +48,23 @@ export interface RunningServer {
 }
 
 /**
- * Starts `spec` pinned to `core` with the open-file limit raised, waits for its port, and returns
+ * Starts `spec` (pinned to `core` if given) with the open-file limit raised, waits for its port, and returns
  * a probe that reads /proc for the process and its descendants.
  */
 export async function startServer(
   spec: ServerSpec,
-  opts: { root: string; core: number; logFile: string },
+  opts: { root: string; core?: number; logFile: string },
 ): Promise<RunningServer> {
   const port = await freePort();
   mkdirSync(join(opts.logFile, '..'), { recursive: true });
   const log = openSync(opts.logFile, 'w');
   // bash's `exec` chain keeps one pid: bash → taskset → the server, so child.pid is the server.
-  const child = spawn(
-    'bash',
-    ['-c', `${RAISE_NOFILE}; exec taskset -c ${opts.core} "$@"`, 'bash', ...spec.command],
-    {
-      cwd: opts.root,
-      env: { ...process.env, ...spec.env, PORT: String(port) },
-      stdio: ['ignore', log, log],
-    },
-  );
+  const pin = opts.core === undefined ? '' : `taskset -c ${opts.core} `;
+  const child = spawn('bash', ['-c', `${RAISE_NOFILE}; exec ${pin}"$@"`, 'bash', ...spec.command], {
+    cwd: opts.root,
+    env: { ...process.env, ...spec.env, PORT: String(port) },
+    stdio: ['ignore', log, log],
+  });
   closeSync(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid;

@@ -1,0 +1,54 @@
+/**
+ * Calibration target, not a contender: the least work a Node broadcast hub can do — bare
+ * `node:http`, the SSE frame encoded once per publish and `res.write` to each subscriber. Running
+ * the scenarios against it (`--servers=null`) shows how many events/s the load generator can
+ * absorb on its core, i.e. the ceiling of every other measurement.
+ *
+ * @example
+ * PORT=3000 node bench/null-hub.ts   (or through tsx)
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+
+const subscribers = new Map<string, Set<ServerResponse>>();
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname !== '/.well-known/mercure') {
+    res.writeHead(404).end();
+    return;
+  }
+  if (req.method === 'GET') {
+    const topics = url.searchParams.getAll('match');
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    for (const topic of topics) {
+      let set = subscribers.get(topic);
+      if (!set) subscribers.set(topic, (set = new Set()));
+      set.add(res);
+    }
+    res.on('close', () => {
+      for (const topic of topics) subscribers.get(topic)?.delete(res);
+    });
+    return;
+  }
+  if (req.method === 'POST') {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const id = randomUUID();
+      const data = (form.get('data') ?? '').split(/\r\n|\r|\n/);
+      const frame = `id: ${id}\n${data.map((line) => `data: ${line}\n`).join('')}\n`;
+      const recipients = new Set<ServerResponse>();
+      for (const topic of form.getAll('topic'))
+        for (const r of subscribers.get(topic) ?? []) recipients.add(r);
+      for (const r of recipients) r.write(frame);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(id);
+    });
+    return;
+  }
+  res.writeHead(405).end();
+});
+
+server.listen(Number(process.env.PORT ?? 3000));
