@@ -1,0 +1,250 @@
+/**
+ * The one typed configuration object, parsed once from CLI flags and environment variables (flags
+ * win). Pure: runtimes pass in their argv and env; nothing reads `process.env` elsewhere.
+ * The settings table below is also the source of `--help` and of the README's settings table.
+ */
+
+type Kind = 'string' | 'integer' | 'boolean' | 'list';
+
+interface Setting<K extends Kind = Kind> {
+  /** Environment variable. */
+  env: string;
+  /** Long CLI flag, without the leading dashes. */
+  flag: string;
+  kind: K;
+  /** Shown in `--help` and the README. */
+  doc: string;
+  min?: number;
+  /** No default: the value may be undefined. */
+  optional?: true;
+}
+
+/** Every setting, in the order `--help` lists them. */
+export const settings = {
+  port: { env: 'PORT', flag: 'port', kind: 'integer', min: 0, doc: 'TCP port to listen on' },
+  host: { env: 'HOST', flag: 'host', kind: 'string', doc: 'Interface to bind' },
+  publicUrl: {
+    env: 'SSEHUB_PUBLIC_URL',
+    flag: 'public-url',
+    kind: 'string',
+    optional: true,
+    doc: 'Public origin of the hub (e.g. https://hub.example.com); relative topics and URL patterns resolve against it. Default: the request origin',
+  },
+  historySize: {
+    env: 'SSEHUB_HISTORY_SIZE',
+    flag: 'history-size',
+    kind: 'integer',
+    min: 0,
+    doc: 'Updates kept for replay after Last-Event-ID (ring buffer)',
+  },
+  heartbeat: {
+    env: 'SSEHUB_HEARTBEAT',
+    flag: 'heartbeat',
+    kind: 'integer',
+    min: 1,
+    doc: 'Seconds between keep-alive comments on idle streams',
+  },
+  retry: {
+    env: 'SSEHUB_RETRY',
+    flag: 'retry',
+    kind: 'integer',
+    min: 0,
+    doc: 'Reconnection delay (ms) sent to subscribers as the first `retry:` field',
+  },
+  maxQueueBytes: {
+    env: 'SSEHUB_MAX_QUEUE_BYTES',
+    flag: 'max-queue-bytes',
+    kind: 'integer',
+    min: 1024,
+    doc: 'Backlog a subscriber may fall behind before it is closed (it resumes with Last-Event-ID)',
+  },
+  maxBodyBytes: {
+    env: 'SSEHUB_MAX_BODY_BYTES',
+    flag: 'max-body-bytes',
+    kind: 'integer',
+    min: 1,
+    doc: 'Largest publish request body (413 above)',
+  },
+  maxTopics: {
+    env: 'SSEHUB_MAX_TOPICS',
+    flag: 'max-topics',
+    kind: 'integer',
+    min: 1,
+    doc: 'Most topics in one update (413 above)',
+  },
+  maxTopicLength: {
+    env: 'SSEHUB_MAX_TOPIC_LENGTH',
+    flag: 'max-topic-length',
+    kind: 'integer',
+    min: 1,
+    doc: 'Longest topic, in characters (413 above)',
+  },
+  maxMatchers: {
+    env: 'SSEHUB_MAX_MATCHERS',
+    flag: 'max-matchers',
+    kind: 'integer',
+    min: 1,
+    doc: 'Most topic matchers in one subscription request (400 above)',
+  },
+  maxMatcherLength: {
+    env: 'SSEHUB_MAX_MATCHER_LENGTH',
+    flag: 'max-matcher-length',
+    kind: 'integer',
+    min: 1,
+    doc: 'Longest topic matcher or URL pattern, in characters (400 above)',
+  },
+  jwtKey: {
+    env: 'SSEHUB_JWT_KEY',
+    flag: 'jwt-key',
+    kind: 'string',
+    optional: true,
+    doc: 'HS256 secret that publisher tokens must be signed with',
+  },
+  allowAnonymousPublish: {
+    env: 'SSEHUB_ALLOW_ANONYMOUS_PUBLISH',
+    flag: 'allow-anonymous-publish',
+    kind: 'boolean',
+    doc: 'Development only: anyone may publish without a token',
+  },
+  allowAnonymousSubscribe: {
+    env: 'SSEHUB_ALLOW_ANONYMOUS_SUBSCRIBE',
+    flag: 'allow-anonymous-subscribe',
+    kind: 'boolean',
+    doc: 'Subscribers without a token may connect (they get public updates only)',
+  },
+  dev: {
+    env: 'SSEHUB_DEV',
+    flag: 'dev',
+    kind: 'boolean',
+    doc: 'Development mode: generates a key and prints ready-to-use tokens when no key is configured',
+  },
+} as const satisfies Record<string, Setting>;
+
+type Settings = typeof settings;
+type BaseValue<K extends Kind> = K extends 'integer'
+  ? number
+  : K extends 'boolean'
+    ? boolean
+    : K extends 'list'
+      ? string[]
+      : string;
+type ValueOf<S extends Setting> = S extends { optional: true }
+  ? BaseValue<S['kind']> | undefined
+  : BaseValue<S['kind']>;
+
+/** The parsed configuration: every setting typed, defaults applied. */
+export type Config = { -readonly [K in keyof Settings]: ValueOf<Settings[K]> };
+
+/** Defaults for every setting; what `npm start` runs with. */
+export const defaults: Config = {
+  port: 3000,
+  host: '0.0.0.0',
+  publicUrl: undefined,
+  historySize: 1000,
+  heartbeat: 15,
+  retry: 2000,
+  maxQueueBytes: 1024 * 1024,
+  maxBodyBytes: 1024 * 1024,
+  maxTopics: 32,
+  maxTopicLength: 2048,
+  maxMatchers: 64,
+  maxMatcherLength: 1024,
+  jwtKey: undefined,
+  allowAnonymousPublish: false,
+  allowAnonymousSubscribe: true,
+  dev: false,
+};
+
+/** A bad flag or value; the CLI prints the message and exits with code 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Result of parsing: either a config to run with, or a request for help. */
+export type ParsedArgs = { help: true } | { help: false; config: Config; positionals: string[] };
+
+/**
+ * Parses CLI flags (`--name value`, `--name=value`, `--flag`, `--no-flag`) over environment
+ * variables over defaults.
+ * @throws {ConfigError} on an unknown flag or a value of the wrong type.
+ */
+export function parseConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ParsedArgs {
+  const config: Record<string, unknown> = { ...defaults };
+  const byFlag = new Map<string, keyof Settings>(
+    Object.entries(settings).map(([key, s]) => [s.flag, key as keyof Settings]),
+  );
+  for (const [key, setting] of Object.entries(settings)) {
+    const raw = env[setting.env];
+    if (raw !== undefined && raw !== '') config[key] = coerce(setting, raw, setting.env);
+  }
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return { help: true };
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let negated = false;
+    if (!byFlag.has(name) && name.startsWith('no-') && byFlag.has(name.slice(3))) {
+      name = name.slice(3);
+      negated = true;
+    }
+    const key = byFlag.get(name);
+    if (!key) throw new ConfigError(`unknown option --${name} (see --help)`);
+    const setting: Setting = settings[key];
+    if (setting.kind === 'boolean') {
+      config[key] = negated ? false : eq === -1 ? true : coerce(setting, arg.slice(eq + 1), `--${name}`);
+      continue;
+    }
+    if (negated) throw new ConfigError(`--no-${name} is not valid: --${name} takes a value`);
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    config[key] = coerce(setting, value, `--${name}`);
+  }
+  return { help: false, config: config as Config, positionals };
+}
+
+function coerce(setting: Setting, raw: string, source: string): unknown {
+  switch (setting.kind) {
+    case 'integer': {
+      if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${source} must be a whole number, got "${raw}"`);
+      const n = Number(raw);
+      if (!Number.isSafeInteger(n)) throw new ConfigError(`${source} is too large: "${raw}"`);
+      if (setting.min !== undefined && n < setting.min) {
+        throw new ConfigError(`${source} must be at least ${setting.min}, got ${n}`);
+      }
+      if (setting.flag === 'port' && n > 65535) throw new ConfigError(`${source} must be at most 65535`);
+      return n;
+    }
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      throw new ConfigError(`${source} must be true or false, got "${raw}"`);
+    }
+    case 'list':
+      return raw
+        .split(/[\s,]+/)
+        .map((s) => s.trim())
+        .filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+/** The `--help` text, generated from the settings table. */
+export function helpText(command = 'ssehub'): string {
+  const rows = Object.entries(settings).map(([key, s]) => {
+    const value = s.kind === 'boolean' ? '' : ' <value>';
+    const def = defaults[key as keyof Config];
+    const shown = def === undefined ? '' : ` (default: ${Array.isArray(def) ? def.join(',') : def})`;
+    return `  --${s.flag}${value}\n      ${s.doc}${shown}. Env: ${s.env}`;
+  });
+  return `Usage: ${command} [options]\n\nOptions (flags override environment variables):\n${rows.join('\n')}\n  --help\n      Show this help.\n`;
+}

@@ -1,0 +1,50 @@
+/** What went wrong in a hub request, as a closed set; each maps to one HTTP status. */
+export type HubErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'too_many_requests'
+  | 'unavailable';
+
+const statusOf: Record<HubErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  too_many_requests: 429,
+  unavailable: 503,
+};
+
+/**
+ * The one error type of the hub layer. Thrown by validation and authorization, turned into a
+ * `text/plain` response by the app's error handler; `message` is safe to show to clients.
+ */
+export class HubError extends Error {
+  override readonly name = 'HubError';
+  readonly status: number;
+  constructor(
+    readonly code: HubErrorCode,
+    message: string,
+    /** Extra response headers, e.g. a `WWW-Authenticate` challenge. */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.status = statusOf[code];
+  }
+
+  /** The HTTP response for this error. */
+  toResponse(extraHeaders?: Headers): Response {
+    const headers = new Headers(extraHeaders);
+    headers.set('content-type', 'text/plain; charset=utf-8');
+    for (const [name, value] of Object.entries(this.headers)) headers.set(name, value);
+    return new Response(`${this.message}\n`, { status: this.status, headers });
+  }
+}
+
+/** Shorthand for a 400. */
+export const badRequest = (message: string) => new HubError('bad_request', message);

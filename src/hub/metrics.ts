@@ -1,0 +1,49 @@
+/** Counters and gauges of one hub instance, rendered in the Prometheus text format. */
+export class Metrics {
+  /** Open subscriber streams. */
+  connections = 0;
+  /** Active topic matchers across all streams. */
+  subscriptions = 0;
+  updatesPublished = 0;
+  eventsDelivered = 0;
+  slowSubscribersClosed = 0;
+
+  /** Prometheus exposition (text format 0.0.4). `historyLength` comes from the broker when it knows it. */
+  render(historyLength?: number): string {
+    const lines = [
+      metric('ssehub_connections', 'gauge', 'Open subscriber streams.', this.connections),
+      metric(
+        'ssehub_subscriptions',
+        'gauge',
+        'Active topic matchers across all streams.',
+        this.subscriptions,
+      ),
+      metric(
+        'ssehub_updates_published_total',
+        'counter',
+        'Updates accepted by this instance.',
+        this.updatesPublished,
+      ),
+      metric(
+        'ssehub_events_delivered_total',
+        'counter',
+        'Events written to subscriber streams.',
+        this.eventsDelivered,
+      ),
+      metric(
+        'ssehub_slow_subscribers_closed_total',
+        'counter',
+        'Subscribers closed for falling too far behind.',
+        this.slowSubscribersClosed,
+      ),
+    ];
+    if (historyLength !== undefined) {
+      lines.push(metric('ssehub_history_length', 'gauge', 'Updates retained for replay.', historyLength));
+    }
+    return lines.join('');
+  }
+}
+
+function metric(name: string, type: string, help: string, value: number): string {
+  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
+}

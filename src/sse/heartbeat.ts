@@ -1,0 +1,60 @@
+import { utf8 } from './encode.ts';
+
+/** Anything that can receive a keep-alive: an {@link EventStream} in practice. */
+export interface HeartbeatTarget {
+  /** Set by every write; the heartbeat reads and clears it on each tick. */
+  active: boolean;
+  write(chunk: Uint8Array): boolean;
+}
+
+/** A comment line: ignored by every client, but it keeps proxies and load balancers from cutting the stream. */
+const KEEP_ALIVE = utf8.encode(':\n');
+
+/**
+ * One timer for every stream: on each tick, streams that wrote nothing since the previous tick get a
+ * `:` comment. Streams that are busy cost nothing. The timer runs only while streams are registered,
+ * so an idle process (or Durable Object) has no timer keeping it awake.
+ *
+ * @example
+ * const heartbeat = new Heartbeat(15_000);
+ * const stream = new EventStream({ heartbeat });
+ */
+export class Heartbeat {
+  readonly #targets = new Set<HeartbeatTarget>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /** @param intervalMs tick period; keep it well under proxy idle timeouts (~100 s on Cloudflare, 60 s on nginx). */
+  constructor(readonly intervalMs: number) {
+    if (!(intervalMs > 0)) throw new RangeError('heartbeat interval must be positive');
+  }
+
+  /** Number of streams being kept alive. */
+  get size(): number {
+    return this.#targets.size;
+  }
+
+  add(target: HeartbeatTarget): void {
+    this.#targets.add(target);
+    this.#timer ??= setInterval(() => this.tick(), this.intervalMs);
+  }
+
+  delete(target: HeartbeatTarget): void {
+    this.#targets.delete(target);
+    if (this.#targets.size === 0) this.stop();
+  }
+
+  /** Sends the keep-alive to every stream idle since the last tick. Exposed for tests. */
+  tick(): void {
+    for (const target of this.#targets) {
+      if (!target.active) target.write(KEEP_ALIVE);
+      // Cleared after the write too, so a stream that only heartbeats still counts as idle next tick.
+      target.active = false;
+    }
+  }
+
+  /** Stops the timer (streams stay registered until they close). */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * One subscriber's event stream: a bounded queue of already-encoded SSE bytes in front of either a
+ * Web `ReadableStream` (any runtime) or a direct sink a runtime adapter attaches (the Node fast path).
+ * Zero dependencies: Web APIs only.
+ */
+import { encodeComment, encodeEvent, encodeRetry, type SseEvent, utf8 } from './encode.ts';
+import type { Heartbeat } from './heartbeat.ts';
+
+/** Why a stream ended. `client`: the peer went away; `slow`: it fell behind; `server`: we closed it. */
+export type CloseReason = 'client' | 'slow' | 'server' | (string & {});
+
+/**
+ * Where the bytes go. A runtime adapter may provide its own (e.g. a Node `ServerResponse`) so that
+ * frames skip the `ReadableStream` machinery; the default sink is the stream's own controller.
+ */
+export interface StreamSink {
+  /** Hands bytes to the network (or queues them). Never throws for a closed peer. */
+  write(chunk: Uint8Array): void;
+  /** Bytes accepted but not yet sent: the backlog that the queue bound applies to. */
+  readonly buffered: number;
+  /** Ends the stream after the queued bytes are sent. */
+  end(): void;
+  /** Drops queued bytes and closes at once. */
+  abort(): void;
+}
+
+export interface EventStreamOptions {
+  /**
+   * Backlog bound in bytes. A subscriber that falls further behind is closed; it reconnects with
+   * `Last-Event-ID`, so nothing is lost. Default 1 MiB (Centrifugo's default).
+   */
+  maxQueueBytes?: number;
+  /** Reconnection delay sent first as `retry:`, in ms. Omit to leave the client's default. */
+  retry?: number;
+  /** The shared heartbeat that keeps this stream alive while idle. */
+  heartbeat?: Heartbeat;
+  /** The request's abort signal: when the client goes away, the stream ends. */
+  signal?: AbortSignal;
+  /** Called exactly once when the stream ends, whoever ended it. */
+  onClose?: (reason: CloseReason) => void;
+}
+
+const streams = new WeakMap<ReadableStream<Uint8Array>, EventStream>();
+
+/**
+ * A subscriber's stream of SSE frames with a bounded backlog. Writes after close are no-ops.
+ *
+ * @example
+ * const stream = new EventStream({ signal: c.req.raw.signal, heartbeat });
+ * stream.send({ id: '1', data: 'hello' });
+ * return stream.response();
+ */
+export class EventStream {
+  /** The body to hand to `new Response(...)`; see {@link EventStream.response}. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** True when a write happened since the last heartbeat tick (read and reset by {@link Heartbeat}). */
+  active = false;
+  #sink: StreamSink | undefined;
+  #pending: Uint8Array[] | undefined = [];
+  #pendingBytes = 0;
+  #limit: number;
+  #closed = false;
+  readonly #options: EventStreamOptions;
+
+  constructor(options: EventStreamOptions = {}) {
+    this.#options = options;
+    this.#limit = options.maxQueueBytes ?? 1024 * 1024;
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        // With a zero high-water mark, pull() runs on the consumer's first read: only then is the
+        // controller attached, so a runtime adapter can attach its own sink before that.
+        pull: (controller) => {
+          if (!this.#sink) this.attach(controllerSink(controller));
+        },
+        cancel: () => this.#finish('client'),
+      },
+      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+    );
+    streams.set(this.readable, this);
+    if (options.retry !== undefined) this.write(utf8.encode(encodeRetry(options.retry)));
+    const signal = options.signal;
+    if (signal) {
+      if (signal.aborted) this.#finish('client');
+      else signal.addEventListener('abort', () => this.#finish('client'), { once: true });
+    }
+    if (!this.#closed) options.heartbeat?.add(this);
+  }
+
+  /** True once the stream has ended for any reason. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes waiting to be sent to this subscriber. */
+  get buffered(): number {
+    return this.#sink ? this.#sink.buffered : this.#pendingBytes;
+  }
+
+  /**
+   * Queues already-encoded bytes. Returns false when the stream is closed. When the backlog passes
+   * the bound the subscriber is closed as too slow (reason `slow`).
+   * @param burst bytes the caller knowingly sends at once (a history replay): they widen the bound.
+   */
+  write(chunk: Uint8Array, burst = false): boolean {
+    if (this.#closed) return false;
+    if (burst) this.#limit += chunk.byteLength;
+    this.active = true;
+    const sink = this.#sink;
+    if (sink) {
+      sink.write(chunk);
+      if (sink.buffered > this.#limit) this.abort('slow');
+    } else {
+      this.#pending!.push(chunk);
+      this.#pendingBytes += chunk.byteLength;
+      if (this.#pendingBytes > this.#limit) this.abort('slow');
+    }
+    return !this.#closed;
+  }
+
+  /** Encodes and queues one event. Throws `SseError` for a field that cannot be encoded. */
+  send(event: SseEvent): boolean {
+    return this.write(utf8.encode(encodeEvent(event)));
+  }
+
+  /** Queues a comment line (never dispatches an event). */
+  comment(text = ''): boolean {
+    return this.write(utf8.encode(encodeComment(text)));
+  }
+
+  /**
+   * Routes output to `sink` instead of the `ReadableStream` (runtime adapters call this before the
+   * body is read). Bytes queued so far are flushed to it in order.
+   */
+  attach(sink: StreamSink): void {
+    if (this.#sink) throw new Error('EventStream already has a sink');
+    this.#sink = sink;
+    const pending = this.#pending!;
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    if (this.#closed && this.#closeReason !== 'server') {
+      sink.abort();
+      return;
+    }
+    for (const chunk of pending) sink.write(chunk);
+    if (this.#closed) sink.end();
+  }
+
+  /** Ends the stream after what is queued has been sent. */
+  close(reason: CloseReason = 'server'): void {
+    if (this.#closed) return;
+    this.#finish(reason);
+    this.#sink?.end();
+  }
+
+  /** Ends the stream now, dropping what is queued. */
+  abort(reason: CloseReason = 'server'): void {
+    if (this.#closed) return;
+    this.#finish(reason);
+    if (this.#sink) this.#sink.abort();
+    else this.#pending = [];
+  }
+
+  /** Builds the `text/event-stream` response for this stream (see {@link eventStreamHeaders}). */
+  response(init: { status?: number; headers?: HeadersInit } = {}): Response {
+    const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(eventStreamHeaders)) headers.set(name, value);
+    return new Response(this.readable, { status: init.status ?? 200, headers });
+  }
+
+  #closeReason: CloseReason | undefined;
+
+  #finish(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    this.#options.heartbeat?.delete(this);
+    this.#options.onClose?.(reason);
+  }
+}
+
+/**
+ * Headers every event stream carries. No `Transfer-Encoding`: the server picks the framing, and a
+ * hand-set one is invalid on HTTP/2. `X-Accel-Buffering: no` stops nginx from buffering the stream.
+ */
+export const eventStreamHeaders: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+});
+
+/** The {@link EventStream} behind a response body, for runtime adapters that take over the writing. */
+export function eventStreamOf(body: ReadableStream<Uint8Array> | null): EventStream | undefined {
+  return body ? streams.get(body) : undefined;
+}
+
+function controllerSink(controller: ReadableStreamDefaultController<Uint8Array>): StreamSink {
+  return {
+    write(chunk) {
+      try {
+        controller.enqueue(chunk);
+      } catch {
+        // The consumer cancelled between our check and this write: writes after close are no-ops.
+      }
+    },
+    get buffered() {
+      return -(controller.desiredSize ?? 0);
+    },
+    end() {
+      try {
+        controller.close();
+      } catch {}
+    },
+    abort() {
+      try {
+        controller.error(new Error('event stream closed by the server'));
+      } catch {}
+    },
+  };
+}
