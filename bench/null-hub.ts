@@ -24,7 +24,10 @@ const server = createServer((req, res) => {
     res.flushHeaders();
     for (const topic of topics) {
       let set = subscribers.get(topic);
-      if (!set) subscribers.set(topic, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        subscribers.set(topic, set);
+      }
       set.add(res);
     }
     res.on('close', () => {
