@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { machineBusySeconds } from './proc.ts';
+import { machineBusySeconds, runQueueWaitSeconds } from './proc.ts';
 import { Publisher } from './publisher.ts';
 import { Ledger, openSubscribers, type Subscriber, type Target } from './subscriber.ts';
 
@@ -19,6 +19,8 @@ const LOOP_DELAY_RESOLUTION_MS = 1;
 export interface ServerProbe {
   cpuSeconds(): number;
   rssBytes(): number;
+  /** Time the server was runnable but off-CPU (contention); optional. */
+  waitSeconds?(): number;
 }
 
 /** The hub's subscribe path for one topic. */
@@ -81,6 +83,9 @@ export interface LoadResult {
   generatorLoopDelayP99Ms: number;
   /** CPU used by anything but the server and this process during the window, % of one core. */
   otherCpuPercent: number;
+  /** Share of the window the server / the generator was runnable but waiting for its core. */
+  serverWaitPercent: number;
+  generatorWaitPercent: number;
 }
 
 /**
@@ -170,6 +175,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS),
       otherCpuPercent:
         ((end.machineBusy - start.machineBusy - serverCpuSeconds - generatorCpu) / windowSeconds) * 100,
+      serverWaitPercent: ((end.serverWait - start.serverWait) / windowSeconds) * 100,
+      generatorWaitPercent: ((end.generatorWait - start.generatorWait) / windowSeconds) * 100,
     };
   } finally {
     publisher.close();
@@ -258,6 +265,8 @@ interface Snapshot {
   cpu: NodeJS.CpuUsage;
   machineBusy: number;
   serverCpu: number;
+  serverWait: number;
+  generatorWait: number;
   serverRss: number;
 }
 
@@ -268,6 +277,8 @@ function snapshot(ledger: Ledger, probe: ServerProbe | undefined): Snapshot {
     cpu: process.cpuUsage(),
     machineBusy: machineBusySeconds(),
     serverCpu: probe?.cpuSeconds() ?? Number.NaN,
+    serverWait: probe?.waitSeconds?.() ?? Number.NaN,
+    generatorWait: runQueueWaitSeconds([process.pid]),
     serverRss: probe?.rssBytes() ?? Number.NaN,
   };
 }

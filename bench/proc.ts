@@ -94,3 +94,29 @@ export function machineBusySeconds(): number {
     return Number.NaN;
   }
 }
+
+/**
+ * Seconds the processes' threads spent runnable but waiting for a CPU (second field of
+ * /proc/<pid>/task/<tid>/schedstat, in ns; needs schedstats, on by default). Any of it inside a
+ * measurement window means something else held the core: latency and throughput are then
+ * understated, while CPU time per event stays roughly valid.
+ */
+export function runQueueWaitSeconds(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return ns / 1e9;
+}

@@ -13,6 +13,7 @@ export interface RunInfo {
   machine: string;
   node: string;
   nofile: string;
+  nice: number;
   servers: { name: string; command: string; skipped?: string }[];
   config: BenchConfig;
   backgroundLoad: string;
@@ -101,6 +102,11 @@ function loadRows(): Row[] {
       cell: L((l) => l.otherCpuPercent),
       format: fixed(0),
     },
+    {
+      label: 'server / generator waiting for their core (% of window)',
+      better: 'none',
+      cell: L((l) => `${fixed(1)(l.serverWaitPercent)} / ${fixed(1)(l.generatorWaitPercent)}`),
+    },
   ];
 }
 
@@ -182,6 +188,12 @@ function rampRows(): Row[] {
       format: fixed(2),
     },
     {
+      label: 'server waiting for its core at best (% of window)',
+      better: 'none',
+      cell: R((r) => r.best?.serverWaitPercent),
+      format: fixed(1),
+    },
+    {
       label: 'generator CPU at best (%)',
       better: 'none',
       cell: R((r) => r.best?.generatorCpuPercent),
@@ -239,7 +251,8 @@ export function renderReport(info: RunInfo, results: Results): string {
   out.push(`- **Command:** \`${info.command}\``);
   out.push(
     '- **Placement:** each server runs alone on core 1 (`taskset -c 1`), the load generator (this harness) on ' +
-      `core 0; open-file limit ${info.nofile}. A fresh server process per scenario.`,
+      `core 0; open-file limit ${info.nofile}${info.nice !== 0 ? `; both at \`nice -n ${info.nice}\` in their own autogroup` : ''}. ` +
+      'A fresh server process per scenario.',
   );
   out.push(`- **Background load before the run:** ${info.backgroundLoad}`);
   out.push('- **Servers:**');
@@ -250,8 +263,10 @@ export function renderReport(info: RunInfo, results: Results): string {
   out.push(
     'Server CPU is utime + stime from `/proc/<pid>/stat` over the measurement window, divided by the events ' +
       'delivered in it, so it does not depend on how fast the generator is. "Other load" is busy time of the ' +
-      'whole machine (`/proc/stat`) minus the server and the generator; anything well above a few % means another ' +
-      `process competed and the run should be repeated. A generator above ${GENERATOR_BUSY_PERCENT} % of its core is flagged.`,
+      'whole machine (`/proc/stat`) minus the server and the generator. "Waiting for their core" is the time the ' +
+      'server and the generator were runnable but not running (`/proc/<pid>/task/*/schedstat`): anything above a ' +
+      'few % means another process took their core, and throughput and latency are understated (CPU per event ' +
+      `much less so). A generator above ${GENERATOR_BUSY_PERCENT} % of its core is flagged.`,
     '',
   );
 
@@ -341,9 +356,10 @@ function notesFor(byServer: Map<string, ScenarioResult | Error>): string[] {
         `- \`${name}\`: **the generator used ${r.load.generatorCpuPercent.toFixed(0)} % of its core — it may be the bottleneck.**`,
       );
     }
-    if (r.kind === 'load' && r.load.otherCpuPercent > 10) {
+    if (r.kind === 'load' && (r.load.serverWaitPercent > 10 || r.load.generatorWaitPercent > 10)) {
       notes.push(
-        `- \`${name}\`: **other processes used ${r.load.otherCpuPercent.toFixed(0)} % of a core during the window.**`,
+        `- \`${name}\`: **contended — the server waited ${r.load.serverWaitPercent.toFixed(0)} % and the generator ` +
+          `${r.load.generatorWaitPercent.toFixed(0)} % of the window for their cores: throughput and latency are understated.**`,
       );
     }
   }

@@ -17,7 +17,14 @@ import { parseArgs } from 'node:util';
 import { machineBusySeconds } from './proc.ts';
 import { type Results, type RunInfo, renderReport } from './report.ts';
 import { defaultConfig, runScenario, type ScenarioId } from './scenarios.ts';
-import { RAISE_NOFILE, SERVERS, type ServerSpec, startServer, unavailableReason } from './servers.ts';
+import {
+  launchScript,
+  type RunningServer,
+  SERVERS,
+  type ServerSpec,
+  startServer,
+  unavailableReason,
+} from './servers.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SCENARIOS: readonly ScenarioId[] = ['i', 'ii', 'iii', 'iv'];
@@ -35,30 +42,37 @@ const USAGE = `Usage: npm run bench -- [options]
   --idle=N                idle subscribers in (iii)
   --ramp-subscribers=N --ramp-start=N --step=S --max-steps=N   (iv)
   --payload=BYTES         event data size (default 512)
-  --quiet-wait=S          wait up to S seconds for other load on the machine to fade (default 60)`;
+  --quiet-wait=S          wait up to S seconds for other load on the machine to fade (default 60)
+  --nice=N                run harness and servers at this niceness, in their own autogroup
+                          (e.g. -20 on a machine shared with other sessions)`;
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-      servers: { type: 'string', default: 'hub,baseline' },
-      only: { type: 'string', default: SCENARIOS.join(',') },
-      out: { type: 'string' },
-      subscribers: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      'sat-rate': { type: 'string' },
-      'lat-rate': { type: 'string' },
-      idle: { type: 'string' },
-      'ramp-subscribers': { type: 'string' },
-      'ramp-start': { type: 'string' },
-      step: { type: 'string' },
-      'max-steps': { type: 'string' },
-      payload: { type: 'string' },
-      'quiet-wait': { type: 'string', default: '60' },
-    },
-  });
+const OPTIONS = {
+  quick: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+  servers: { type: 'string', default: 'hub,baseline' },
+  only: { type: 'string', default: SCENARIOS.join(',') },
+  out: { type: 'string' },
+  subscribers: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  'sat-rate': { type: 'string' },
+  'lat-rate': { type: 'string' },
+  idle: { type: 'string' },
+  'ramp-subscribers': { type: 'string' },
+  'ramp-start': { type: 'string' },
+  step: { type: 'string' },
+  'max-steps': { type: 'string' },
+  payload: { type: 'string' },
+  'quiet-wait': { type: 'string', default: '60' },
+  nice: { type: 'string', default: '0' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
+/** The server being measured, so that a signal can stop it instead of orphaning it. */
+let current: RunningServer | undefined;
+
+async function main(values: Values, nice: number): Promise<void> {
   if (values.help) {
     console.log(USAGE);
     return;
@@ -129,6 +143,7 @@ async function main(): Promise<void> {
     machine: describeMachine(),
     node: process.version,
     nofile: String(nofile),
+    nice,
     servers: servers.map(({ spec, name }) => ({
       name,
       command: `PORT=<port> ${spec.command.join(' ')}`,
@@ -152,6 +167,7 @@ async function main(): Promise<void> {
           core: SERVER_CORE,
           logFile: join(ROOT, 'bench', 'logs', `${name.replace(/\W/g, '_')}-${id}.log`),
         });
+        current = server;
         try {
           const target = { host: '127.0.0.1', port: server.port };
           byServer.set(
@@ -159,6 +175,7 @@ async function main(): Promise<void> {
             await runScenario(id, config, target, server.probe, (l) => console.log(`  ${l}`)),
           );
         } finally {
+          current = undefined;
           await server.stop();
         }
       } catch (e) {
@@ -225,15 +242,16 @@ function commandLine(): string {
 }
 
 /**
- * Re-runs this script through bash so it gets the raised open-file limit and core 0; Node cannot
- * set either for itself.
+ * Re-runs this script through bash so it gets the raised open-file limit, core 0 and the requested
+ * niceness for all its threads; Node cannot set those for itself.
  */
-function reexecPinned(): void {
+function reexecPinned(nice: number): void {
   const child = spawn(
     'bash',
     [
       '-c',
-      `${RAISE_NOFILE}; exec taskset -c ${GENERATOR_CORE} "$@"`,
+      // Servers are spawned from the re-executed process and inherit its niceness.
+      launchScript({ core: GENERATOR_CORE, nice }),
       'bash',
       process.execPath,
       '--import',
@@ -241,20 +259,41 @@ function reexecPinned(): void {
       fileURLToPath(import.meta.url),
       ...process.argv.slice(2),
     ],
-    { cwd: ROOT, stdio: 'inherit', env: { ...process.env, SSEHUB_BENCH_PINNED: '1' } },
+    // A new session gets its own autogroup, whose priority launchScript can then raise.
+    { cwd: ROOT, stdio: 'inherit', detached: nice !== 0, env: { ...process.env, SSEHUB_BENCH_PINNED: '1' } },
   );
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-if (process.env.SSEHUB_BENCH_PINNED === '1') {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error(e instanceof Error ? e.message : e);
-      process.exit(1);
-    },
-  );
-} else {
-  reexecPinned();
+function parseNice(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < -20 || n > 19)
+    throw new Error(`--nice wants an integer in -20..19, got ${v}`);
+  return n;
+}
+
+try {
+  const { values } = parseArgs({ options: OPTIONS });
+  const nice = parseNice(values.nice);
+  if (process.env.SSEHUB_BENCH_PINNED !== '1') {
+    reexecPinned(nice);
+  } else {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(signal, () => {
+        console.error(`${signal}: stopping`);
+        void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+      });
+    }
+    main(values, nice).then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(e instanceof Error ? e.message : e);
+        process.exit(1);
+      },
+    );
+  }
+} catch (e) {
+  console.error(`${(e as Error).message}\n\n${USAGE}`);
+  process.exit(2);
 }

@@ -8,7 +8,7 @@ import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerProbe } from './loadgen.ts';
-import { cpuSeconds, processTree, rssBytes } from './proc.ts';
+import { cpuSeconds, processTree, rssBytes, runQueueWaitSeconds } from './proc.ts';
 
 /** One server the harness knows how to run. */
 export interface ServerSpec {
@@ -48,8 +48,8 @@ export interface RunningServer {
 }
 
 /**
- * Starts `spec` (pinned to `core` if given) with the open-file limit raised, waits for its port, and returns
- * a probe that reads /proc for the process and its descendants.
+ * Starts `spec` through `launchScript` (raised open-file limit, optional core), waits
+ * for its port, and returns a probe that reads /proc for the process and its descendants.
  */
 export async function startServer(
   spec: ServerSpec,
@@ -58,9 +58,7 @@ export async function startServer(
   const port = await freePort();
   mkdirSync(join(opts.logFile, '..'), { recursive: true });
   const log = openSync(opts.logFile, 'w');
-  // bash's `exec` chain keeps one pid: bash → taskset → the server, so child.pid is the server.
-  const pin = opts.core === undefined ? '' : `taskset -c ${opts.core} `;
-  const child = spawn('bash', ['-c', `${RAISE_NOFILE}; exec ${pin}"$@"`, 'bash', ...spec.command], {
+  const child = spawn('bash', ['-c', launchScript(opts), 'bash', ...spec.command], {
     cwd: opts.root,
     env: { ...process.env, ...spec.env, PORT: String(port) },
     stdio: ['ignore', log, log],
@@ -82,7 +80,11 @@ export async function startServer(
     spec,
     port,
     pid,
-    probe: { cpuSeconds: () => cpuSeconds(pids), rssBytes: () => rssBytes(pids) },
+    probe: {
+      cpuSeconds: () => cpuSeconds(pids),
+      rssBytes: () => rssBytes(pids),
+      waitSeconds: () => runQueueWaitSeconds(pids),
+    },
     stop: () => stopChild(child, exited),
   };
 }
@@ -94,10 +96,22 @@ export function unavailableReason(spec: ServerSpec, root: string): string | unde
 }
 
 /**
- * `ulimit -n` as high as allowed: 200000 where we may raise the hard limit, else the hard limit
- * (unprivileged containers refuse to raise it even for root).
+ * A `bash -c` script that runs its arguments with the open-file limit raised, pinned to `core`
+ * and at niceness `nice` when given. `ulimit -n` goes as high as allowed: 200000 where the hard
+ * limit may be raised, else the hard limit (unprivileged containers refuse even root). Each step
+ * `exec`s the next (bash → nice → taskset → program), so the spawned pid is the program's.
+ *
+ * With autogroup scheduling (Linux 2.6.38+, `kernel.sched_autogroup_enabled`), nice(1) only ranks
+ * processes within one session; between sessions the autogroup's own nice counts. So when `nice`
+ * is set, the script is meant to start a new session (spawn with `detached: true`) and sets that
+ * autogroup's nice too — it holds only the harness and its servers.
  */
-export const RAISE_NOFILE = 'ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"';
+export function launchScript(opts: { core?: number; nice?: number }): string {
+  const autogroup = opts.nice ? `echo ${opts.nice} > /proc/self/autogroup 2>/dev/null; ` : '';
+  const nice = opts.nice ? `nice -n ${opts.nice} ` : '';
+  const pin = opts.core === undefined ? '' : `taskset -c ${opts.core} `;
+  return `${autogroup}ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec ${nice}${pin}"$@"`;
+}
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
