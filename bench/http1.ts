@@ -81,7 +81,7 @@ export class ChunkedDecoder {
   private trailerLineLength = 0;
 
   constructor(
-    private readonly onData: (buf: Uint8Array, start: number, end: number) => void,
+    private readonly onData: (buf: Buffer, start: number, end: number) => void,
     private readonly onEnd: () => void = () => {},
   ) {}
 
@@ -89,7 +89,7 @@ export class ChunkedDecoder {
     return this.state === DONE;
   }
 
-  push(buf: Uint8Array, start: number, end: number): void {
+  push(buf: Buffer, start: number, end: number): void {
     let i = start;
     while (i < end) {
       switch (this.state) {

@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { machineBusySeconds, runQueueWaitSeconds } from './proc.ts';
+import { coreBusySeconds, mainThreadWaitSeconds, pinnedCore } from './proc.ts';
 import { Publisher } from './publisher.ts';
 import { Ledger, openSubscribers, type Subscriber, type Target } from './subscriber.ts';
 
@@ -19,7 +19,9 @@ const LOOP_DELAY_RESOLUTION_MS = 1;
 export interface ServerProbe {
   cpuSeconds(): number;
   rssBytes(): number;
-  /** Time the server was runnable but off-CPU (contention); optional. */
+  /** The core the server is pinned to, if any: other load on it is then measured. */
+  core?: number | undefined;
+  /** Time the server's event loop was runnable but kept off its core (optional). */
   waitSeconds?(): number;
 }
 
@@ -81,9 +83,18 @@ export interface LoadResult {
   serverRssBytes: number;
   generatorCpuPercent: number;
   generatorLoopDelayP99Ms: number;
-  /** CPU used by anything but the server and this process during the window, % of one core. */
-  otherCpuPercent: number;
-  /** Share of the window the server / the generator was runnable but waiting for its core. */
+  /** Server CPU time ÷ window: near 100 % the server is the bottleneck. */
+  serverCpuPercent: number;
+  /**
+   * CPU that other processes took from the server's / the generator's core during the window, %
+   * of that core (NaN when not pinned). Above a few %, throughput and latency are understated.
+   */
+  otherOnServerCorePercent: number;
+  otherOnGeneratorCorePercent: number;
+  /**
+   * Share of the window the server's / the generator's event loop was runnable but waiting for
+   * its core: the direct measure of contention (others using idle time there do no harm).
+   */
   serverWaitPercent: number;
   generatorWaitPercent: number;
 }
@@ -173,8 +184,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       generatorCpuPercent:
         ((end.cpu.user + end.cpu.system - start.cpu.user - start.cpu.system) / 1e6 / windowSeconds) * 100,
       generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS),
-      otherCpuPercent:
-        ((end.machineBusy - start.machineBusy - serverCpuSeconds - generatorCpu) / windowSeconds) * 100,
+      serverCpuPercent: (serverCpuSeconds / windowSeconds) * 100,
+      otherOnServerCorePercent:
+        ((end.serverCoreBusy - start.serverCoreBusy - serverCpuSeconds) / windowSeconds) * 100,
+      otherOnGeneratorCorePercent:
+        ((end.generatorCoreBusy - start.generatorCoreBusy - generatorCpu) / windowSeconds) * 100,
       serverWaitPercent: ((end.serverWait - start.serverWait) / windowSeconds) * 100,
       generatorWaitPercent: ((end.generatorWait - start.generatorWait) / windowSeconds) * 100,
     };
@@ -263,22 +277,27 @@ interface Snapshot {
   at: number;
   delivered: number;
   cpu: NodeJS.CpuUsage;
-  machineBusy: number;
-  serverCpu: number;
+  serverCoreBusy: number;
+  generatorCoreBusy: number;
   serverWait: number;
   generatorWait: number;
+  serverCpu: number;
   serverRss: number;
 }
+
+/** Read once: run.ts pins this process before anything else happens. */
+const generatorCore = pinnedCore(process.pid);
 
 function snapshot(ledger: Ledger, probe: ServerProbe | undefined): Snapshot {
   return {
     at: performance.now(),
     delivered: ledger.delivered,
     cpu: process.cpuUsage(),
-    machineBusy: machineBusySeconds(),
-    serverCpu: probe?.cpuSeconds() ?? Number.NaN,
+    serverCoreBusy: probe?.core === undefined ? Number.NaN : coreBusySeconds(probe.core),
+    generatorCoreBusy: generatorCore === undefined ? Number.NaN : coreBusySeconds(generatorCore),
     serverWait: probe?.waitSeconds?.() ?? Number.NaN,
-    generatorWait: runQueueWaitSeconds([process.pid]),
+    generatorWait: mainThreadWaitSeconds(process.pid),
+    serverCpu: probe?.cpuSeconds() ?? Number.NaN,
     serverRss: probe?.rssBytes() ?? Number.NaN,
   };
 }

@@ -96,27 +96,44 @@ export function machineBusySeconds(): number {
 }
 
 /**
- * Seconds the processes' threads spent runnable but waiting for a CPU (second field of
- * /proc/<pid>/task/<tid>/schedstat, in ns; needs schedstats, on by default). Any of it inside a
- * measurement window means something else held the core: latency and throughput are then
- * understated, while CPU time per event stays roughly valid.
+ * Seconds core `core` spent running anything but idle, iowait and irq/softirq (the `cpuN` line of
+ * /proc/stat: user + nice + system + steal). Minus the CPU time of what we pinned there, that is
+ * what other processes took from it. Softirq is left out: loopback traffic is processed there,
+ * and that traffic is ours.
  */
-export function runQueueWaitSeconds(pids: readonly number[]): number {
-  let ns = 0;
-  for (const pid of pids) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
-      } catch {
-        // The thread ended meanwhile.
-      }
-    }
+export function coreBusySeconds(core: number): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${core} `));
+    if (!line) return Number.NaN;
+    const [, user, nice, system, , , , , steal] = line.split(/\s+/).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (steal ?? 0)) / ticksPerSecond();
+  } catch {
+    return Number.NaN;
   }
-  return ns / 1e9;
+}
+
+/** The one core `pid` may run on (its affinity, from /proc/<pid>/status), if it is pinned to one. */
+export function pinnedCore(pid: number): number | undefined {
+  try {
+    const m = /^Cpus_allowed_list:\s*(\d+)\s*$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Seconds the main thread of `pid` spent runnable but waiting for a CPU (second field of
+ * /proc/<pid>/task/<pid>/schedstat, ns; schedstats are on by default). Inside a measurement window
+ * it says how long something else held the core an event loop wanted. Helper threads are left
+ * out: pinned to the same core, they mostly wait behind their own main thread.
+ */
+export function mainThreadWaitSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
 }

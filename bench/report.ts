@@ -2,9 +2,12 @@
 import type { LoadResult } from './loadgen.ts';
 import {
   type BenchConfig,
+  bottleneck,
+  CONTENDED_PERCENT,
   GENERATOR_BUSY_PERCENT,
   type ScenarioId,
   type ScenarioResult,
+  SERVER_BUSY_PERCENT,
 } from './scenarios.ts';
 
 export interface RunInfo {
@@ -97,13 +100,19 @@ function loadRows(): Row[] {
       format: fixed(1),
     },
     {
-      label: 'other load on the machine (% of a core)',
+      label: 'generator CPU per delivered event (µs)',
       better: 'none',
-      cell: L((l) => l.otherCpuPercent),
-      format: fixed(0),
+      cell: L((l) => (l.generatorCpuPercent * 1e4) / l.deliveredPerSecond),
+      format: fixed(2),
+    },
+    { label: 'bottleneck', better: 'none', cell: L((l) => bottleneck(l)) },
+    {
+      label: 'other processes on the server / generator core (%)',
+      better: 'none',
+      cell: L((l) => `${clamped(l.otherOnServerCorePercent)} / ${clamped(l.otherOnGeneratorCorePercent)}`),
     },
     {
-      label: 'server / generator waiting for their core (% of window)',
+      label: 'server / generator event loop kept waiting for its core (%)',
       better: 'none',
       cell: L((l) => `${fixed(1)(l.serverWaitPercent)} / ${fixed(1)(l.generatorWaitPercent)}`),
     },
@@ -188,10 +197,10 @@ function rampRows(): Row[] {
       format: fixed(2),
     },
     {
-      label: 'server waiting for its core at best (% of window)',
+      label: 'server CPU use at best (%)',
       better: 'none',
-      cell: R((r) => r.best?.serverWaitPercent),
-      format: fixed(1),
+      cell: R((r) => r.best?.serverCpuPercent),
+      format: fixed(0),
     },
     {
       label: 'generator CPU at best (%)',
@@ -262,11 +271,13 @@ export function renderReport(info: RunInfo, results: Results): string {
   out.push('');
   out.push(
     'Server CPU is utime + stime from `/proc/<pid>/stat` over the measurement window, divided by the events ' +
-      'delivered in it, so it does not depend on how fast the generator is. "Other load" is busy time of the ' +
-      'whole machine (`/proc/stat`) minus the server and the generator. "Waiting for their core" is the time the ' +
-      'server and the generator were runnable but not running (`/proc/<pid>/task/*/schedstat`): anything above a ' +
-      'few % means another process took their core, and throughput and latency are understated (CPU per event ' +
-      `much less so). A generator above ${GENERATOR_BUSY_PERCENT} % of its core is flagged.`,
+      'delivered in it, so it does not depend on how fast the generator is. "Other processes on the server / ' +
+      'generator core" is the busy time of each pinned core (`/proc/stat`: user + nice + system + steal) minus the ' +
+      'CPU time of what we pinned there; they may use idle time harmlessly. The harm is measured directly: how long ' +
+      "the server's and the generator's main thread were runnable but not running (`schedstat`); above " +
+      `${CONTENDED_PERCENT} % a result is flagged, because throughput and latency are then understated (CPU per ` +
+      'event much less so). "Bottleneck" names the side that was near a full core: the server at ≥ ' +
+      `${SERVER_BUSY_PERCENT} % of it, the generator at ≥ ${GENERATOR_BUSY_PERCENT} %.`,
     '',
   );
 
@@ -316,6 +327,11 @@ function table(rows: Row[], byServer: Map<string, ScenarioResult | Error>): stri
   return lines;
 }
 
+/** Core shares computed as differences of two counters can dip a little below 0; that is 0. */
+function clamped(n: number): string {
+  return fixed(0)(Math.max(0, n));
+}
+
 function show(v: number | string, row: Row): string {
   return typeof v === 'number' ? (row.format ?? String)(v) : v;
 }
@@ -351,15 +367,18 @@ function notesFor(byServer: Map<string, ScenarioResult | Error>): string[] {
     const loads = r.kind === 'load' ? [r.load] : r.kind === 'ramp' ? r.ramp.steps.map((s) => s.load) : [];
     const errors = new Set(loads.flatMap((l) => l.errors));
     for (const e of [...errors].slice(0, 5)) notes.push(`- \`${name}\`: ${e}`);
-    if (r.kind === 'load' && r.load.generatorCpuPercent > GENERATOR_BUSY_PERCENT) {
+    if (r.kind !== 'load') continue;
+    if (bottleneck(r.load).startsWith('generator')) {
       notes.push(
-        `- \`${name}\`: **the generator used ${r.load.generatorCpuPercent.toFixed(0)} % of its core — it may be the bottleneck.**`,
+        `- \`${name}\`: **the generator used ${r.load.generatorCpuPercent.toFixed(0)} % of its core while the server ` +
+          `used ${r.load.serverCpuPercent.toFixed(0)} % — the generator may be the limit.**`,
       );
     }
-    if (r.kind === 'load' && (r.load.serverWaitPercent > 10 || r.load.generatorWaitPercent > 10)) {
+    const wait = Math.max(r.load.serverWaitPercent, r.load.generatorWaitPercent);
+    if (wait > CONTENDED_PERCENT) {
       notes.push(
-        `- \`${name}\`: **contended — the server waited ${r.load.serverWaitPercent.toFixed(0)} % and the generator ` +
-          `${r.load.generatorWaitPercent.toFixed(0)} % of the window for their cores: throughput and latency are understated.**`,
+        `- \`${name}\`: **contended: an event loop was kept waiting for its core ${wait.toFixed(0)} % of the ` +
+          'window — throughput and latency are understated (CPU per event much less so).**',
       );
     }
   }

@@ -91,13 +91,27 @@ export interface RampResult {
   best: LoadResult | undefined;
   /** Lowest rate that failed, if any. */
   failedRate: number | undefined;
-  /** True when a failing step had the generator near a full core: the bound may be ours. */
+  /** True when a failing step had the generator, not the server, near a full core: the bound may be ours. */
   generatorLimited: boolean;
   steps: RampStep[];
 }
 
 /** A generator above this share of its core may be the bottleneck; results get flagged. */
 export const GENERATOR_BUSY_PERCENT = 80;
+/** A server above this share of its core is saturated: it is the bottleneck. */
+export const SERVER_BUSY_PERCENT = 90;
+/** Other processes above this share of a pinned core make a result suspect. */
+export const CONTENDED_PERCENT = 10;
+
+/** Which side ran out of CPU in a run: 'server', 'generator', 'server + generator' or 'neither'. */
+export function bottleneck(r: LoadResult): string {
+  const server = r.serverCpuPercent >= SERVER_BUSY_PERCENT;
+  const generator = r.generatorCpuPercent >= GENERATOR_BUSY_PERCENT;
+  if (server && generator) return 'server + generator';
+  if (server) return 'server';
+  if (generator) return 'generator';
+  return 'neither';
+}
 
 export async function runScenario(
   id: ScenarioId,
@@ -135,13 +149,13 @@ export function sustainFailures(r: LoadResult, subscribers: number): string[] {
   if (r.subscribers < subscribers) failures.push(`${subscribers - r.subscribers} subscribers missing`);
   if (r.serverClosed > 0) failures.push(`${r.serverClosed} closed by server`);
   if (r.publishFailed > 0) failures.push(`${r.publishFailed} publishes failed`);
-  if (r.unsent > 0) failures.push(`${r.unsent} publishes not sent in time (slow answers)`);
   if (r.duplicates > 0 || r.outOfOrder > 0)
     failures.push(`${r.duplicates} dup / ${r.outOfOrder} out of order`);
   if (r.malformed > 0) failures.push(`${r.malformed} malformed`);
   const offered = r.rate * subscribers;
   if (r.deliveredPerSecond < 0.99 * offered) {
-    failures.push(`delivered ${((r.deliveredPerSecond / offered) * 100).toFixed(1)} % of offered`);
+    const unsent = r.unsent > 0 ? ` (${r.unsent} publishes answered too slowly to be sent)` : '';
+    failures.push(`delivered ${((r.deliveredPerSecond / offered) * 100).toFixed(1)} % of offered${unsent}`);
   }
   if (!(r.latencyMs.p99 < 1000)) failures.push(`p99 ${r.latencyMs.p99.toFixed(0)} ms`);
   return failures;
@@ -183,7 +197,7 @@ async function ramp(
       best = load;
     } else {
       hi = rate;
-      if (load.generatorCpuPercent > GENERATOR_BUSY_PERCENT) generatorLimited = true;
+      if (bottleneck(load).startsWith('generator')) generatorLimited = true;
     }
     // Let the server drop the closed subscribers and collect garbage before the next step.
     await sleep(1_000);
@@ -205,6 +219,7 @@ export function summarize(r: LoadResult): string {
   return (
     `delivered ${r.deliveredPerSecond.toFixed(0)}/s, ${r.serverCpuMicrosPerEvent.toFixed(2)} µs CPU/event, ` +
     `p50 ${r.latencyMs.p50.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms, lost ${r.lost}, ` +
-    `generator ${r.generatorCpuPercent.toFixed(0)} % CPU, other load ${r.otherCpuPercent.toFixed(0)} %`
+    `server ${r.serverCpuPercent.toFixed(0)} % / generator ${r.generatorCpuPercent.toFixed(0)} % CPU, ` +
+    `kept waiting ${r.serverWaitPercent.toFixed(0)} / ${r.generatorWaitPercent.toFixed(0)} %`
   );
 }

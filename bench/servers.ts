@@ -8,7 +8,7 @@ import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerProbe } from './loadgen.ts';
-import { cpuSeconds, processTree, rssBytes, runQueueWaitSeconds } from './proc.ts';
+import { cpuSeconds, mainThreadWaitSeconds, pinnedCore, processTree, rssBytes } from './proc.ts';
 
 /** One server the harness knows how to run. */
 export interface ServerSpec {
@@ -83,7 +83,8 @@ export async function startServer(
     probe: {
       cpuSeconds: () => cpuSeconds(pids),
       rssBytes: () => rssBytes(pids),
-      waitSeconds: () => runQueueWaitSeconds(pids),
+      core: pinnedCore(pid),
+      waitSeconds: () => mainThreadWaitSeconds(pid),
     },
     stop: () => stopChild(child, exited),
   };

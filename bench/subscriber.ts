@@ -65,7 +65,7 @@ export class Subscriber {
   private closedByUs = false;
   private open = false;
   private readonly head = new HeadReader();
-  private body: ((buf: Uint8Array, start: number, end: number) => void) | undefined;
+  private body: ((buf: Buffer, start: number, end: number) => void) | undefined;
   private readonly scanner: SseScanner;
 
   constructor(private readonly ledger: Ledger) {
@@ -94,8 +94,9 @@ export class Subscriber {
         port: target.port,
         onread: {
           buffer: READ_BUFFER,
-          callback: (n: number, buf: Uint8Array) => {
+          callback: (n: number) => {
             readMicros = nowMicros();
+            const buf = READ_BUFFER;
             try {
               if (this.body) this.body(buf, 0, n);
               else
@@ -155,7 +156,7 @@ export class Subscriber {
     return lost;
   }
 
-  private onHeadBytes(buf: Uint8Array, n: number, ok: () => void, fail: (why: string) => void): void {
+  private onHeadBytes(buf: Buffer, n: number, ok: () => void, fail: (why: string) => void): void {
     const bodyStart = this.head.push(buf, 0, n);
     if (bodyStart < 0) return;
     const head = this.head.head!;
