@@ -1,16 +1,40 @@
 /**
  * Calibration target, not a contender: the least work a Node broadcast hub can do — bare
  * `node:http`, the SSE frame encoded once per publish and `res.write` to each subscriber. Running
- * the scenarios against it (`--servers=null`) shows how many events/s the load generator can
- * absorb on its core, i.e. the ceiling of every other measurement.
+ * the scenarios against it (`--servers=null`) shows how much the load generator can absorb on its
+ * core, i.e. the ceiling of every other measurement.
+ *
+ * With `NULL_HUB_BATCH=1` the publishes that arrive within one event-loop turn go out as one write
+ * per subscriber (`--servers=null-batched`): fewer syscalls on both sides, so it shows the
+ * generator's ceiling when a server coalesces.
  *
  * @example
- * PORT=3000 node bench/null-hub.ts   (or through tsx)
+ * PORT=3000 node --import tsx bench/null-hub.ts
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 
 const subscribers = new Map<string, Set<ServerResponse>>();
+const batch = process.env.NULL_HUB_BATCH === '1';
+/** Frames published during this event-loop turn, by topic (batch mode only). */
+const pending = new Map<string, string>();
+
+function send(topics: string[], frame: string): void {
+  if (batch) {
+    if (pending.size === 0) setImmediate(flush);
+    for (const topic of topics) pending.set(topic, (pending.get(topic) ?? '') + frame);
+    return;
+  }
+  const recipients = new Set<ServerResponse>();
+  for (const topic of topics) for (const r of subscribers.get(topic) ?? []) recipients.add(r);
+  for (const r of recipients) r.write(frame);
+}
+
+function flush(): void {
+  // A subscriber of several topics would get their frames in topic order; the benchmark uses one.
+  for (const [topic, frames] of pending) for (const r of subscribers.get(topic) ?? []) r.write(frames);
+  pending.clear();
+}
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -43,10 +67,7 @@ const server = createServer((req, res) => {
       const id = randomUUID();
       const data = (form.get('data') ?? '').split(/\r\n|\r|\n/);
       const frame = `id: ${id}\n${data.map((line) => `data: ${line}\n`).join('')}\n`;
-      const recipients = new Set<ServerResponse>();
-      for (const topic of form.getAll('topic'))
-        for (const r of subscribers.get(topic) ?? []) recipients.add(r);
-      for (const r of recipients) r.write(frame);
+      send(form.getAll('topic'), frame);
       res.writeHead(200, { 'content-type': 'text/plain' }).end(id);
     });
     return;

@@ -36,6 +36,11 @@ export const SERVERS: readonly ServerSpec[] = [
     name: 'null',
     command: ['node', '--import', 'tsx', 'bench/null-hub.ts'],
   },
+  {
+    name: 'null-batched',
+    command: ['node', '--import', 'tsx', 'bench/null-hub.ts'],
+    env: { NULL_HUB_BATCH: '1' },
+  },
 ];
 
 /** A started server: where it listens and how to read its costs. */
