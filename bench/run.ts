@@ -146,7 +146,11 @@ async function main(values: Values, nice: number): Promise<void> {
     nice,
     servers: servers.map(({ spec, name }) => ({
       name,
-      command: `PORT=<port> ${spec.command.join(' ')}`,
+      command: [
+        'PORT=<port>',
+        ...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        ...spec.command,
+      ].join(' '),
       skipped: unavailableReason(spec, ROOT),
     })),
     config,

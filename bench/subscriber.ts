@@ -74,6 +74,8 @@ export class Subscriber {
 
   /** True once the server ended this connection on its own. */
   closedByServer = false;
+  /** Distinct sequence numbers received in the ledger's measured range. */
+  windowReceived = 0;
 
   /** Sends the GET and resolves once a 200 `text/event-stream` head has arrived. */
   connect(target: Target, path: string, timeoutMs = 15_000): Promise<void> {
@@ -211,6 +213,7 @@ export class Subscriber {
       this.maxSeq = seq;
     }
     if (seq >= ledger.windowFrom && seq < ledger.windowTo) {
+      this.windowReceived++;
       ledger.uniqueInWindow++;
       ledger.latencyMs.add((readMicros - decoded.sentMicros) / 1000);
     }
