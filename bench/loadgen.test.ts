@@ -31,10 +31,8 @@ async function fakeHub(body: string, seed: number): Promise<{ server: Server; po
       request += d.toString('latin1');
       if (!request.includes('\r\n\r\n')) return;
       socket.setNoDelay(true);
-      const bytes = Buffer.from(
-        'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n' + body,
-        'latin1',
-      );
+      const head = 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n';
+      const bytes = Buffer.from(`${head}${body}`, 'latin1');
       for (let i = 0; i < bytes.length; ) {
         const n = 1 + Math.floor(random() * 40);
         socket.write(bytes.subarray(i, i + n));
