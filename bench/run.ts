@@ -3,7 +3,7 @@
  * core 0, and writes bench/RESULTS.md.
  *
  * @example
- * npm run bench                                # everything, both servers (~15 min)
+ * npm run bench                                # everything, both servers (~7 min)
  * npm run bench -- --quick                     # smoke run, writes bench/RESULTS.quick.md
  * npm run bench -- --servers=baseline --only=i,ii --duration=10
  */
