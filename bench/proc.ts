@@ -1,0 +1,139 @@
+/**
+ * Linux `/proc` readings of the server under test: CPU time (utime + stime, all threads) and
+ * resident memory, summed over the process and its descendants so that a wrapper process (a CLI
+ * that forks, a runtime with helper processes) does not hide any of the work.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+let clockTicks: number | undefined;
+
+/** USER_HZ, the unit of utime/stime in /proc/<pid>/stat (proc(5)); 100 on every common kernel. */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** Fields of /proc/<pid>/stat after the `(comm)` field, which may itself contain spaces. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** `pid` and all its live descendants. */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    const ppid = Number(fields?.[1]);
+    if (!fields || !ppid) continue;
+    const list = children.get(ppid) ?? [];
+    list.push(Number(entry));
+    children.set(ppid, list);
+  }
+  const tree: number[] = [];
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    tree.push(p);
+    stack.push(...(children.get(p) ?? []));
+  }
+  return tree;
+}
+
+/** CPU seconds (user + system) consumed so far by the given processes. */
+export function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const fields = statFields(pid);
+    // stat fields 14 and 15 (utime, stime); index 0 here is field 3 (state).
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / ticksPerSecond();
+}
+
+/** Resident set size in bytes (VmRSS) of the given processes, summed. */
+export function rssBytes(pids: readonly number[]): number {
+  let kib = 0;
+  for (const pid of pids) {
+    try {
+      const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) kib += Number(m[1]);
+    } catch {
+      // The process is gone; it holds no memory.
+    }
+  }
+  return kib * 1024;
+}
+
+/**
+ * Busy CPU seconds of the whole machine so far (all cores, /proc/stat: everything but idle and
+ * iowait). Subtracting the server's and the generator's own time from a window's delta gives the
+ * load that something else put on the machine meanwhile — the numbers are void if that is large.
+ */
+export function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    return (
+      ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) /
+      ticksPerSecond()
+    );
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Seconds core `core` spent running anything but idle, iowait and irq/softirq (the `cpuN` line of
+ * /proc/stat: user + nice + system + steal). Minus the CPU time of what we pinned there, that is
+ * what other processes took from it. Softirq is left out: loopback traffic is processed there,
+ * and that traffic is ours.
+ */
+export function coreBusySeconds(core: number): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${core} `));
+    if (!line) return Number.NaN;
+    const [, user, nice, system, , , , , steal] = line.split(/\s+/).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (steal ?? 0)) / ticksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The one core `pid` may run on (its affinity, from /proc/<pid>/status), if it is pinned to one. */
+export function pinnedCore(pid: number): number | undefined {
+  try {
+    const m = /^Cpus_allowed_list:\s*(\d+)\s*$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Seconds the main thread of `pid` spent runnable but waiting for a CPU (second field of
+ * /proc/<pid>/task/<pid>/schedstat, ns; schedstats are on by default). Inside a measurement window
+ * it says how long something else held the core an event loop wanted. Helper threads are left
+ * out: pinned to the same core, they mostly wait behind their own main thread.
+ */
+export function mainThreadWaitSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}

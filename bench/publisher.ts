@@ -1,0 +1,267 @@
+/**
+ * A paced publisher: POSTs `topic=…&data=…` form bodies over a small pool of keep-alive HTTP/1.1
+ * connections (raw sockets, one request in flight per connection). Event i is due at
+ * `t0 + i / rate` on an absolute clock, so timer jitter never accumulates into drift; when the
+ * pool is busy, due events wait and the wait is reported as publisher lag.
+ */
+import { connect, type Socket } from 'node:net';
+import { ChunkedDecoder, HeadReader, isChunked } from './http1.ts';
+import { makePayload, nowMicros } from './payload.ts';
+import type { Target } from './subscriber.ts';
+
+/** Node's http server closes keep-alive connections idle for 5 s; never reuse one near that. */
+const MAX_IDLE_MS = 4_000;
+
+class Connection {
+  busy = false;
+  dead = false;
+  lastUsed = performance.now();
+  private readonly socket: Socket;
+  private head = new HeadReader();
+  private bodyLeft = 0;
+  private decoder: ChunkedDecoder | undefined;
+  private done: ((status: number) => void) | undefined;
+  private status = 0;
+
+  constructor(
+    target: Target,
+    private readonly onGone: (c: Connection) => void,
+  ) {
+    this.socket = connect({ host: target.host, port: target.port, noDelay: true });
+    this.socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => this.fail());
+  }
+
+  ready(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('close', () => reject(new Error('publisher connection failed')));
+    });
+  }
+
+  /** Sends one request; `done` gets the status, or 0 if the connection died first. */
+  send(request: string, done: (status: number) => void): void {
+    this.busy = true;
+    this.done = done;
+    this.socket.write(request);
+  }
+
+  close(): void {
+    this.dead = true;
+    this.socket.destroy();
+  }
+
+  private onBytes(chunk: Buffer): void {
+    let pos = 0;
+    if (!this.head.head) {
+      pos = this.head.push(chunk, 0, chunk.length);
+      if (pos < 0) return;
+      const head = this.head.head!;
+      this.status = head.status;
+      if (isChunked(head)) {
+        this.decoder = new ChunkedDecoder(() => {});
+      } else {
+        this.bodyLeft = Number(head.headers.get('content-length') ?? 0);
+      }
+      if (head.headers.get('connection')?.toLowerCase() === 'close') this.dead = true;
+    }
+    if (this.decoder) {
+      this.decoder.push(chunk, pos, chunk.length);
+      if (this.decoder.done) this.finish();
+    } else {
+      this.bodyLeft -= chunk.length - pos;
+      if (this.bodyLeft <= 0) this.finish();
+    }
+  }
+
+  private finish(): void {
+    const done = this.done;
+    this.head = new HeadReader();
+    this.decoder = undefined;
+    this.done = undefined;
+    this.busy = false;
+    this.lastUsed = performance.now();
+    if (this.dead) this.close();
+    done?.(this.status);
+  }
+
+  private fail(): void {
+    this.dead = true;
+    const done = this.done;
+    this.done = undefined;
+    this.busy = false;
+    this.onGone(this);
+    done?.(0);
+  }
+}
+
+/** What to publish. */
+export interface PublishPlan {
+  target: Target;
+  topic: string;
+  /** Events per second. */
+  rate: number;
+  /** Number of events (sequence numbers 0 … count-1). */
+  count: number;
+  payloadBytes: number;
+  /** Upper bound on concurrent requests (= connections); 16 unless set. */
+  maxConnections?: number;
+}
+
+/**
+ * @example
+ * const pub = new Publisher({ target, topic: 'bench', rate: 100, count: 500, payloadBytes: 512 });
+ * await pub.open();
+ * await pub.run(performance.now() + 10);
+ */
+export class Publisher {
+  /** sentMicros[seq]: when the request was written. */
+  readonly sentMicros: Float64Array;
+  /** answeredMicros[seq]: when the response was read (0 = not yet). */
+  readonly answeredMicros: Float64Array;
+  /** status[seq]: 0 = not sent or not answered, 1 = answered 200, 2 = failed. */
+  readonly status: Uint8Array;
+  ok = 0;
+  failed = 0;
+  maxLagMs = 0;
+  /** Events written so far (sequence numbers 0 … sent-1). */
+  sent = 0;
+  private lagSumMs = 0;
+  private stopped = false;
+  private readonly pool: Connection[] = [];
+  private connecting = 0;
+  private readonly prefix: string;
+  private readonly bodyPrefix: string;
+
+  constructor(private readonly plan: PublishPlan) {
+    this.sentMicros = new Float64Array(plan.count);
+    this.answeredMicros = new Float64Array(plan.count);
+    this.status = new Uint8Array(plan.count);
+    this.bodyPrefix = `topic=${encodeURIComponent(plan.topic)}&data=`;
+    this.prefix =
+      `POST /.well-known/mercure HTTP/1.1\r\nHost: ${plan.target.host}:${plan.target.port}\r\n` +
+      'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ';
+  }
+
+  /** Mean wait between an event's due time and its write, in ms. */
+  get meanLagMs(): number {
+    return this.sent === 0 ? 0 : this.lagSumMs / this.sent;
+  }
+
+  /** Pre-opens `n` connections so the measured run does not pay for handshakes. */
+  async open(n = 2): Promise<void> {
+    await Promise.all(Array.from({ length: n }, () => this.addConnection()));
+  }
+
+  /**
+   * Publishes every event on schedule from `t0` (ms, `performance.now()` clock); resolves when all
+   * are answered, or after `stop()` once those already written are answered.
+   */
+  run(t0: number): Promise<void> {
+    const { rate, count } = this.plan;
+    const due = (seq: number) => t0 + (seq * 1000) / rate;
+    let released = 0;
+    return new Promise((resolve) => {
+      const finished = () => this.ok + this.failed === (this.stopped ? this.sent : count);
+      this.onAnswered = () => {
+        if (finished()) resolve();
+        else this.pump(released, due);
+      };
+      this.onStop = () => {
+        if (finished()) resolve();
+      };
+      const tick = () => {
+        if (this.stopped) return;
+        const now = performance.now();
+        while (released < count && due(released) <= now) released++;
+        this.pump(released, due);
+        if (released < count) setTimeout(tick, Math.max(0, due(released) - performance.now()));
+      };
+      if (count === 0) resolve();
+      else setTimeout(tick, Math.max(0, t0 - performance.now()));
+    });
+  }
+
+  /**
+   * Sends nothing more. A server slower than the offered rate makes due events queue here (closed
+   * loop: at most `maxConnections` requests in flight); at the end of the window they are dropped
+   * unsent rather than turned into minutes of backlog.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.onStop();
+  }
+
+  close(): void {
+    for (const c of this.pool) c.close();
+  }
+
+  private onAnswered: () => void = () => {};
+  private onStop: () => void = () => {};
+
+  private pump(released: number, due: (seq: number) => number): void {
+    while (this.sent < released && !this.stopped) {
+      const conn = this.idleConnection();
+      if (!conn) {
+        if (this.pool.length + this.connecting < (this.plan.maxConnections ?? 16)) {
+          this.addConnection().then(
+            () => this.pump(released, due),
+            () => {},
+          );
+        }
+        return;
+      }
+      const seq = this.sent++;
+      const sentMicros = nowMicros();
+      const lag = sentMicros / 1000 - due(seq);
+      this.lagSumMs += lag;
+      if (lag > this.maxLagMs) this.maxLagMs = lag;
+      this.sentMicros[seq] = sentMicros;
+      const body = this.bodyPrefix + makePayload(seq, sentMicros, this.plan.payloadBytes);
+      conn.send(`${this.prefix}${body.length}\r\n\r\n${body}`, (status) => {
+        this.answeredMicros[seq] = nowMicros();
+        if (status === 200) {
+          this.status[seq] = 1;
+          this.ok++;
+        } else {
+          this.status[seq] = 2;
+          this.failed++;
+        }
+        this.onAnswered();
+      });
+    }
+  }
+
+  private idleConnection(): Connection | undefined {
+    const now = performance.now();
+    // Most recently used first, so spare connections go idle and are retired cleanly.
+    for (let i = this.pool.length - 1; i >= 0; i--) {
+      const c = this.pool[i]!;
+      if (c.busy || c.dead) continue;
+      if (now - c.lastUsed > MAX_IDLE_MS) {
+        this.pool.splice(i, 1);
+        c.close();
+        continue;
+      }
+      this.pool.splice(i, 1);
+      this.pool.push(c);
+      return c;
+    }
+    return undefined;
+  }
+
+  private async addConnection(): Promise<void> {
+    this.connecting++;
+    const conn = new Connection(this.plan.target, (gone) => {
+      const i = this.pool.indexOf(gone);
+      if (i >= 0) this.pool.splice(i, 1);
+    });
+    try {
+      await conn.ready();
+      this.pool.push(conn);
+    } finally {
+      this.connecting--;
+    }
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * The four scenarios and their settings. Each takes a running server and returns what the report
+ * needs; starting and stopping servers is `run.ts`'s business.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type IdleResult,
+  type LoadResult,
+  runIdle,
+  runLoad,
+  type ServerProbe,
+  type Target,
+} from './loadgen.ts';
+
+export type ScenarioId = 'i' | 'ii' | 'iii' | 'iv';
+
+/** Every knob; `defaultConfig(quick)` fills them and CLI flags override single ones. */
+export interface BenchConfig {
+  topic: string;
+  payloadBytes: number;
+  saturation: LoadSettings;
+  latency: LoadSettings;
+  idle: { connections: number; settleMs: number };
+  ramp: {
+    subscribers: number;
+    startRate: number;
+    maxRate: number;
+    warmupMs: number;
+    durationMs: number;
+    /** Bisection stops when the failing rate is within this factor of the passing one. */
+    precision: number;
+    maxSteps: number;
+  };
+}
+
+export interface LoadSettings {
+  subscribers: number;
+  rate: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+export function defaultConfig(quick: boolean): BenchConfig {
+  return {
+    topic: 'https://bench.ssehub.test/topic/1',
+    payloadBytes: 512,
+    saturation: quick
+      ? { subscribers: 200, rate: 100, warmupMs: 1_000, durationMs: 3_000 }
+      : { subscribers: 1_000, rate: 100, warmupMs: 5_000, durationMs: 20_000 },
+    latency: quick
+      ? { subscribers: 200, rate: 20, warmupMs: 1_000, durationMs: 3_000 }
+      : { subscribers: 1_000, rate: 20, warmupMs: 5_000, durationMs: 20_000 },
+    idle: quick ? { connections: 1_000, settleMs: 1_000 } : { connections: 10_000, settleMs: 3_000 },
+    ramp: quick
+      ? {
+          subscribers: 20,
+          startRate: 100,
+          maxRate: 100_000,
+          warmupMs: 500,
+          durationMs: 2_000,
+          precision: 1.25,
+          maxSteps: 8,
+        }
+      : {
+          subscribers: 100,
+          startRate: 50,
+          maxRate: 100_000,
+          warmupMs: 2_000,
+          durationMs: 8_000,
+          precision: 1.1,
+          maxSteps: 16,
+        },
+  };
+}
+
+/** What a scenario produced for one server. */
+export type ScenarioResult =
+  | { kind: 'load'; load: LoadResult }
+  | { kind: 'idle'; idle: IdleResult }
+  | { kind: 'ramp'; ramp: RampResult };
+
+export interface RampStep {
+  rate: number;
+  failures: string[];
+  load: LoadResult;
+}
+
+export interface RampResult {
+  /** Highest publish rate (events/s) that passed, 0 if none did. */
+  bestRate: number;
+  best: LoadResult | undefined;
+  /** Lowest rate that failed, if any. */
+  failedRate: number | undefined;
+  /** True when a failing step had the generator, not the server, near a full core: the bound may be ours. */
+  generatorLimited: boolean;
+  steps: RampStep[];
+}
+
+/** A generator above this share of its core may be the bottleneck; results get flagged. */
+export const GENERATOR_BUSY_PERCENT = 80;
+/** A server above this share of its core is saturated: it is the bottleneck. */
+export const SERVER_BUSY_PERCENT = 90;
+/** Other processes above this share of a pinned core make a result suspect. */
+export const CONTENDED_PERCENT = 10;
+
+/** Which side ran out of CPU in a run: 'server', 'generator', 'server + generator' or 'neither'. */
+export function bottleneck(r: LoadResult): string {
+  const server = r.serverCpuPercent >= SERVER_BUSY_PERCENT;
+  const generator = r.generatorCpuPercent >= GENERATOR_BUSY_PERCENT;
+  if (server && generator) return 'server + generator';
+  if (server) return 'server';
+  if (generator) return 'generator';
+  return 'neither';
+}
+
+export async function runScenario(
+  id: ScenarioId,
+  config: BenchConfig,
+  target: Target,
+  probe: ServerProbe,
+  log: (line: string) => void,
+): Promise<ScenarioResult> {
+  const { topic, payloadBytes } = config;
+  switch (id) {
+    case 'i':
+    case 'ii': {
+      const s = id === 'i' ? config.saturation : config.latency;
+      const load = await runLoad({ target, topic, payloadBytes, probe, ...s });
+      log(summarize(load));
+      return { kind: 'load', load };
+    }
+    case 'iii': {
+      const idle = await runIdle({ target, topic, payloadBytes, probe, ...config.idle });
+      log(
+        `${idle.connections} idle: ${(idle.rssPerConnectionBytes / 1024).toFixed(1)} KiB/conn, ` +
+          `${idle.reachable} reachable, ${idle.serverClosed} closed by server`,
+      );
+      return { kind: 'idle', idle };
+    }
+    case 'iv':
+      return { kind: 'ramp', ramp: await ramp(config, target, probe, log) };
+  }
+}
+
+/** Why a ramp step does not count as sustained; empty when it does. */
+export function sustainFailures(r: LoadResult, subscribers: number): string[] {
+  const failures: string[] = [];
+  if (r.lost > 0) failures.push(`${r.lost} lost`);
+  if (r.subscribers < subscribers) failures.push(`${subscribers - r.subscribers} subscribers missing`);
+  if (r.serverClosed > 0) failures.push(`${r.serverClosed} closed by server`);
+  if (r.publishFailed > 0) failures.push(`${r.publishFailed} publishes failed`);
+  if (r.duplicates > 0 || r.outOfOrder > 0)
+    failures.push(`${r.duplicates} dup / ${r.outOfOrder} out of order`);
+  if (r.malformed > 0) failures.push(`${r.malformed} malformed`);
+  const offered = r.rate * subscribers;
+  if (r.deliveredPerSecond < 0.99 * offered) {
+    const unsent = r.unsent > 0 ? ` (${r.unsent} publishes answered too slowly to be sent)` : '';
+    failures.push(`delivered ${((r.deliveredPerSecond / offered) * 100).toFixed(1)} % of offered${unsent}`);
+  }
+  if (!(r.latencyMs.p99 < 1000)) failures.push(`p99 ${r.latencyMs.p99.toFixed(0)} ms`);
+  return failures;
+}
+
+/** Doubles the publish rate until a step fails, then bisects between the last pass and the first failure. */
+async function ramp(
+  config: BenchConfig,
+  target: Target,
+  probe: ServerProbe,
+  log: (line: string) => void,
+): Promise<RampResult> {
+  const c = config.ramp;
+  const steps: RampStep[] = [];
+  let lo = 0;
+  let hi: number | undefined;
+  let best: LoadResult | undefined;
+  let generatorLimited = false;
+  const step = async (rate: number): Promise<boolean> => {
+    const load = await runLoad({
+      target,
+      topic: config.topic,
+      payloadBytes: config.payloadBytes,
+      probe,
+      subscribers: c.subscribers,
+      rate,
+      warmupMs: c.warmupMs,
+      durationMs: c.durationMs,
+      drainTimeoutMs: 5_000,
+      drainStallMs: 2_000,
+    });
+    const failures = sustainFailures(load, c.subscribers);
+    steps.push({ rate, failures, load });
+    log(
+      `  ${rate} events/s: ${failures.length === 0 ? 'sustained' : failures.join(', ')}; ${summarize(load)}`,
+    );
+    if (failures.length === 0) {
+      lo = rate;
+      best = load;
+    } else {
+      hi = rate;
+      if (bottleneck(load).startsWith('generator')) generatorLimited = true;
+    }
+    // Let the server drop the closed subscribers and collect garbage before the next step.
+    await sleep(1_000);
+    return failures.length === 0;
+  };
+
+  let rate = c.startRate;
+  while (steps.length < c.maxSteps && rate <= c.maxRate && (await step(rate))) rate *= 2;
+  while (steps.length < c.maxSteps && hi !== undefined && hi / Math.max(lo, 1) > c.precision) {
+    const mid = lo === 0 ? Math.floor(hi / 2) : Math.round((lo + hi) / 2);
+    if (mid < 1 || mid === lo || mid === hi) break;
+    await step(mid);
+  }
+  return { bestRate: lo, best, failedRate: hi, generatorLimited, steps };
+}
+
+/** One line for the console. */
+export function summarize(r: LoadResult): string {
+  return (
+    `delivered ${r.deliveredPerSecond.toFixed(0)}/s, ${r.serverCpuMicrosPerEvent.toFixed(2)} µs CPU/event, ` +
+    `p50 ${r.latencyMs.p50.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms, lost ${r.lost}, ` +
+    `server ${r.serverCpuPercent.toFixed(0)} % / generator ${r.generatorCpuPercent.toFixed(0)} % CPU, ` +
+    `kept waiting ${r.serverWaitPercent.toFixed(0)} / ${r.generatorWaitPercent.toFixed(0)} %`
+  );
+}
