@@ -62,6 +62,8 @@ export interface HubOptions {
   registry?: SubscriptionRegistry;
   /** The client's network address, as the runtime knows it (per-client connection limits). */
   clientAddress?: (c: Context) => string | undefined;
+  /** How fan-out is scheduled (see {@link Dispatcher}); Node passes `setImmediate`. */
+  defer?: (flush: () => void) => void;
 }
 
 /** A running hub: mount `app` (or call `fetch`) on any runtime. */
@@ -89,7 +91,7 @@ export interface Hub {
 export function createHub(options: HubOptions): Hub {
   const { broker, settings } = options;
   const metrics = new Metrics();
-  const dispatcher = new Dispatcher(metrics);
+  const dispatcher = new Dispatcher(metrics, options.defer);
   const heartbeat = new Heartbeat(settings.heartbeat * 1000);
   const compiler = new PatternCompiler();
   const legacy = settings.legacy ?? false;

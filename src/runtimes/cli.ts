@@ -82,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
         issuers,
         clientAddress: (c) =>
           (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
+        // Fan out once per event-loop turn: every publish handled in the turn shares one write per subscriber.
+        defer: setImmediate,
       },
     });
     handler = built.app.fetch;

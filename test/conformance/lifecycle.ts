@@ -46,9 +46,13 @@ export function lifecycleTests(target: () => Target, start: () => Promise<Target
     // It reads the first event, then stops reading: the kernel buffers fill, then the hub's queue bound is passed.
     const response = new Promise<IncomingMessage>((resolve) => {
       const req = request(`${url()}${HUB}?match=${q(topic)}`, (res) => {
+        let paused = false;
         res.on('data', (chunk: Buffer) => {
           received.push(chunk.toString());
-          if (received.join('').includes('data: first')) res.pause();
+          if (!paused && received.join('').includes('data: first')) {
+            paused = true;
+            res.pause();
+          }
         });
         res.on('end', done);
         res.on('error', done);
