@@ -2,6 +2,7 @@ import { type Context, Hono } from 'hono';
 import type { Broker } from '../brokers/types.ts';
 import type { Config } from '../config.ts';
 import { Heartbeat } from '../sse/heartbeat.ts';
+import { EventStream } from '../sse/stream.ts';
 import { type Authorizer, createAuthorizer, insufficientScope } from './auth.ts';
 import { cors, parseOrigins } from './cors.ts';
 import { resourceMetadata } from './discovery.ts';
@@ -139,7 +140,13 @@ export function createHub(options: HubOptions): Hub {
   app.use(HUB_PATH, cors(origins));
   app.use(`${HUB_PATH}/*`, cors(origins));
 
-  app.get(HUB_PATH, (c) => subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), options.clientAddress?.(c)));
+  let closing = false;
+  app.get(HUB_PATH, (c) => {
+    // Shutting down: a new stream would be cut moments later. End it at once, cleanly, with the
+    // retry hint, so the client reconnects (elsewhere, or here once restarted) after the usual delay.
+    if (closing) return shuttingDown(settings.retry);
+    return subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), options.clientAddress?.(c));
+  });
 
   app.post(HUB_PATH, async (c) => {
     const request = c.req.raw;
@@ -215,6 +222,7 @@ export function createHub(options: HubOptions): Hub {
     registry,
     ready: authorizer.ready,
     async shutdown() {
+      closing = true;
       for (const subscriber of [...dispatcher.subscribers]) subscriber.stream.close('server');
       // The streams' `active: false` events go out before the broker is released.
       await presence?.settled();
@@ -223,4 +231,11 @@ export function createHub(options: HubOptions): Hub {
       await registry.close();
     },
   };
+}
+
+/** The response to a subscription that arrives while the hub shuts down: the retry hint, then the end. */
+function shuttingDown(retry: number): Response {
+  const stream = new EventStream({ retry });
+  stream.close('server');
+  return stream.response({ headers: { connection: 'close' } });
 }
