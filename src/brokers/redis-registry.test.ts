@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startPresenceInstance, testSubscription } from '../../test/helpers/presence-instance.ts';
 import { type RedisServer, skipRedis, startRedis } from '../../test/helpers/redis.ts';
+import { eventually } from '../../test/helpers/sse.ts';
 import type { ActiveSubscription } from '../hub/subscriptions.ts';
 import { collect } from './contract.ts';
 import { createRedisBroker } from './redis.ts';
@@ -157,7 +158,12 @@ describe.skipIf(skipRedis)('redis subscription registry when Redis loses its dat
       // Resolves (does not fail) once Redis is back and the change is visible.
       await adding;
       const all = [...before, during].map((s) => s.id).sort();
-      expect((await rb.list({})).map((s) => s.id).sort()).toEqual(all);
+      expect((await ra.list({})).map((s) => s.id).sort()).toEqual(all);
+      // The other instance sees them too once its own connection is back.
+      await eventually(async () => {
+        const listed = await rb.list({}).catch(() => []);
+        return JSON.stringify(listed.map((s) => s.id).sort()) === JSON.stringify(all);
+      }, 'the other instance listing them');
       // The registry announces what Redis lost; the change that waited is the hub's to announce.
       expect(a.events()).toEqual(before.map((s) => ({ ...s, active: true })));
       expect(b.published).toEqual([]);

@@ -319,6 +319,8 @@ export async function createRedisRegistry(options: RedisRegistryOptions): Promis
     add: (subscriptions) => change(subscriptions, true),
     remove: (subscriptions) => change(subscriptions, false),
     async list(filter: SubscriptionFilter) {
+      // Just after an outage this connection may come back a moment after the broker's: wait for it.
+      if (client.status !== 'ready') await ready(client, commandTimeout);
       const values = await redis.presenceList(keys.set, prefix);
       const out: ActiveSubscription[] = [];
       for (const json of values) {
