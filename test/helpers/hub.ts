@@ -29,16 +29,38 @@ export interface Process {
 export function startProcess(
   command: string,
   args: string[],
-  options: { env?: Record<string, string>; ready: RegExp; timeoutMs?: number; cwd?: string },
+  options: {
+    env?: Record<string, string>;
+    ready: RegExp;
+    timeoutMs?: number;
+    cwd?: string;
+    /** Runs it in its own process group and signals the whole group (for launchers like wrangler). */
+    group?: boolean;
+  },
 ): Promise<Process> {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.group === true,
   });
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      if (options.group && child.pid !== undefined) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  // If the test worker exits without stopping it (a timed-out hook), the server must not outlive it.
+  const reap = () => kill('SIGKILL');
+  process.once('exit', reap);
   let output = '';
   const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+    child.once('exit', (code, signal) => {
+      process.off('exit', reap);
+      resolve(code ?? signal ?? -1);
+    }),
   );
   const proc: Process = {
     child,
@@ -46,15 +68,17 @@ export function startProcess(
     exited,
     async stop(graceMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      kill('SIGTERM');
+      const timer = setTimeout(() => kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
+      // The launcher is gone; anything it left behind in its group goes too.
+      if (options.group) kill('SIGKILL');
     },
   };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      kill('SIGKILL');
       reject(new Error(`${command} not ready after ${options.timeoutMs ?? 30_000} ms:\n${output}`));
     }, options.timeoutMs ?? 30_000);
     const onData = (chunk: Buffer) => {

@@ -1,0 +1,23 @@
+import { persistDir, startWorkerdHub } from '../helpers/runtimes.ts';
+import { conformance } from './suite.ts';
+import { fixtureEnv } from './target.ts';
+
+conformance(
+  'workerd',
+  async () => {
+    // Fresh storage: the hub object starts with empty history, as the suite's first test needs.
+    const dir = await persistDir();
+    const hub = await startWorkerdHub(fixtureEnv, { persistTo: dir.path });
+    return {
+      url: hub.url,
+      stop: async () => {
+        await hub.stop();
+        await dir.remove();
+        return hub.exited;
+      },
+    };
+  },
+  // No SIGTERM to drain on Workers: a deploy or restart cuts the object's streams and subscribers
+  // resume with Last-Event-ID from storage (test/runtimes/workerd-restart.test.ts).
+  { gracefulShutdown: false },
+);
