@@ -27,23 +27,34 @@ export type RuntimeHub = Process & { port: number; url: string };
  */
 export const bunArgs = ['--max-http-header-size=65536', 'src/runtimes/bun.ts'];
 
-/** The arguments `npm run start:deno` uses (network, environment, and reading node_modules). */
-export const denoArgs = ['run', '--allow-net', '--allow-env', '--allow-read', 'src/runtimes/deno.ts'];
+/**
+ * The arguments `npm run start:deno` uses: network, environment, reading node_modules; and
+ * request.signal aborting only for a client that goes away, not after every complete response
+ * (Deno 2.x warns about the legacy behaviour once per process).
+ */
+export const denoArgs = [
+  'run',
+  '--allow-net',
+  '--allow-env',
+  '--allow-read',
+  '--unstable-no-legacy-abort',
+  'src/runtimes/deno.ts',
+];
 
-/** Starts `src/runtimes/bun.ts` with the given settings. */
-export async function startBunHub(env: Record<string, string>): Promise<RuntimeHub> {
+/** Starts `src/runtimes/bun.ts` with the given settings (environment, then extra flags). */
+export async function startBunHub(env: Record<string, string>, args: string[] = []): Promise<RuntimeHub> {
   const port = await freePort();
-  const proc = await startProcess(runtimeBinary('bun'), bunArgs, {
+  const proc = await startProcess(runtimeBinary('bun'), [...bunArgs, ...args], {
     env: { PORT: String(port), HOST: '127.0.0.1', ...env },
     ready: /listening on/,
   });
   return { ...proc, port, url: `http://127.0.0.1:${port}` };
 }
 
-/** Starts `src/runtimes/deno.ts` with the given settings. */
-export async function startDenoHub(env: Record<string, string>): Promise<RuntimeHub> {
+/** Starts `src/runtimes/deno.ts` with the given settings (environment, then extra flags). */
+export async function startDenoHub(env: Record<string, string>, args: string[] = []): Promise<RuntimeHub> {
   const port = await freePort();
-  const proc = await startProcess(runtimeBinary('deno'), denoArgs, {
+  const proc = await startProcess(runtimeBinary('deno'), [...denoArgs, ...args], {
     env: { PORT: String(port), HOST: '127.0.0.1', ...env },
     ready: /listening on/,
   });

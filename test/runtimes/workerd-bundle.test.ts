@@ -105,4 +105,46 @@ describe('the core bundled for workerd', () => {
       await sub.close();
     });
   });
+
+  describe('settings from vars and secrets', () => {
+    async function answers(
+      vars: Record<string, string>,
+      url: string,
+      init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+    ): Promise<[number, string]> {
+      const dir = await persistDir();
+      const mf = startMiniflare(bundle.code, vars, dir.path);
+      try {
+        const res = await mf.dispatchFetch(url, init);
+        return [res.status, await res.text()];
+      } finally {
+        await mf.dispose();
+        await dir.remove();
+      }
+    }
+    const { SSEHUB_JWT_KEY: _key, ...keyless } = fixtureEnv;
+
+    it('answers every request with the configuration error for a bad value (500)', async () => {
+      const [status, text] = await answers({ ...fixtureEnv, SSEHUB_HEARTBEAT: 'soon' }, `${BASE}/healthz`);
+      expect(status).toBe(500);
+      expect(text).toContain('SSEHUB_HEARTBEAT must be a whole number, got "soon"');
+    });
+
+    it('says how to set the key when there is none (500)', async () => {
+      const [status, text] = await answers(keyless, `${BASE}/healthz`);
+      expect(status).toBe(500);
+      expect(text).toContain('wrangler secret put SSEHUB_JWT_KEY');
+    });
+
+    it('runs with a generated key in development mode, still refusing anonymous publishers', async () => {
+      const vars = { ...keyless, SSEHUB_DEV: 'true' };
+      expect(await answers(vars, `${BASE}/healthz`)).toEqual([200, '{"status":"ok","broker":"up"}']);
+      const post = {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'topic=%2Fa&data=x',
+      };
+      expect((await answers(vars, HUB, post))[0]).toBe(401);
+    });
+  });
 });
