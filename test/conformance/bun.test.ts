@@ -1,6 +1,9 @@
-import { startBunHub } from '../helpers/runtimes.ts';
+import { runtimeBinary, startBunHub } from '../helpers/runtimes.ts';
 import { conformance } from './suite.ts';
 import { fixtureEnv } from './target.ts';
+
+// A missing binary fails this file at collection, rather than leaving its tests unrun.
+runtimeBinary('bun');
 
 conformance(
   'bun',

@@ -3,17 +3,27 @@
  * its npm package in node_modules/.bin. A missing binary makes the test fail (never skip): they are
  * devDependencies, so a missing one means a broken install (e.g. install scripts not run).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, type Process, startNodeHub, startProcess } from './hub.ts';
 
-/** The path of a runtime binary installed by npm; throws with a clear message when it is missing. */
+/**
+ * The path of a runtime binary installed by npm, checked by running `--version`; throws with a clear
+ * message when it is missing or is only the placeholder left when install scripts did not run.
+ */
 export function runtimeBinary(name: 'bun' | 'deno' | 'wrangler'): string {
   const path = resolve('node_modules/.bin', name);
-  if (!existsSync(path)) {
-    throw new Error(`${name} is not installed at ${path}: run \`npm ci\` (with install scripts allowed)`);
+  const fix = 'run `npm ci` with install scripts allowed (package.json allowScripts)';
+  if (!existsSync(path)) throw new Error(`${name} is not installed at ${path}: ${fix}`);
+  // wrangler is plain JavaScript (and its --version may wait on the network): what an install can
+  // leave broken is the workerd binary below it.
+  const probe = name === 'wrangler' ? resolve('node_modules/.bin/workerd') : path;
+  const version = spawnSync(probe, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (version.status !== 0) {
+    throw new Error(`${probe} does not run (${version.stderr || version.error}): ${fix}`);
   }
   return path;
 }

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { publish, q, subscribe, uniqueTopic } from '../conformance/client.ts';
 import { fixtureEnv } from '../conformance/target.ts';
-import { bunArgs, denoArgs, startBunHub, startDenoHub } from '../helpers/runtimes.ts';
+import { bunArgs, denoArgs, runtimeBinary, startBunHub, startDenoHub } from '../helpers/runtimes.ts';
+
+for (const name of ['bun', 'deno'] as const) runtimeBinary(name);
 
 const entries = { bun: startBunHub, deno: startDenoHub };
 const { SSEHUB_JWT_KEY: _key, ...keyless } = fixtureEnv;

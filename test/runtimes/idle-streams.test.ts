@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { publishOk, q, subscribe, uniqueTopic } from '../conformance/client.ts';
 import { fixtureEnv } from '../conformance/target.ts';
-import { type RuntimeHub, runtimes } from '../helpers/runtimes.ts';
+import { type RuntimeHub, runtimeBinary, runtimes } from '../helpers/runtimes.ts';
+
+for (const name of ['bun', 'deno', 'wrangler'] as const) runtimeBinary(name);
 
 const QUIET_MS = 12_000;
 const hubs = new Map<string, RuntimeHub>();

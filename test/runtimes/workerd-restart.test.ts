@@ -6,7 +6,9 @@
 import { afterAll, expect, it } from 'vitest';
 import { publishOk, q, subscribe, uniqueTopic } from '../conformance/client.ts';
 import { fixtureEnv } from '../conformance/target.ts';
-import { persistDir, type RuntimeHub, startWorkerdHub } from '../helpers/runtimes.ts';
+import { persistDir, type RuntimeHub, runtimeBinary, startWorkerdHub } from '../helpers/runtimes.ts';
+
+runtimeBinary('wrangler');
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
