@@ -98,7 +98,73 @@ export const settings = {
     flag: 'jwt-key',
     kind: 'string',
     optional: true,
-    doc: 'HS256 secret that publisher tokens must be signed with',
+    doc: 'HS256 secret shared with the application that mints tokens (publishers and subscribers); shortcut for one trusted issuer, see --issuer',
+  },
+  issuer: {
+    env: 'SSEHUB_ISSUER',
+    flag: 'issuer',
+    kind: 'string',
+    optional: true,
+    doc: 'The `iss` that tokens signed with --jwt-key carry. Default: the hub origin (--public-url, else the request origin)',
+  },
+  resource: {
+    env: 'SSEHUB_RESOURCE',
+    flag: 'resource',
+    kind: 'string',
+    optional: true,
+    doc: "The hub's resource identifier, which every token's `aud` must contain. Default: the public URL (else the request origin) + /.well-known/mercure",
+  },
+  issuers: {
+    env: 'SSEHUB_ISSUERS',
+    flag: 'issuers',
+    kind: 'string',
+    optional: true,
+    doc: 'Trusted issuers and their keys as inline JSON (see docs/authorization.md); adds to --jwt-key',
+  },
+  issuersFile: {
+    env: 'SSEHUB_ISSUERS_FILE',
+    flag: 'issuers-file',
+    kind: 'string',
+    optional: true,
+    doc: 'Path of a JSON file of trusted issuers and their keys (Node, Bun, Deno); same shape as --issuers',
+  },
+  cookieName: {
+    env: 'SSEHUB_COOKIE_NAME',
+    flag: 'cookie-name',
+    kind: 'string',
+    doc: 'Cookie that may carry the access token (EventSource cannot send headers)',
+  },
+  corsOrigins: {
+    env: 'SSEHUB_CORS_ORIGINS',
+    flag: 'cors-origins',
+    kind: 'list',
+    doc: 'Origins allowed to call the hub from a browser with credentials (comma-separated, e.g. https://app.example.com); never *',
+  },
+  maxConnections: {
+    env: 'SSEHUB_MAX_CONNECTIONS',
+    flag: 'max-connections',
+    kind: 'integer',
+    min: 0,
+    doc: 'Most open subscriber streams on this instance, 0 for no limit (429 above)',
+  },
+  maxConnectionsPerClient: {
+    env: 'SSEHUB_MAX_CONNECTIONS_PER_CLIENT',
+    flag: 'max-connections-per-client',
+    kind: 'integer',
+    min: 0,
+    doc: 'Most open streams per token subject (`sub`), else per client address, 0 for no limit (429 above)',
+  },
+  subscriptionEvents: {
+    env: 'SSEHUB_SUBSCRIPTION_EVENTS',
+    flag: 'subscription-events',
+    kind: 'boolean',
+    doc: 'Publish a private subscription event on every subscribe and unsubscribe (presence), and serve the Subscription API',
+  },
+  legacy: {
+    env: 'SSEHUB_LEGACY',
+    flag: 'legacy',
+    kind: 'boolean',
+    doc: 'Also speak the pre-standardization Mercure dialect: `mercure` claim, any signed JWT, `topic=`, `lastEventID`, `mercureAuthorization` cookie, `authorization` query parameter',
   },
   allowAnonymousPublish: {
     env: 'SSEHUB_ALLOW_ANONYMOUS_PUBLISH',
@@ -112,11 +178,24 @@ export const settings = {
     kind: 'boolean',
     doc: 'Subscribers without a token may connect (they get public updates only)',
   },
+  redisUrl: {
+    env: 'SSEHUB_REDIS_URL',
+    flag: 'redis-url',
+    kind: 'string',
+    optional: true,
+    doc: 'Redis (>= 6) to share one hub between several instances, e.g. redis://127.0.0.1:6379 (Node, Bun, Deno). Default: in-memory, one instance',
+  },
+  redisKey: {
+    env: 'SSEHUB_REDIS_KEY',
+    flag: 'redis-key',
+    kind: 'string',
+    doc: 'Prefix of the Redis keys, so several hubs can share one Redis',
+  },
   dev: {
     env: 'SSEHUB_DEV',
     flag: 'dev',
     kind: 'boolean',
-    doc: 'Development mode: generates a key and prints ready-to-use tokens when no key is configured',
+    doc: 'Development mode: generates a key when none is configured and prints a publisher and a subscriber token valid one hour',
   },
 } as const satisfies Record<string, Setting>;
 
@@ -150,8 +229,20 @@ export const defaults: Config = {
   maxMatchers: 64,
   maxMatcherLength: 1024,
   jwtKey: undefined,
+  issuer: undefined,
+  resource: undefined,
+  issuers: undefined,
+  issuersFile: undefined,
+  cookieName: '__Secure-mercure_access_token',
+  corsOrigins: [],
+  maxConnections: 0,
+  maxConnectionsPerClient: 0,
+  subscriptionEvents: true,
+  legacy: false,
   allowAnonymousPublish: false,
   allowAnonymousSubscribe: true,
+  redisUrl: undefined,
+  redisKey: 'ssehub',
   dev: false,
 };
 
@@ -247,4 +338,14 @@ export function helpText(command = 'ssehub'): string {
     return `  --${s.flag}${value}\n      ${s.doc}${shown}. Env: ${s.env}`;
   });
   return `Usage: ${command} [options]\n\nOptions (flags override environment variables):\n${rows.join('\n')}\n  --help\n      Show this help.\n`;
+}
+
+/** The README's settings table (Markdown), generated from the settings table above. */
+export function settingsMarkdown(): string {
+  const rows = Object.entries(settings).map(([key, s]) => {
+    const def = defaults[key as keyof Config];
+    const shown = def === undefined ? '—' : `\`${Array.isArray(def) ? def.join(',') : def}\``;
+    return `| \`${s.env}\` | \`--${s.flag}\` | ${shown} | ${s.doc} |`;
+  });
+  return ['| Environment | Flag | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

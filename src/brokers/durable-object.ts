@@ -6,46 +6,77 @@
 import { createMemoryBroker } from './memory.ts';
 import { type Broker, generateId, type Update, type UpdateInput } from './types.ts';
 
-/** The part of Durable Object SQL storage (`ctx.storage.sql`) this broker uses. */
+/** The part of Durable Object SQL storage (`ctx.storage.sql`) the history store uses. */
 export interface SqlStorageLike {
   exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[] };
 }
 
-export interface DurableObjectBrokerOptions {
-  /** How many updates to keep for replay, in memory and in storage. Default 1000. */
-  historySize?: number;
-  /** Reports rows that cannot be read back (they are skipped). Default: `console.error`. */
-  onError?: (message: string, error: unknown) => void;
+/**
+ * Where the broker keeps its history between restarts: the object's SQLite storage in production
+ * ({@link sqlHistoryStore}), anything with the same behaviour in tests. Bodies are opaque strings.
+ */
+export interface HistoryStore {
+  /** Drops all but the newest `keep` entries, then returns the rest, oldest first. */
+  load(keep: number): string[];
+  /** Appends one entry and drops what falls beyond the newest `keep`. */
+  append(body: string, keep: number): void;
 }
 
 const TABLE = 'ssehub_history';
 
 /**
- * Builds the broker over the object's SQL storage. Call it from the Durable Object's constructor:
- * SQL storage is synchronous, so history is loaded before the first request is served.
+ * A {@link HistoryStore} in Durable Object SQLite storage: one row per update, keyed by a sequence
+ * number. SQL storage is synchronous, so the history is loaded in the object's constructor, before
+ * the first request.
  *
  * @example
- * const broker = createDurableObjectBroker(ctx.storage.sql, { historySize: config.historySize });
+ * const broker = createDurableObjectBroker(sqlHistoryStore(ctx.storage.sql), { historySize: 1000 });
+ */
+export function sqlHistoryStore(sql: SqlStorageLike): HistoryStore {
+  sql.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
+  let last = Number(sql.exec(`SELECT COALESCE(MAX(seq), 0) AS last FROM ${TABLE}`).toArray()[0]?.last ?? 0);
+  return {
+    load(keep) {
+      sql.exec(`DELETE FROM ${TABLE} WHERE seq <= ?`, last - keep);
+      return sql
+        .exec(`SELECT body FROM ${TABLE} ORDER BY seq`)
+        .toArray()
+        .map((row) => String(row.body));
+    },
+    append(body, keep) {
+      last++;
+      sql.exec(`INSERT INTO ${TABLE} (seq, body) VALUES (?, ?)`, last, body);
+      sql.exec(`DELETE FROM ${TABLE} WHERE seq <= ?`, last - keep);
+    },
+  };
+}
+
+export interface DurableObjectBrokerOptions {
+  /** How many updates to keep for replay, in memory and in storage. Default 1000. */
+  historySize?: number;
+  /** Reports stored entries that cannot be read back (they are skipped). Default: `console.error`. */
+  onError?: (message: string, error: unknown) => void;
+}
+
+/**
+ * Builds the broker over a history store: the memory broker orders and fans out, and every update is
+ * written to the store before it is announced, so a restarted object replays the same history.
+ *
+ * @example
+ * const broker = createDurableObjectBroker(sqlHistoryStore(ctx.storage.sql), { historySize: config.historySize });
  */
 export function createDurableObjectBroker(
-  sql: SqlStorageLike,
+  store: HistoryStore,
   options: DurableObjectBrokerOptions = {},
 ): Broker & { readonly size: number } {
   const historySize = Math.max(0, Math.floor(options.historySize ?? 1000));
   const onError = options.onError ?? ((message, error) => console.error(`ssehub: ${message}`, error));
-  sql.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
-  let lastSeq = Number(
-    sql.exec(`SELECT COALESCE(MAX(seq), 0) AS last FROM ${TABLE}`).toArray()[0]?.last ?? 0,
-  );
-  // The history size may have shrunk since the last run: drop what the ring would not keep anyway.
-  sql.exec(`DELETE FROM ${TABLE} WHERE seq <= ?`, lastSeq - historySize);
-
   const initialHistory: Update[] = [];
-  for (const row of sql.exec(`SELECT seq, body FROM ${TABLE} ORDER BY seq`).toArray()) {
+  for (const body of store.load(historySize)) {
     try {
-      initialHistory.push(fromRow(String(row.body)));
+      initialHistory.push(fromRow(body));
     } catch (error) {
-      onError(`skipping unreadable history row ${String(row.seq)}`, error);
+      onError('skipping an unreadable stored update', error);
     }
   }
   const memory = createMemoryBroker({ historySize, initialHistory });
@@ -59,14 +90,10 @@ export function createDurableObjectBroker(
     },
     async publish(input: UpdateInput): Promise<Update> {
       const stored: UpdateInput & { id: string } = { ...input, id: input.id ?? generateId() };
-      if (historySize > 0) {
-        // Written before the update is announced: a storage failure rejects the publish (503) and
-        // leaves memory and storage in step. The object's output gate holds the publisher's 200 (and
-        // the events) until the write is durable.
-        lastSeq++;
-        sql.exec(`INSERT INTO ${TABLE} (seq, body) VALUES (?, ?)`, lastSeq, JSON.stringify(toRow(stored)));
-        sql.exec(`DELETE FROM ${TABLE} WHERE seq = ?`, lastSeq - historySize);
-      }
+      // Written before the update is announced: a storage failure rejects the publish (503) and
+      // leaves memory and storage in step. The object's output gate holds the publisher's 200 (and
+      // the events) until the write is durable.
+      if (historySize > 0) store.append(JSON.stringify(toRow(stored)), historySize);
       return memory.publish(stored);
     },
     subscribe: (listener) => memory.subscribe(listener),

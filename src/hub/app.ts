@@ -1,15 +1,21 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { Broker } from '../brokers/types.ts';
 import type { Config } from '../config.ts';
 import { Heartbeat } from '../sse/heartbeat.ts';
-import { type Authorizer, createAuthorizer } from './auth.ts';
+import { type Authorizer, createAuthorizer, insufficientScope } from './auth.ts';
+import { cors, parseOrigins } from './cors.ts';
+import { resourceMetadata } from './discovery.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseForm, readBody } from './form.ts';
+import { type IssuerConfig, parseIssuers } from './issuers.ts';
+import { ConnectionLimiter } from './limits.ts';
 import { PatternCompiler } from './matchers.ts';
 import { Metrics } from './metrics.ts';
 import { parsePublishForm } from './publish.ts';
 import { type SubscribeContext, subscribe } from './subscribe.ts';
+import { subscriptionApi } from './subscription-api.ts';
+import { createMemoryRegistry, Presence, type SubscriptionRegistry } from './subscriptions.ts';
 
 /** The hub's URL path, fixed by the protocol. */
 export const HUB_PATH = '/.well-known/mercure';
@@ -29,28 +35,52 @@ export type HubSettings = Pick<
   | 'jwtKey'
   | 'allowAnonymousPublish'
   | 'allowAnonymousSubscribe'
->;
+> &
+  Partial<
+    Pick<
+      Config,
+      | 'issuer'
+      | 'resource'
+      | 'issuers'
+      | 'cookieName'
+      | 'corsOrigins'
+      | 'maxConnections'
+      | 'maxConnectionsPerClient'
+      | 'subscriptionEvents'
+      | 'legacy'
+    >
+  >;
 
 export interface HubOptions {
   broker: Broker;
   settings: HubSettings;
   /** Overrides the authorizer built from the settings. */
   authorizer?: Authorizer;
+  /** Trusted issuers read by the runtime (e.g. from `--issuers-file`), added to the settings' ones. */
+  issuers?: readonly IssuerConfig[];
+  /** Where active subscriptions are kept; default in memory (one instance). */
+  registry?: SubscriptionRegistry;
+  /** The client's network address, as the runtime knows it (per-client connection limits). */
+  clientAddress?: (c: Context) => string | undefined;
 }
 
 /** A running hub: mount `app` (or call `fetch`) on any runtime. */
 export interface Hub {
-  /** Hono app serving `/.well-known/mercure`, `/healthz` and `/metrics`. */
+  /** Hono app serving `/.well-known/mercure` (and below), `/healthz` and `/metrics`. */
   readonly app: Hono;
   readonly broker: Broker;
   readonly metrics: Metrics;
   readonly dispatcher: Dispatcher;
+  readonly registry: SubscriptionRegistry;
+  /** Resolves once the configured keys are imported; rejects with a `ConfigError` for a bad key. */
+  readonly ready: Promise<void>;
   /** Ends every stream cleanly (clients reconnect elsewhere) and stops listening to the broker. */
   shutdown(): Promise<void>;
 }
 
 /**
  * Builds the Mercure hub over a broker.
+ * @throws {ConfigError} for invalid issuers or CORS origins.
  *
  * @example
  * const hub = createHub({ broker: createMemoryBroker(), settings: { ...defaults, allowAnonymousPublish: true } });
@@ -61,7 +91,20 @@ export function createHub(options: HubOptions): Hub {
   const metrics = new Metrics();
   const dispatcher = new Dispatcher(metrics);
   const heartbeat = new Heartbeat(settings.heartbeat * 1000);
-  const authorizer = options.authorizer ?? createAuthorizer(settings);
+  const compiler = new PatternCompiler();
+  const legacy = settings.legacy ?? false;
+  const cookieName = settings.cookieName ?? '__Secure-mercure_access_token';
+  const issuers = [
+    ...(settings.issuers ? parseIssuers(settings.issuers, 'SSEHUB_ISSUERS') : []),
+    ...(options.issuers ?? []),
+  ];
+  const authorizer =
+    options.authorizer ??
+    createAuthorizer({ ...settings, issuers, cookieName, legacy, compiler, resource: settings.resource });
+  const origins = parseOrigins(settings.corsOrigins ?? []);
+  const registry = options.registry ?? createMemoryRegistry();
+  const events = settings.subscriptionEvents ?? true;
+  const presence = events ? new Presence(registry, broker, HUB_PATH) : undefined;
   const unsubscribe = broker.subscribe((updates) => dispatcher.dispatch(updates));
   const configured = settings.publicUrl ? new URL(HUB_PATH, settings.publicUrl) : undefined;
   const hubUrlOf = (request: Request) => configured ?? new URL(HUB_PATH, request.url);
@@ -71,8 +114,15 @@ export function createHub(options: HubOptions): Hub {
     dispatcher,
     authorizer,
     heartbeat,
-    compiler: new PatternCompiler(),
+    compiler,
     limits: settings,
+    legacy,
+    limiter: new ConnectionLimiter({
+      maxConnections: settings.maxConnections ?? 0,
+      maxConnectionsPerClient: settings.maxConnectionsPerClient ?? 0,
+    }),
+    onOpen: presence && ((subscriber) => presence.opened(subscriber)),
+    onClose: presence && ((subscriber) => presence.closed(subscriber)),
   };
 
   const app = new Hono();
@@ -84,12 +134,15 @@ export function createHub(options: HubOptions): Hub {
       headers: { 'content-type': 'text/plain; charset=utf-8' },
     });
   });
+  app.use(HUB_PATH, cors(origins));
+  app.use(`${HUB_PATH}/*`, cors(origins));
 
-  app.get(HUB_PATH, (c) => subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw)));
+  app.get(HUB_PATH, (c) => subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), options.clientAddress?.(c)));
 
   app.post(HUB_PATH, async (c) => {
     const request = c.req.raw;
-    const principal = await authorizer.publisher(request);
+    const hubUrl = hubUrlOf(request);
+    const principal = await authorizer.publisher(request, hubUrl);
     const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
       throw new HubError(
@@ -98,12 +151,10 @@ export function createHub(options: HubOptions): Hub {
       );
     }
     const fields = parseForm(await readBody(request, settings.maxBodyBytes));
-    const input = parsePublishForm(fields, hubUrlOf(request), settings);
+    const input = parsePublishForm(fields, hubUrl, settings);
     for (const topic of input.topics) {
       if (!principal.canPublish(topic)) {
-        throw new HubError('forbidden', `not allowed to publish to ${JSON.stringify(topic)}`, {
-          'www-authenticate': 'Bearer realm="ssehub", error="insufficient_scope"',
-        });
+        throw insufficientScope(hubUrl, `not allowed to publish to ${JSON.stringify(topic)}`);
       }
     }
     if (!broker.healthy) throw new HubError('unavailable', 'the broker is unavailable; retry later');
@@ -116,6 +167,28 @@ export function createHub(options: HubOptions): Hub {
     }
     metrics.updatesPublished++;
     return new Response(update.id, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  });
+
+  const api = (c: Context) => {
+    if (!events) throw new HubError('not_found', 'subscription events are disabled on this hub');
+    return subscriptionApi({ broker, registry, authorizer }, c.req.raw, hubUrlOf(c.req.raw));
+  };
+  app.get(`${HUB_PATH}/subscriptions`, api);
+  app.get(`${HUB_PATH}/subscriptions/*`, api);
+
+  app.get(`/.well-known/oauth-protected-resource${HUB_PATH}`, (c) => {
+    const hubUrl = hubUrlOf(c.req.raw);
+    const names = issuers.map((i) => i.issuer).filter((i): i is string => i !== undefined);
+    if (settings.jwtKey) names.unshift(settings.issuer ?? hubUrl.origin);
+    const body = resourceMetadata({
+      resource: settings.resource ?? hubUrl.href,
+      issuers: names,
+      cookieName,
+      subscriptions: events,
+      legacy,
+    });
+    // Public and credential-free: any origin may read it.
+    return c.json(body, 200, { 'cache-control': 'max-age=300', 'access-control-allow-origin': '*' });
   });
 
   app.get('/healthz', (c) =>
@@ -137,10 +210,15 @@ export function createHub(options: HubOptions): Hub {
     broker,
     metrics,
     dispatcher,
+    registry,
+    ready: authorizer.ready,
     async shutdown() {
-      unsubscribe();
       for (const subscriber of [...dispatcher.subscribers]) subscriber.stream.close('server');
+      // The streams' `active: false` events go out before the broker is released.
+      await presence?.settled();
+      unsubscribe();
       heartbeat.stop();
+      await registry.close();
     },
   };
 }

@@ -1,5 +1,20 @@
-import { errors, jwtVerify } from 'jose';
+/**
+ * Who is calling and what they may do: token presentation (RFC 6750: `Authorization: Bearer`, else a
+ * cookie — never the URL, except the legacy `authorization` parameter in legacy mode), validation
+ * against the trusted issuers, grants, and the `WWW-Authenticate` challenges of refusals.
+ */
 import { HubError } from './errors.ts';
+import {
+  allows,
+  type Grants,
+  grantsFromAuthorizationDetails,
+  grantsFromMercureClaim,
+  MalformedGrants,
+  mergeGrants,
+} from './grants.ts';
+import { type IssuerConfig, type KeyUse, type LoadedIssuer, loadIssuers } from './issuers.ts';
+import type { PatternCompiler } from './matchers.ts';
+import { InvalidToken, verifyToken } from './verify.ts';
 
 /** Who is making a request, and what their token allows. */
 export interface Principal {
@@ -15,98 +30,159 @@ export interface Principal {
   readonly payload?: unknown;
 }
 
-/** Resolves the principal of publish and subscribe requests. */
+/** Resolves the principal of hub requests. `hubUrl` is the hub's URL as this request sees it. */
 export interface Authorizer {
-  /** The publisher; throws a 401/403 {@link HubError} when it may not publish at all. */
-  publisher(request: Request): Promise<Principal>;
+  /** The publisher; throws 401 without a valid token (unless anonymous publishing is on). */
+  publisher(request: Request, hubUrl: URL): Promise<Principal>;
   /** The subscriber, or null for an anonymous one; throws 401 when anonymous subscribers are refused. */
-  subscriber(request: Request): Promise<Principal | null>;
+  subscriber(request: Request, hubUrl: URL): Promise<Principal | null>;
+  /** Resolves once every configured key is imported; rejects with a `ConfigError` for a bad key. */
+  readonly ready: Promise<void>;
 }
 
 export interface AuthOptions {
-  /** HS256 secret that tokens must be signed with. */
+  /** HS256 secret of the shortcut issuer (`iss` = `issuer`, default the hub origin). */
   jwtKey?: string;
+  issuer?: string;
+  /** The hub's resource identifier (`aud`); default: the hub URL. */
+  resource?: string;
+  /** Further trusted issuers with their keys. */
+  issuers?: readonly IssuerConfig[];
+  cookieName: string;
   allowAnonymousPublish: boolean;
   allowAnonymousSubscribe: boolean;
-  /** Cookie that may carry the token (browsers cannot set headers on `EventSource`). */
-  cookieName?: string;
+  /** Also accept the pre-standardization dialect (see `verify.ts` and `grants.ts`). */
+  legacy: boolean;
+  /** Compiles `urlpattern` grants, relative to the hub URL. */
+  compiler: PatternCompiler;
+  maxMatcherLength: number;
 }
 
 /** Grants everything: development publishers (`--allow-anonymous-publish`). */
 export const anyone: Principal = { canPublish: () => true, canSubscribe: () => true };
 
-const challenge = 'Bearer realm="ssehub"';
+/** The cookie of the pre-standardization dialect. */
+export const LEGACY_COOKIE = 'mercureAuthorization';
 
-/**
- * Foundation authorizer: HS256 tokens from one configured key, signature and `exp` checked; a valid
- * token may publish anywhere and read every private update.
- */
+/** RFC 6750 §2.1: the `b64token` syntax of a bearer credential. */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/** Where the protected resource metadata of the hub at `hubUrl` is served (RFC 9728 §3.1). */
+export const metadataUrl = (hubUrl: URL): string =>
+  new URL(`/.well-known/oauth-protected-resource${hubUrl.pathname}`, hubUrl).href;
+
+/** The `WWW-Authenticate` value of a refusal (RFC 6750 §3), pointing at the resource metadata. */
+export function challenge(
+  hubUrl: URL,
+  error?: 'invalid_token' | 'insufficient_scope' | 'invalid_request',
+): string {
+  const base = `Bearer realm="ssehub", resource_metadata="${metadataUrl(hubUrl)}"`;
+  return error ? `${base}, error="${error}"` : base;
+}
+
+/** 401 (no error code: no token was presented), or 401 `invalid_token` — never saying why. */
+export const unauthorized = (hubUrl: URL, error?: 'invalid_token') =>
+  new HubError('unauthorized', error ? 'invalid token' : 'a token is required', {
+    'www-authenticate': challenge(hubUrl, error),
+  });
+
+/** 403 `insufficient_scope`: a valid token without the right. */
+export const insufficientScope = (hubUrl: URL, message: string) =>
+  new HubError('forbidden', message, { 'www-authenticate': challenge(hubUrl, 'insufficient_scope') });
+
+/** Builds the hub's authorizer from its settings. */
 export function createAuthorizer(options: AuthOptions): Authorizer {
-  const key = options.jwtKey ? new TextEncoder().encode(options.jwtKey) : undefined;
-  const cookieName = options.cookieName ?? '__Secure-mercure_access_token';
+  const configs: IssuerConfig[] = [...(options.issuers ?? [])];
+  if (options.jwtKey) {
+    configs.unshift({ issuer: options.issuer, keys: [{ secret: options.jwtKey }], legacy: true });
+  }
+  let issuers: LoadedIssuer[] = [];
+  const ready = loadIssuers(configs).then((loaded) => {
+    issuers = loaded;
+  });
+  // Awaited by every verification; callers that want a startup error await `ready` themselves.
+  ready.catch(() => {});
 
-  async function verify(token: string): Promise<Principal> {
-    if (!key)
-      throw new HubError('unauthorized', 'no key is configured to verify tokens', {
-        'www-authenticate': challenge,
-      });
+  async function principalOf(token: string, use: KeyUse, hubUrl: URL): Promise<Principal> {
+    await ready;
     try {
-      const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], requiredClaims: ['exp'] });
+      const { claims } = await verifyToken(token, issuers, {
+        use,
+        resource: options.resource ?? hubUrl.href,
+        defaultIssuer: options.issuer ?? hubUrl.origin,
+        legacy: options.legacy,
+      });
+      const compile = (pattern: string) =>
+        options.compiler.compile(pattern, hubUrl.href, options.maxMatcherLength);
+      let grants: Grants = grantsFromAuthorizationDetails(claims.authorization_details, compile);
+      if (options.legacy) grants = mergeGrants(grants, grantsFromMercureClaim(claims.mercure));
       return {
-        ...anyone,
-        subject: typeof payload.sub === 'string' ? payload.sub : undefined,
-        expiresAt: payload.exp! * 1000,
+        subject: typeof claims.sub === 'string' ? claims.sub : undefined,
+        expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined,
+        payload: grants.payload,
+        canPublish: (topic) => allows(grants.publish, topic),
+        canSubscribe: (topics) => topics.some((topic) => allows(grants.subscribe, topic)),
       };
     } catch (error) {
-      if (error instanceof errors.JOSEError || error instanceof TypeError) {
-        throw new HubError('unauthorized', 'invalid token', {
-          'www-authenticate': `${challenge}, error="invalid_token"`,
-        });
+      if (error instanceof InvalidToken || error instanceof MalformedGrants) {
+        throw unauthorized(hubUrl, 'invalid_token');
       }
       throw error;
     }
   }
 
-  function tokenOf(request: Request): string | undefined {
+  function tokenOf(request: Request, hubUrl: URL): string | undefined {
     const header = request.headers.get('authorization');
     if (header !== null) {
-      const match = /^Bearer +([^\s]+)\s*$/i.exec(header);
+      const match = BEARER.exec(header);
       if (!match) {
-        throw new HubError('bad_request', 'malformed Authorization header', {
-          'www-authenticate': `${challenge}, error="invalid_request"`,
+        throw new HubError('bad_request', 'malformed Authorization header (expected "Bearer <token>")', {
+          'www-authenticate': challenge(hubUrl, 'invalid_request'),
         });
       }
       return match[1];
     }
-    return cookie(request.headers.get('cookie'), cookieName);
+    const cookies = request.headers.get('cookie');
+    const fromCookie =
+      cookie(cookies, options.cookieName) ?? (options.legacy ? cookie(cookies, LEGACY_COOKIE) : undefined);
+    if (fromCookie !== undefined) return fromCookie;
+    if (options.legacy) {
+      const fromQuery = new URL(request.url).searchParams.get('authorization');
+      if (fromQuery) return fromQuery;
+    }
+    return undefined;
   }
 
   return {
-    async publisher(request) {
-      const token = tokenOf(request);
+    ready,
+    async publisher(request, hubUrl) {
+      const token = tokenOf(request, hubUrl);
       if (token === undefined) {
         if (options.allowAnonymousPublish) return anyone;
-        throw new HubError('unauthorized', 'publishing requires a token', { 'www-authenticate': challenge });
+        throw unauthorized(hubUrl);
       }
-      return verify(token);
+      return principalOf(token, 'publish', hubUrl);
     },
-    async subscriber(request) {
-      const token = tokenOf(request);
+    async subscriber(request, hubUrl) {
+      const token = tokenOf(request, hubUrl);
       if (token === undefined) {
         if (options.allowAnonymousSubscribe) return null;
-        throw new HubError('unauthorized', 'subscribing requires a token', { 'www-authenticate': challenge });
+        throw unauthorized(hubUrl);
       }
-      return verify(token);
+      return principalOf(token, 'subscribe', hubUrl);
     },
   };
 }
 
-/** The value of cookie `name` in a `Cookie` header. */
+/** The value of cookie `name` in a `Cookie` header (first occurrence; surrounding quotes removed). */
 export function cookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    return value === '' ? undefined : value;
   }
   return undefined;
 }

@@ -1,17 +1,21 @@
 import { badRequest } from './errors.ts';
 import type { FormFields } from './form.ts';
 import { hasControl } from './topics.ts';
+import { compileUriTemplate, isUriTemplate } from './uri-template.ts';
 import { type CompiledUrlPattern, createUrlPatternCache, UrlPatternError } from './urlpattern.ts';
 
-/** The matcher types of the protocol, as they appear in subscription events and tokens. */
-export type MatchType = 'exact' | 'urlpattern';
+/**
+ * The matcher types of the protocol, as they appear in subscription events and tokens, plus the URI
+ * templates of the legacy `topic=` parameter.
+ */
+export type MatchType = 'exact' | 'urlpattern' | 'uritemplate';
 
 /** One topic matcher of a subscriber: each is a subscription in Mercure's sense. */
 export interface Subscription {
   readonly type: MatchType;
   /** The matcher as given; `*` matches every topic whatever the type. */
   readonly match: string;
-  /** The compiled pattern, for `urlpattern` matchers other than `*`. */
+  /** The compiled pattern, for `urlpattern` (and `uritemplate`) matchers other than `*`. */
   readonly pattern?: CompiledUrlPattern;
 }
 
@@ -85,6 +89,11 @@ export function parseMatchers(
         match: value,
         pattern: compiler.compile(value, base, limits.maxMatcherLength),
       });
+    } else if (type === 'uritemplate') {
+      // Legacy `topic=`: a URI template when it has an expression, else an exact topic.
+      if (isUriTemplate(value))
+        subscriptions.push({ type, match: value, pattern: compileUriTemplate(value) });
+      else subscriptions.push({ type: 'exact', match: value });
     } else subscriptions.push({ type, match: value });
   }
   if (subscriptions.length === 0) {

@@ -3,7 +3,9 @@ import type { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream } from '../sse/stream.ts';
 import type { Authorizer } from './auth.ts';
 import { concat, type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
+import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
+import type { ConnectionLimiter } from './limits.ts';
 import { type MatcherLimits, type PatternCompiler, parseMatchers } from './matchers.ts';
 
 export interface SubscribeContext {
@@ -13,10 +15,17 @@ export interface SubscribeContext {
   heartbeat: Heartbeat;
   compiler: PatternCompiler;
   limits: MatcherLimits & { maxQueueBytes: number; retry: number };
+  /** Connection limits; `client` is the runtime-reported client address, when known. */
+  limiter?: ConnectionLimiter;
+  /** Pre-standardization dialect: `topic=`, `lastEventID`, and a `Last-Event-ID` response header. */
+  legacy?: boolean;
   /** Called when a subscriber's stream is open and live, and when it ends. */
   onOpen?: (subscriber: Subscriber) => void;
   onClose?: (subscriber: Subscriber) => void;
 }
+
+/** Legacy `topic=` subscriptions: exact topics, or URI templates. */
+const LEGACY_MATCHERS = { topic: 'uritemplate' } as const;
 
 /** Longest cursor looked up; anything longer cannot be one of our ids and is treated as unknown. */
 const MAX_CURSOR_LENGTH = 1024;
@@ -25,14 +34,25 @@ const MAX_CURSOR_LENGTH = 1024;
  * `GET {hub}`: validates matchers and the token, opens the event stream, replays history after the
  * cursor (if any), then goes live — with no gap and no duplicate at the seam.
  */
-export async function subscribe(ctx: SubscribeContext, request: Request, hubUrl: URL): Promise<Response> {
+export async function subscribe(
+  ctx: SubscribeContext,
+  request: Request,
+  hubUrl: URL,
+  client?: string,
+): Promise<Response> {
   const query = parseQuery(new URL(request.url).search);
-  const subscriptions = parseMatchers(query, hubUrl.href, ctx.limits, ctx.compiler);
-  const principal = await ctx.authorizer.subscriber(request);
+  const extra = ctx.legacy ? LEGACY_MATCHERS : undefined;
+  const subscriptions = parseMatchers(query, hubUrl.href, ctx.limits, ctx.compiler, extra);
+  const principal = await ctx.authorizer.subscriber(request, hubUrl);
+  // Per client: the token's subject when it has one (one user, many addresses), else the address.
+  const release = ctx.limiter?.acquire(
+    principal?.subject !== undefined ? `sub:${principal.subject}` : client,
+  );
 
   // The header wins over the query parameter (EventSource sends the header when it reconnects).
   let cursor = request.headers.get('last-event-id') ?? undefined;
   if (cursor === undefined) cursor = query.find(([name]) => name === 'last_event_id')?.[1];
+  if (cursor === undefined && ctx.legacy) cursor = query.find(([name]) => name === 'lastEventID')?.[1];
 
   let subscriber: Subscriber | undefined;
   let expiry: ReturnType<typeof setTimeout> | undefined;
@@ -42,6 +62,7 @@ export async function subscribe(ctx: SubscribeContext, request: Request, hubUrl:
     heartbeat: ctx.heartbeat,
     signal: request.signal,
     onClose: (reason) => {
+      release?.();
       if (expiry !== undefined) clearTimeout(expiry);
       if (reason === 'slow') ctx.dispatcher.metrics.slowSubscribersClosed++;
       if (subscriber) {
@@ -64,10 +85,13 @@ export async function subscribe(ctx: SubscribeContext, request: Request, hubUrl:
       history = await ctx.broker.history(known);
     } catch (error) {
       stream.abort('server');
-      throw error;
+      // The broker is unreachable (e.g. Redis restarting): a retryable 503, not a 500.
+      console.error('ssehub: history lookup failed', error);
+      throw new HubError('unavailable', 'the broker is unavailable; retry later');
     }
     const { found, updates } = history;
     headers.set('mercure-last-event-id', found && cursor !== EARLIEST ? cursor : EARLIEST);
+    if (ctx.legacy) headers.set('last-event-id', headers.get('mercure-last-event-id')!);
     const frames: Uint8Array[] = [];
     for (const update of updates) {
       if (subscriber.canRead(update) && subscriber.matches(update.topics)) frames.push(frameOf(update));
@@ -79,6 +103,9 @@ export async function subscribe(ctx: SubscribeContext, request: Request, hubUrl:
     const last = updates.at(-1);
     if (last) subscriber.replayedTo = last.pos;
     ctx.dispatcher.goLive(subscriber);
+  } else if (ctx.legacy) {
+    // Legacy clients read the hub's position at connect time here, to reconcile a fetched state.
+    headers.set('last-event-id', await ctx.broker.lastEventId());
   }
 
   const expiresAt = principal?.expiresAt;

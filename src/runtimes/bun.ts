@@ -1,51 +1,54 @@
 /**
- * `npm run start:bun`: the hub on Bun (`Bun.serve`) with the memory broker and the same settings as the
- * Node CLI (flags and environment variables, `PORT` included).
+ * `npm run start:bun`: the hub on Bun (`Bun.serve`), with the same settings and start-up as the Node
+ * CLI (flags and environment variables, `PORT` included; see `src/runtimes/startup.ts`).
  */
-import { createApp } from '../app.ts';
-import { banner, prepare } from './startup.ts';
+import { runHub } from './startup.ts';
 
 /** The slice of Bun's API this entry uses (typed here so the project needs no Bun type package). */
+interface BunServer {
+  readonly port: number;
+  requestIP(request: Request): { address: string } | null;
+  /** Without `true`, waits for in-flight requests. */
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
 interface BunApi {
   serve(options: {
     port: number;
     hostname?: string;
     /** Seconds a connection may sit without traffic; 0 = never close. */
     idleTimeout?: number;
-    fetch(request: Request): Response | Promise<Response>;
-  }): { readonly port: number; stop(closeActiveConnections?: boolean): Promise<void> };
+    fetch(request: Request, server: BunServer): Response | Promise<Response>;
+  }): BunServer;
 }
 
 const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
-const start = await prepare(process.argv.slice(2), process.env);
-if (!start.run) {
-  (start.code === 0 ? process.stdout : process.stderr).write(start.message);
-  process.exit(start.code);
+/** What the handler passes to the app as Hono's `c.env`. */
+interface Peer {
+  address?: string;
 }
-const { config, devToken } = start;
-const { app, hub } = createApp({ config });
-const server = Bun.serve({
-  port: config.port,
-  hostname: config.host,
-  // Bun closes connections idle for 10 s by default (Bun 1.1+): an event stream between heartbeats is
-  // idle, so turn it off; the hub's heartbeat still keeps proxies in between from cutting the stream.
-  idleTimeout: 0,
-  fetch: (request) => app.fetch(request),
-});
-console.log(banner('bun', server.port, config, devToken));
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  console.log(`ssehub: ${signal} received, closing streams`);
-  // Ends every stream with a clean end of body first, so clients reconnect at once; then waits for
-  // the other in-flight requests (Bun's stop() without force is graceful).
-  await hub.shutdown();
-  await hub.broker.close();
-  await server.stop();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+runHub(process.argv.slice(2), process.env, {
+  name: 'bun',
+  async serve(fetch, { port, host }) {
+    const server = Bun.serve({
+      port,
+      hostname: host,
+      // Bun closes connections idle for 10 s by default (Bun 1.1+): an event stream between two
+      // heartbeats is idle, so turn it off; the heartbeat still keeps proxies in between awake.
+      idleTimeout: 0,
+      fetch: (request, server) =>
+        fetch(request, { address: server.requestIP(request)?.address } satisfies Peer),
+    });
+    return { port: server.port, close: () => server.stop() };
+  },
+  clientAddress: (c) => (c.env as Peer | undefined)?.address,
+  onSignal: (signal, handler) => process.on(signal, handler),
+  exit: (code) => process.exit(code),
+}).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error('ssehub:', error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -1,18 +1,28 @@
 #!/usr/bin/env node
 /**
  * `ssehub` / `npm start`: the hub on Node with the memory broker. Settings come from flags and
- * environment variables (see `--help`); a bad value exits with code 2.
+ * environment variables (see `--help`); a bad value exits with code 2. `ssehub token …` mints tokens.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { createApp } from '../app.ts';
 import { type Config, ConfigError, helpText, parseConfig } from '../config.ts';
-import { mintToken } from '../hub/tokens.ts';
+import { HUB_PATH, type Hub } from '../hub/app.ts';
+import type { IssuerConfig } from '../hub/issuers.ts';
+import { devTokens } from '../hub/tokens.ts';
+import { loadIssuersFile } from './issuers-file.ts';
 import { serveNode } from './node.ts';
+import { tokenCommand } from './token.ts';
+
+type FetchHandler = Parameters<typeof serveNode>[0];
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'token') return tokenCommand(argv.slice(1), process.env);
   let parsed: ReturnType<typeof parseConfig>;
+  let issuers: IssuerConfig[] = [];
   try {
     parsed = parseConfig(argv, process.env);
+    if (!parsed.help && parsed.config.issuersFile) issuers = loadIssuersFile(parsed.config.issuersFile);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`ssehub: ${error.message}`);
@@ -29,36 +39,72 @@ async function main(argv: string[]): Promise<number> {
     console.error(`ssehub: unexpected argument "${parsed.positionals[0]}" (see --help)`);
     return 2;
   }
-  let devToken: string | undefined;
-  if (!config.jwtKey && !config.allowAnonymousPublish) {
+  const keyed = Boolean(config.jwtKey || config.issuers || issuers.length > 0);
+  if (!keyed && !config.allowAnonymousPublish) {
     if (!config.dev) {
       console.error(
-        'ssehub: no publisher key configured. Set SSEHUB_JWT_KEY (or --jwt-key), or run with --dev to try it out.',
+        'ssehub: no key configured. Set SSEHUB_JWT_KEY (or --jwt-key, or trusted issuers with --issuers-file), or run with --dev to try it out.',
       );
       return 2;
     }
-    config.jwtKey = randomBytes(32).toString('base64url');
   }
-  if (config.dev && config.jwtKey) devToken = await mintToken({ key: config.jwtKey, ttl: 3600 });
+  const generated = config.dev && !config.jwtKey && !keyed;
+  if (generated) config.jwtKey = randomBytes(32).toString('base64url');
 
-  const { app, hub } = createApp({ config });
-  const server = await serveNode(app.fetch, { port: config.port, host: config.host });
+  // Loaded only when asked for, so the single-instance hub never loads the Redis client.
+  const broker = config.redisUrl
+    ? await (await import('../brokers/redis.ts')).createRedisBroker({
+        url: config.redisUrl,
+        key: config.redisKey,
+        historySize: config.historySize,
+      })
+    : undefined;
+
+  // Listen first, so that development mode knows the port its tokens are for.
+  let handler: FetchHandler = () => new Response('starting\n', { status: 503 });
+  const server = await serveNode((request, env) => handler(request, env), {
+    port: config.port,
+    host: config.host,
+  });
   const base = `http://localhost:${server.port}`;
-  console.log(`ssehub listening on ${base}  (hub: ${base}/.well-known/mercure)`);
-  if (devToken) {
-    console.log(
-      `\nDevelopment mode: a key was generated for this run; production needs a real key (SSEHUB_JWT_KEY).`,
-    );
-    console.log(`Publisher token (valid 1 hour):\n  ${devToken}`);
-    console.log(`Console: ${base}/#token=${devToken}`);
-  } else console.log(`Console: ${base}/`);
-  const auth = devToken
-    ? ` -H 'Authorization: Bearer ${devToken}'`
-    : config.jwtKey
-      ? ` -H 'Authorization: Bearer <token>'`
-      : '';
-  console.log(`\nSubscribe:  curl -N '${base}/.well-known/mercure?match=/chat'`);
-  console.log(`Publish:    curl${auth} -d topic=/chat -d data=hello ${base}/.well-known/mercure\n`);
+  const showTokens = config.dev && Boolean(config.jwtKey);
+  if (showTokens && !config.publicUrl && !config.resource && !config.issuer) {
+    // Tokens printed for http://localhost:PORT must work however the hub is reached (127.0.0.1, a LAN IP).
+    config.issuer = base;
+    config.resource = `${base}${HUB_PATH}`;
+  }
+  let hub: Hub;
+  try {
+    const built = createApp({
+      config,
+      broker,
+      hub: {
+        issuers,
+        clientAddress: (c) =>
+          (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
+      },
+    });
+    handler = built.app.fetch;
+    hub = built.hub;
+    await hub.ready;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`ssehub: ${error.message}`);
+      await server.close(0);
+      await broker?.close();
+      return 2;
+    }
+    throw error;
+  }
+
+  console.log(`ssehub listening on ${base}  (hub: ${base}${HUB_PATH})`);
+  if (showTokens) await printDevTokens(config, base, generated);
+  else {
+    console.log(`Console: ${base}/`);
+    const auth = config.allowAnonymousPublish ? '' : ` -H 'Authorization: Bearer <token>'`;
+    console.log(`\nSubscribe:  curl -N '${base}${HUB_PATH}?match=/chat'`);
+    console.log(`Publish:    curl${auth} -d topic=/chat -d data=hello ${base}${HUB_PATH}\n`);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -74,6 +120,29 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   return -1;
+}
+
+/** Development mode: ready-to-paste tokens (current-draft shape) for this run's key. */
+async function printDevTokens(config: Config, base: string, generated: boolean): Promise<void> {
+  const { publisher, subscriber } = await devTokens({
+    key: config.jwtKey!,
+    hubUrl: new URL(HUB_PATH, config.publicUrl ?? base).href,
+    issuer: config.issuer,
+    audience: config.resource,
+  });
+  console.log(
+    `\nDevelopment mode: ${generated ? 'a key was generated for this run' : 'using the configured key'}. ` +
+      'Production needs real keys (SSEHUB_JWT_KEY or --issuers-file) and no --dev.',
+  );
+  console.log(`Publisher token (valid 1 hour):\n  ${publisher}`);
+  console.log(`Subscriber token (valid 1 hour, reads private updates):\n  ${subscriber}`);
+  console.log(`Console: ${base}/#token=${publisher}`);
+  console.log(
+    `\nSubscribe:  curl -N -H 'Authorization: Bearer ${subscriber}' '${base}${HUB_PATH}?match=/chat'`,
+  );
+  console.log(
+    `Publish:    curl -H 'Authorization: Bearer ${publisher}' -d topic=/chat -d data=hello ${base}${HUB_PATH}\n`,
+  );
 }
 
 main(process.argv.slice(2)).then(

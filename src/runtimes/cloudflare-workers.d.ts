@@ -21,6 +21,8 @@ declare module 'cloudflare:workers' {
       };
     };
     waitUntil(promise: Promise<unknown>): void;
+    /** Holds every incoming request until `callback` settles (used during start-up). */
+    blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
   }
 
   export interface DurableObjectId {

@@ -7,11 +7,13 @@
  */
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState } from 'cloudflare:workers';
 import { createApp } from '../app.ts';
-import { createDurableObjectBroker } from '../brokers/durable-object.ts';
+import { createDurableObjectBroker, sqlHistoryStore } from '../brokers/durable-object.ts';
 import { ConfigError, defaults, parseConfig } from '../config.ts';
+import { HUB_PATH, type Hub } from '../hub/app.ts';
 import { HubError } from '../hub/errors.ts';
 import { readBody } from '../hub/form.ts';
-import { mintToken } from '../hub/tokens.ts';
+import { devTokens } from '../hub/tokens.ts';
+import { randomKey } from './dev-key.ts';
 
 /** The Worker's bindings: the hub object, plus the settings as string vars and secrets. */
 export interface Env {
@@ -30,11 +32,22 @@ type Handler = (request: Request) => Response | Promise<Response>;
  * object replays what subscribers missed.
  */
 export class HubObject extends DurableObject<Env> {
-  readonly #handler: Handler;
+  #handler: Handler;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#handler = buildHub(ctx, env);
+    const built = buildHub(ctx, env);
+    this.#handler = built.handler;
+    // Keys are imported (and checked) before the first request is let in, as the other runtimes do
+    // before they listen; a bad key then answers every request with the reason.
+    const ready = built.ready;
+    if (ready) {
+      void ctx.blockConcurrencyWhile(() =>
+        ready.catch((error: unknown) => {
+          this.#handler = misconfigured(error instanceof Error ? error.message : String(error));
+        }),
+      );
+    }
   }
 
   override fetch(request: Request): Response | Promise<Response> {
@@ -42,34 +55,73 @@ export class HubObject extends DurableObject<Env> {
   }
 }
 
-function buildHub(ctx: DurableObjectState, env: Env): Handler {
+function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?: Promise<void> } {
   let parsed: ReturnType<typeof parseConfig>;
   try {
     parsed = parseConfig([], settingsOf(env));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return misconfigured(error.message);
+    return { handler: misconfigured(error.message) };
   }
-  if (parsed.help) return misconfigured('unexpected help request');
+  if (parsed.help) return { handler: misconfigured('unexpected help request') };
   const config = parsed.config;
-  if (!config.jwtKey && !config.allowAnonymousPublish) {
-    if (!config.dev) {
-      return misconfigured(
-        'no publisher key configured: run `wrangler secret put SSEHUB_JWT_KEY` (or set SSEHUB_DEV=true locally)',
-      );
-    }
-    // Development only, like `npm start`: a key for this object's lifetime, and a token in the log.
-    config.jwtKey = crypto.randomUUID() + crypto.randomUUID();
-    const key = config.jwtKey;
-    ctx.waitUntil(
-      mintToken({ key, ttl: 3600 }).then((token) =>
-        console.log(`ssehub development mode: publisher token (valid 1 hour):\n  ${token}`),
-      ),
-    );
+  // The object is the broker and has no file system: these settings cannot work here.
+  if (config.issuersFile) {
+    return {
+      handler: misconfigured('SSEHUB_ISSUERS_FILE needs a file system; put the JSON in SSEHUB_ISSUERS'),
+    };
   }
-  const broker = createDurableObjectBroker(ctx.storage.sql, { historySize: config.historySize });
-  const { app } = createApp({ config, broker });
-  return (request) => app.fetch(request);
+  if (config.redisUrl) {
+    return { handler: misconfigured('SSEHUB_REDIS_URL does not apply: the Durable Object is the broker') };
+  }
+  const keyed = Boolean(config.jwtKey || config.issuers);
+  if (!keyed && !config.allowAnonymousPublish && !config.dev) {
+    return {
+      handler: misconfigured(
+        'no key configured: run `wrangler secret put SSEHUB_JWT_KEY` (or set SSEHUB_ISSUERS, or SSEHUB_DEV=true locally)',
+      ),
+    };
+  }
+  // Development only, like `npm start --dev`: a key for this object's lifetime; tokens are logged at
+  // the first request, once the hub's URL is known.
+  const devKey = config.dev && !keyed ? randomKey() : undefined;
+  if (devKey) config.jwtKey = devKey;
+
+  let hub: Hub;
+  let app: { fetch(request: Request): Response | Promise<Response> };
+  try {
+    const broker = createDurableObjectBroker(sqlHistoryStore(ctx.storage.sql), {
+      historySize: config.historySize,
+    });
+    // Cloudflare's edge sets CF-Connecting-IP on every request (a client cannot forge it there).
+    ({ app, hub } = createApp({
+      config,
+      broker,
+      hub: { clientAddress: (c) => c.req.header('cf-connecting-ip') },
+    }));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { handler: misconfigured(error.message) };
+  }
+  let tokensShown = !devKey;
+  return {
+    ready: hub.ready,
+    handler: (request) => {
+      if (!tokensShown && devKey) {
+        tokensShown = true;
+        const hubUrl = new URL(HUB_PATH, config.publicUrl ?? request.url).href;
+        ctx.waitUntil(
+          devTokens({ key: devKey, hubUrl, issuer: config.issuer, audience: config.resource }).then(
+            ({ publisher, subscriber }) =>
+              console.log(
+                `ssehub development mode (generated key):\nPublisher token (valid 1 hour):\n  ${publisher}\nSubscriber token (valid 1 hour, reads private updates):\n  ${subscriber}`,
+              ),
+          ),
+        );
+      }
+      return app.fetch(request);
+    },
+  };
 }
 
 /** The string bindings: vars and secrets, which carry the settings (env var names of the table). */

@@ -53,8 +53,8 @@ const streams = new WeakMap<ReadableStream<Uint8Array>, EventStream>();
 export class EventStream {
   /** The body to hand to `new Response(...)`; see {@link EventStream.response}. */
   readonly readable: ReadableStream<Uint8Array>;
-  /** True when a write happened since the last heartbeat tick (read and reset by {@link Heartbeat}). */
-  active = false;
+  /** True when the stream opened or wrote since the last heartbeat tick (read and reset by {@link Heartbeat}). */
+  active = true;
   #sink: StreamSink | undefined;
   #pending: Uint8Array[] | undefined = [];
   #pendingBytes = 0;

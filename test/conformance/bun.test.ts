@@ -7,8 +7,8 @@ runtimeBinary('bun');
 
 conformance(
   'bun',
-  async () => {
-    const hub = await startBunHub(fixtureEnv);
+  async (overrides = {}) => {
+    const hub = await startBunHub({ ...fixtureEnv, ...overrides });
     return {
       url: hub.url,
       stop: async () => {

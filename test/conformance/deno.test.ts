@@ -7,8 +7,8 @@ runtimeBinary('deno');
 
 conformance(
   'deno',
-  async () => {
-    const hub = await startDenoHub(fixtureEnv);
+  async (overrides = {}) => {
+    const hub = await startDenoHub({ ...fixtureEnv, ...overrides });
     return {
       url: hub.url,
       stop: async () => {

@@ -4,8 +4,8 @@ import { fixtureEnv } from './target.ts';
 
 conformance(
   'node',
-  async () => {
-    const hub = await startNodeHub(fixtureEnv);
+  async (overrides = {}) => {
+    const hub = await startNodeHub({ ...fixtureEnv, ...overrides });
     return {
       url: hub.url,
       stop: async () => {

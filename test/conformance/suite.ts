@@ -3,13 +3,20 @@
  * runtime by a few-line spawner (`node.test.ts`, …).
  */
 import { afterAll, beforeAll, describe } from 'vitest';
+import { authTests } from './auth.ts';
+import { corsTests } from './cors.ts';
+import { fuzzTests } from './fuzz.ts';
+import { legacyTests } from './legacy.ts';
 import { lifecycleTests } from './lifecycle.ts';
+import { limitsTests } from './limits.ts';
+import { presenceTests } from './presence.ts';
+import { privateTests } from './private.ts';
 import { publishTests } from './publish.ts';
 import { reconcileTests } from './reconcile.ts';
 import { subscribeTests } from './subscribe.ts';
-import type { Capabilities, Target } from './target.ts';
+import type { Capabilities, Start, Target } from './target.ts';
 
-export function conformance(runtime: string, start: () => Promise<Target>, caps: Capabilities) {
+export function conformance(runtime: string, start: Start, caps: Capabilities) {
   describe(`conformance: ${runtime}`, () => {
     let target: Target | undefined;
     const current = () => {
@@ -27,5 +34,12 @@ export function conformance(runtime: string, start: () => Promise<Target>, caps:
     describe('publish', () => publishTests(current));
     describe('subscribe', () => subscribeTests(current));
     describe('lifecycle', () => lifecycleTests(current, start, caps));
+    describe('authorization', () => authTests(current));
+    describe('private updates', () => privateTests(current, start));
+    describe('fuzzed tokens and headers', () => fuzzTests(current));
+    describe('CORS and discovery', () => corsTests(current));
+    describe('active subscriptions', () => presenceTests(current));
+    describe('connection limits', () => limitsTests(start));
+    describe('legacy mode', () => legacyTests(current, start));
   });
 }

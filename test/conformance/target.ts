@@ -3,6 +3,7 @@
  * below, plus capability flags for what a runtime can or cannot show (no `if (runtime)` in tests).
  */
 import { hs256Token } from '../helpers/hub.ts';
+import { fixtureIssuers } from './keys.ts';
 
 export interface Target {
   /** Base URL, e.g. `http://127.0.0.1:4321`. */
@@ -11,6 +12,12 @@ export interface Target {
   stop(): Promise<number | string | undefined>;
 }
 
+/**
+ * Starts another hub of the same runtime with the fixture settings plus `overrides` (legacy mode,
+ * connection limits, anonymous subscribers refused…).
+ */
+export type Start = (overrides?: Record<string, string>) => Promise<Target>;
+
 export interface Capabilities {
   /** SIGTERM ends every stream cleanly and the process exits 0. */
   gracefulShutdown: boolean;
@@ -18,10 +25,20 @@ export interface Capabilities {
 
 /** Signing key of the fixture; every runtime is started with it. */
 export const FIXTURE_KEY = 'conformance-secret-key-0123456789abcdef';
+/** The issuer the fixture trusts with {@link FIXTURE_KEY}. */
+export const FIXTURE_ISSUER = 'https://localhost';
+/** The fixture hub's resource identifier: tokens' `aud`. */
+export const FIXTURE_RESOURCE = 'https://localhost/.well-known/mercure';
+/** The only browser origin the fixture allows (CORS). */
+export const FIXTURE_ORIGIN = 'https://app.example.com';
 
 /** Settings every runtime is started with (as environment variables, or Worker vars). */
 export const fixtureEnv: Record<string, string> = {
   SSEHUB_JWT_KEY: FIXTURE_KEY,
+  SSEHUB_ISSUER: FIXTURE_ISSUER,
+  SSEHUB_RESOURCE: FIXTURE_RESOURCE,
+  SSEHUB_ISSUERS: JSON.stringify(fixtureIssuers),
+  SSEHUB_CORS_ORIGINS: `${FIXTURE_ORIGIN},http://localhost:8080`,
   SSEHUB_HEARTBEAT: '1',
   SSEHUB_RETRY: '500',
   SSEHUB_HISTORY_SIZE: '200',
@@ -39,7 +56,11 @@ const DETAIL = 'https://mercure.rocks/authorization-detail';
 export const publisherToken = (expiresIn?: number) =>
   hs256Token(
     FIXTURE_KEY,
-    { authorization_details: [{ type: DETAIL, actions: ['publish'], topics: [{ match: '*' }] }] },
+    {
+      iss: FIXTURE_ISSUER,
+      aud: FIXTURE_RESOURCE,
+      authorization_details: [{ type: DETAIL, actions: ['publish'], topics: [{ match: '*' }] }],
+    },
     { expiresIn },
   );
 
@@ -50,6 +71,10 @@ export const subscriberToken = (
 ) =>
   hs256Token(
     FIXTURE_KEY,
-    { authorization_details: [{ type: DETAIL, actions: ['subscribe'], topics }] },
+    {
+      iss: FIXTURE_ISSUER,
+      aud: FIXTURE_RESOURCE,
+      authorization_details: [{ type: DETAIL, actions: ['subscribe'], topics }],
+    },
     { expiresIn },
   );

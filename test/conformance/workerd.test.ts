@@ -7,10 +7,10 @@ runtimeBinary('wrangler');
 
 conformance(
   'workerd',
-  async () => {
+  async (overrides = {}) => {
     // Fresh storage: the hub object starts with empty history, as the suite's first test needs.
     const dir = await persistDir();
-    const hub = await startWorkerdHub(fixtureEnv, { persistTo: dir.path });
+    const hub = await startWorkerdHub({ ...fixtureEnv, ...overrides }, { persistTo: dir.path });
     return {
       url: hub.url,
       stop: async () => {

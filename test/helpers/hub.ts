@@ -25,6 +25,15 @@ export interface Process {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * Every process a test started and has not seen exit (as its kill function, which reaches a whole
+ * process group where asked): killed if the test process goes away first.
+ */
+const children = new Set<(signal: NodeJS.Signals) => void>();
+process.once('exit', () => {
+  for (const kill of children) kill('SIGKILL');
+});
+
 /** Spawns a command and resolves once its output matches `ready` (rejects if it exits first). */
 export function startProcess(
   command: string,
@@ -52,15 +61,11 @@ export function startProcess(
       // Already gone.
     }
   };
-  // If the test worker exits without stopping it (a timed-out hook), the server must not outlive it.
-  const reap = () => kill('SIGKILL');
-  process.once('exit', reap);
+  children.add(kill);
+  child.once('exit', () => children.delete(kill));
   let output = '';
   const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => {
-      process.off('exit', reap);
-      resolve(code ?? signal ?? -1);
-    }),
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
   const proc: Process = {
     child,

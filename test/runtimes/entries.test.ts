@@ -7,11 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { publish, q, subscribe, uniqueTopic } from '../conformance/client.ts';
 import { fixtureEnv } from '../conformance/target.ts';
 import { bunArgs, denoArgs, runtimeBinary, startBunHub, startDenoHub } from '../helpers/runtimes.ts';
+import { eventually } from '../helpers/sse.ts';
 
 for (const name of ['bun', 'deno'] as const) runtimeBinary(name);
 
 const entries = { bun: startBunHub, deno: startDenoHub };
-const { SSEHUB_JWT_KEY: _key, ...keyless } = fixtureEnv;
+const { SSEHUB_JWT_KEY: _key, SSEHUB_ISSUERS: _issuers, ...keyless } = fixtureEnv;
 
 describe.each(Object.entries(entries))('%s entry', (name, start) => {
   it('takes settings from the environment and lets flags win', async () => {
@@ -33,11 +34,12 @@ describe.each(Object.entries(entries))('%s entry', (name, start) => {
     await expect(start(fixtureEnv, ['--no-such-flag'])).rejects.toThrow(/exited \(2\)[\s\S]*unknown option/);
   });
 
-  it('refuses to run without a publisher key unless --dev, which prints a working token', async () => {
-    await expect(start(keyless)).rejects.toThrow(/exited \(2\)[\s\S]*no publisher key configured/);
+  it('refuses to run without a key unless --dev, which prints working tokens', async () => {
+    await expect(start(keyless)).rejects.toThrow(/exited \(2\)[\s\S]*no key configured/);
     const hub = await start(keyless, ['--dev']);
     try {
       expect(hub.output()).toContain(`ssehub (${name}) listening on`);
+      await eventually(() => /Publish: .*\n/.test(hub.output()), 'the development tokens');
       const token = /Publisher token \(valid 1 hour\):\n\s+(\S+)/.exec(hub.output())?.[1];
       expect(token).toBeDefined();
       const res = await publish(hub.url, { topic: uniqueTopic(), data: 'x' }, { token: token! });

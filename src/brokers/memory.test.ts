@@ -1,0 +1,7 @@
+import { brokerContract } from './contract.ts';
+import { createMemoryBroker } from './memory.ts';
+
+brokerContract('memory', {
+  create: ({ historySize }) => createMemoryBroker({ historySize }),
+  historySlack: 0,
+});

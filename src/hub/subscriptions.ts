@@ -1,0 +1,179 @@
+/**
+ * Active subscriptions (presence): every subscription start and end becomes a private update on
+ * `{hubPath}/subscriptions/{match_type}/{match}/{subscriber}` published through the broker (so it is
+ * in history, replayable, and carried to every instance), and a registry answers the Subscription API.
+ *
+ * The registry is an interface so that a multi-instance deployment can share one (e.g. in Redis);
+ * {@link createMemoryRegistry} is the single-instance default.
+ */
+import type { Broker, UpdateInput } from '../brokers/types.ts';
+import type { Subscriber } from './dispatcher.ts';
+import type { MatchType } from './matchers.ts';
+
+/**
+ * One subscription as the protocol shows it, in subscription events and Subscription API responses.
+ * Field names are the wire names.
+ */
+export interface ActiveSubscription {
+  /** The subscription's topic: `{hubPath}/subscriptions/{match_type}/{match}/{subscriber}`. */
+  readonly id: string;
+  readonly type: 'subscription';
+  readonly match_type: MatchType;
+  readonly match: string;
+  /** Hub-generated per connection (a UUID URN); never chosen by the client. */
+  readonly subscriber: string;
+  readonly active: boolean;
+  /** The `payload` of the subscriber's token, when it has one. */
+  readonly payload?: unknown;
+}
+
+/** Narrows {@link SubscriptionRegistry.list}: every given field must be equal. */
+export interface SubscriptionFilter {
+  match_type?: string;
+  match?: string;
+  subscriber?: string;
+}
+
+/**
+ * Where active subscriptions are kept. The hub calls `add` before publishing the `active: true`
+ * events of a connection and `remove` before publishing its `active: false` events, and the
+ * Subscription API reads the broker's `lastEventId()` *before* `list()`: so every change at or before
+ * that cursor is already in the list, and a client that subscribes from the cursor misses nothing.
+ *
+ * A shared implementation (several hub instances) must keep that order across instances — `add` and
+ * `remove` resolve once the change is visible to every instance's `list` — and must expire the entries
+ * of an instance that died without removing them, publishing their `active: false` events itself
+ * (with {@link subscriptionUpdate}) so that subscribers see them go.
+ */
+export interface SubscriptionRegistry {
+  /** Records the subscriptions of one connection (all with `active: true`). */
+  add(subscriptions: readonly ActiveSubscription[]): Promise<void>;
+  /** Forgets the subscriptions of one connection (as recorded by `add`). */
+  remove(subscriptions: readonly ActiveSubscription[]): Promise<void>;
+  /** The active subscriptions matching `filter`, in a stable order. */
+  list(filter: SubscriptionFilter): Promise<ActiveSubscription[]>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/** The in-process registry: one hub instance. */
+export function createMemoryRegistry(): SubscriptionRegistry {
+  const entries = new Map<string, ActiveSubscription>();
+  return {
+    async add(subscriptions) {
+      for (const s of subscriptions) entries.set(s.id, s);
+    },
+    async remove(subscriptions) {
+      for (const s of subscriptions) entries.delete(s.id);
+    },
+    async list(filter) {
+      const out: ActiveSubscription[] = [];
+      for (const s of entries.values()) {
+        if (filter.match_type !== undefined && s.match_type !== filter.match_type) continue;
+        if (filter.match !== undefined && s.match !== filter.match) continue;
+        if (filter.subscriber !== undefined && s.subscriber !== filter.subscriber) continue;
+        out.push(s);
+      }
+      return out;
+    },
+    async close() {
+      entries.clear();
+    },
+  };
+}
+
+/**
+ * Percent-encodes one variable of a subscription topic, once: `encodeURIComponent`, plus the dots of
+ * a `.` or `..` value, which a URL parser would otherwise remove as a dot segment.
+ */
+export function encodeSegment(value: string): string {
+  const encoded = encodeURIComponent(value);
+  return encoded === '.' || encoded === '..' ? encoded.replaceAll('.', '%2E') : encoded;
+}
+
+/** The topic of one subscription of `subscriber`. */
+export function subscriptionTopic(hubPath: string, type: MatchType, match: string, subscriber: string) {
+  return `${hubPath}/subscriptions/${encodeSegment(type)}/${encodeSegment(match)}/${encodeSegment(subscriber)}`;
+}
+
+/** The protocol objects of a connection's subscriptions. */
+export function subscriptionsOf(subscriber: Subscriber, hubPath: string): ActiveSubscription[] {
+  const payload = subscriber.principal?.payload;
+  const seen = new Set<string>();
+  const out: ActiveSubscription[] = [];
+  for (const s of subscriber.subscriptions) {
+    const id = subscriptionTopic(hubPath, s.type, s.match, subscriber.id);
+    // `match=a&match_exact=a` are the same subscription: one event, not two.
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push({
+      id,
+      type: 'subscription',
+      match_type: s.type,
+      match: s.match,
+      subscriber: subscriber.id,
+      active: true,
+      ...(payload !== undefined ? { payload } : {}),
+    });
+  }
+  return out;
+}
+
+/** The private `event: mercure` update announcing a subscription start (`active`) or end. */
+export function subscriptionUpdate(subscription: ActiveSubscription, active: boolean): UpdateInput {
+  return {
+    topics: [subscription.id],
+    data: JSON.stringify({ ...subscription, active }),
+    private: true,
+    type: 'mercure',
+  };
+}
+
+/**
+ * Keeps the registry and the subscription events in step with connections. Each connection's changes
+ * are chained, so its `active: false` events can never overtake its `active: true` ones.
+ */
+export class Presence {
+  readonly #chains = new WeakMap<Subscriber, Promise<void>>();
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(
+    readonly registry: SubscriptionRegistry,
+    readonly broker: Broker,
+    readonly hubPath: string,
+  ) {}
+
+  /** A connection is live: record its subscriptions, then announce them. */
+  opened(subscriber: Subscriber): void {
+    const subscriptions = subscriptionsOf(subscriber, this.hubPath);
+    this.#chain(subscriber, async () => {
+      await this.registry.add(subscriptions);
+      for (const s of subscriptions) await this.broker.publish(subscriptionUpdate(s, true));
+    });
+  }
+
+  /** A connection ended, whoever ended it: forget its subscriptions, then announce it. */
+  closed(subscriber: Subscriber): void {
+    if (!this.#chains.has(subscriber)) return; // Never announced as open.
+    const subscriptions = subscriptionsOf(subscriber, this.hubPath);
+    this.#chain(subscriber, async () => {
+      await this.registry.remove(subscriptions);
+      for (const s of subscriptions) await this.broker.publish(subscriptionUpdate(s, false));
+    });
+  }
+
+  #chain(subscriber: Subscriber, step: () => Promise<void>): void {
+    const next = (this.#chains.get(subscriber) ?? Promise.resolve()).then(step).catch((error) => {
+      // A broker that is down loses presence events; subscribers reconcile through the API.
+      console.error('ssehub: subscription event failed', error);
+    });
+    this.#chains.set(subscriber, next);
+    this.#pending.add(next);
+    void next.then(() => this.#pending.delete(next));
+  }
+
+  /** Resolves once every change requested so far is recorded and announced (for a clean shutdown). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
+  }
+}

@@ -1,0 +1,112 @@
+/** Fuzzed tokens and headers: never a crash, never a hang, always 400 or 401. */
+import { createHmac } from 'node:crypto';
+import { createConnection } from 'node:net';
+import fc from 'fast-check';
+import { expect, it } from 'vitest';
+import { HUB, publishOk, uniqueTopic } from './client.ts';
+import { FIXTURE_ISSUER, FIXTURE_KEY, FIXTURE_RESOURCE, type Target } from './target.ts';
+import { detail, draft } from './tokens.ts';
+
+/** Sends raw bytes as the Authorization header value; resolves with the status line's code. */
+function rawRequest(base: string, value: Uint8Array): Promise<number> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: hostname, port: Number(port) });
+    let text = '';
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      const match = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      if (match) {
+        resolve(Number(match[1]));
+        socket.destroy();
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed without a status: ${JSON.stringify(text)}`)));
+    socket.write(
+      Buffer.concat([
+        Buffer.from(`GET ${HUB}?match=%2Ffuzz HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer `),
+        value,
+        Buffer.from('\r\nConnection: close\r\n\r\n'),
+      ]),
+    );
+  });
+}
+
+function hs256(payload: string): string {
+  const head = Buffer.from('{"alg":"HS256","typ":"at+jwt"}').toString('base64url');
+  const body = Buffer.from(payload).toString('base64url');
+  const mac = createHmac('sha256', FIXTURE_KEY).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${mac}`;
+}
+
+export function fuzzTests(target: () => Target) {
+  const url = () => target().url;
+  const status = async (headers: Record<string, string>) => {
+    const res = await fetch(`${url()}${HUB}?match=%2Ffuzz`, { headers });
+    await res.body?.cancel();
+    return res.status;
+  };
+
+  it('answers random tokens, truncated JWTs and mangled segments with 401 (or 400)', async () => {
+    const real = await draft([detail(['subscribe'], [{ match: '*' }])]);
+    const tokenish = fc.oneof(
+      fc.stringMatching(/^[A-Za-z0-9\-._~+/]{1,300}=*$/),
+      fc.integer({ min: 1, max: real.length - 1 }).map((n) => real.slice(0, n)),
+      fc
+        .tuple(fc.integer({ min: 0, max: real.length - 1 }), fc.constantFrom('A', '.', '_', '-'))
+        .map(([i, c]) => real.slice(0, i) + c + real.slice(i + 1)),
+      fc
+        .array(fc.stringMatching(/^[A-Za-z0-9_-]{0,40}$/), { minLength: 1, maxLength: 6 })
+        .map((p) => p.join('.'))
+        // An empty cookie is no cookie (anonymous, 200), not a bad token.
+        .filter((token) => token !== ''),
+    );
+    await fc.assert(
+      fc.asyncProperty(tokenish, async (token) => {
+        if (token === real) return;
+        const code = await status({ authorization: `Bearer ${token}` });
+        expect([400, 401]).toContain(code);
+        const viaCookie = await status({ cookie: `__Secure-mercure_access_token=${token}` });
+        expect(viaCookie).toBe(401);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('answers random bytes in the Authorization header with 400 or 401', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 400 }), async (bytes) => {
+        // CR and LF would end the header line early: the request itself then changes shape.
+        const value = bytes.map((b) => (b === 13 || b === 10 ? 0x41 : b));
+        expect([400, 401]).toContain(await rawRequest(url(), value));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses huge tokens and huge claims with 401, and stays up', async () => {
+    const hugeClaim = await draft(
+      [detail(['subscribe'], [{ match: '*' }])],
+      {},
+      { junk: 'x'.repeat(40_000) },
+    );
+    const manyEntries = await draft(
+      Array.from({ length: 70 }, () => detail(['subscribe'], [{ match: '*' }])),
+    );
+    const manyTopics = await draft([
+      detail(
+        ['subscribe'],
+        Array.from({ length: 300 }, (_, i) => ({ match: `/${i}` })),
+      ),
+    ]);
+    // Too deep for jose to sign: built by hand, signature and all.
+    const deep = hs256(
+      `{"iss":"${FIXTURE_ISSUER}","aud":"${FIXTURE_RESOURCE}","x":${'['.repeat(12_000)}${']'.repeat(12_000)}}`,
+    );
+    for (const token of [hugeClaim, manyEntries, manyTopics, deep, 'a'.repeat(50_000)]) {
+      expect(await status({ authorization: `Bearer ${token}` }), `${token.length} chars`).toBe(401);
+    }
+    expect(await publishOk(url(), { topic: uniqueTopic(), data: 'still up' })).toMatch(/^urn:uuid:/);
+  });
+}
