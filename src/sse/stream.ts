@@ -65,16 +65,22 @@ export class EventStream {
   constructor(options: EventStreamOptions = {}) {
     this.#options = options;
     this.#limit = options.maxQueueBytes ?? 1024 * 1024;
+    let pullSink: PullSink | undefined;
     this.readable = new ReadableStream<Uint8Array>(
       {
         // With a zero high-water mark, pull() runs on the consumer's first read: only then is the
-        // controller attached, so a runtime adapter can attach its own sink before that.
+        // controller attached, so a runtime adapter can attach its own sink before that. Every later
+        // pull() is the consumer (the runtime writing to its socket) asking for more.
         pull: (controller) => {
-          if (!this.#sink) this.attach(controllerSink(controller));
+          if (!this.#sink) {
+            pullSink = new PullSink(controller, () => this.#finish('client'));
+            this.attach(pullSink);
+          }
+          pullSink?.pull();
         },
         cancel: () => this.#finish('client'),
       },
-      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+      { highWaterMark: 0 },
     );
     streams.set(this.readable, this);
     if (options.retry !== undefined) this.write(utf8.encode(encodeRetry(options.retry)));
@@ -193,27 +199,92 @@ export function eventStreamOf(body: ReadableStream<Uint8Array> | null): EventStr
   return body ? streams.get(body) : undefined;
 }
 
-function controllerSink(controller: ReadableStreamDefaultController<Uint8Array>): StreamSink {
-  return {
-    write(chunk) {
-      try {
-        controller.enqueue(chunk);
-      } catch {
-        // The consumer cancelled between our check and this write: writes after close are no-ops.
-      }
-    },
-    get buffered() {
-      return -(controller.desiredSize ?? 0);
-    },
-    end() {
-      try {
-        controller.close();
-      } catch {}
-    },
-    abort() {
-      try {
-        controller.error(new Error('event stream closed by the server'));
-      } catch {}
-    },
-  };
+/**
+ * The default sink: frames wait in our own queue until the consumer pulls, so the backlog is exactly
+ * what the runtime has not taken yet (its socket is full) and an abort can drop it. The queue is
+ * handed over in one chunk per pull. Ending is always a clean close: `controller.error()` would be
+ * logged as an uncaught error by Bun, Deno and workerd for what is a routine disconnect.
+ */
+class PullSink implements StreamSink {
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  /** The consumer has a read waiting and nothing was there for it. */
+  #demand = false;
+  #ending = false;
+  #done = false;
+
+  constructor(
+    readonly controller: ReadableStreamDefaultController<Uint8Array>,
+    /** Called when the consumer is gone (a write to it failed). */
+    readonly onGone: () => void,
+  ) {}
+
+  get buffered(): number {
+    return this.#queued;
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.#done || this.#ending) return;
+    if (this.#demand) {
+      this.#demand = false;
+      this.#enqueue(chunk);
+    } else {
+      this.#queue.push(chunk);
+      this.#queued += chunk.byteLength;
+    }
+  }
+
+  /** The consumer wants more. */
+  pull(): void {
+    if (this.#done) return;
+    if (this.#queue.length > 0) {
+      const chunks = this.#queue;
+      this.#queue = [];
+      this.#queued = 0;
+      this.#enqueue(chunks.length === 1 ? chunks[0]! : concatBytes(chunks));
+    } else if (this.#ending) this.#close();
+    else this.#demand = true;
+  }
+
+  end(): void {
+    if (this.#done) return;
+    this.#ending = true;
+    if (this.#queue.length === 0) this.#close();
+  }
+
+  abort(): void {
+    this.#queue = [];
+    this.#queued = 0;
+    this.#close();
+  }
+
+  #enqueue(chunk: Uint8Array): void {
+    try {
+      this.controller.enqueue(chunk);
+    } catch {
+      // The consumer cancelled in between: it is gone. Writes after close stay no-ops.
+      this.#done = true;
+      this.onGone();
+    }
+  }
+
+  #close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      this.controller.close();
+    } catch {}
+  }
+}
+
+function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const c of chunks) length += c.byteLength;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
 }
