@@ -86,7 +86,8 @@ export class Dispatcher {
    */
   constructor(
     readonly metrics: Metrics,
-    readonly defer: (flush: () => void) => void = queueMicrotask,
+    // Wrapped: a bare `queueMicrotask` called as a method throws "Illegal invocation" in workerd.
+    readonly defer: (flush: () => void) => void = (flush) => queueMicrotask(flush),
   ) {}
 
   add(subscriber: Subscriber): void {
@@ -110,7 +111,8 @@ export class Dispatcher {
       return;
     }
     this.#queue = [...updates];
-    this.defer(() => {
+    const defer = this.defer; // called unbound: host functions reject a foreign `this`
+    defer(() => {
       const batch = this.#queue!;
       this.#queue = undefined;
       this.deliver(batch);
