@@ -18,6 +18,8 @@ const LOOP_DELAY_RESOLUTION_MS = 1;
 /** Readings of the server process, taken at the edges of the measurement window. */
 export interface ServerProbe {
   cpuSeconds(): number;
+  /** CPU seconds so far by part (process name), when the server is made of several processes. */
+  cpuParts?(): Map<string, number>;
   rssBytes(): number;
   /** The core the server is pinned to, if any: other load on it is then measured. */
   core?: number | undefined;
@@ -32,7 +34,8 @@ export function subscribePath(topic: string): string {
 
 /** One publish-and-fan-out run. */
 export interface LoadOptions {
-  target: Target;
+  /** Several targets (instances of one hub): subscribers and publishes alternate between them. */
+  target: Target | readonly Target[];
   topic: string;
   subscribers: number;
   /** Published events per second. */
@@ -80,6 +83,8 @@ export interface LoadResult {
   drainMs: number;
   serverCpuSeconds: number;
   serverCpuMicrosPerEvent: number;
+  /** Server CPU seconds in the window by part, when the probe tells them apart. */
+  serverCpuParts: Map<string, number>;
   serverRssBytes: number;
   generatorCpuPercent: number;
   generatorLoopDelayP99Ms: number;
@@ -180,6 +185,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       drainMs,
       serverCpuSeconds,
       serverCpuMicrosPerEvent: delivered > 0 ? (serverCpuSeconds * 1e6) / delivered : Number.NaN,
+      serverCpuParts: new Map(
+        [...end.serverCpuParts].map(([part, s]) => [part, s - (start.serverCpuParts.get(part) ?? 0)]),
+      ),
       serverRssBytes: end.serverRss,
       generatorCpuPercent: (generatorCpu / windowSeconds) * 100,
       generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS),
@@ -199,7 +207,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
 /** Idle connections: what each costs the server in resident memory. */
 export interface IdleOptions {
-  target: Target;
+  target: Target | readonly Target[];
   topic: string;
   connections: number;
   payloadBytes: number;
@@ -281,6 +289,7 @@ interface Snapshot {
   serverWait: number;
   generatorWait: number;
   serverCpu: number;
+  serverCpuParts: Map<string, number>;
   serverRss: number;
 }
 
@@ -288,6 +297,7 @@ interface Snapshot {
 const generatorCore = pinnedCore(process.pid);
 
 function snapshot(ledger: Ledger, probe: ServerProbe | undefined): Snapshot {
+  const parts = probe?.cpuParts?.() ?? new Map<string, number>();
   return {
     at: performance.now(),
     delivered: ledger.delivered,
@@ -296,7 +306,10 @@ function snapshot(ledger: Ledger, probe: ServerProbe | undefined): Snapshot {
     generatorCoreBusy: generatorCore === undefined ? Number.NaN : coreBusySeconds(generatorCore),
     serverWait: probe?.waitSeconds?.() ?? Number.NaN,
     generatorWait: mainThreadWaitSeconds(process.pid),
-    serverCpu: probe?.cpuSeconds() ?? Number.NaN,
+    serverCpu: probe?.cpuParts
+      ? [...parts.values()].reduce((a, b) => a + b, 0)
+      : (probe?.cpuSeconds() ?? Number.NaN),
+    serverCpuParts: parts,
     serverRss: probe?.rssBytes() ?? Number.NaN,
   };
 }

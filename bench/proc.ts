@@ -30,6 +30,82 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
+/** What identifies one process over time (a pid may be reused) and names it in reports. */
+export interface ProcessInfo {
+  pid: number;
+  /** `comm`: the executable's name, at most 15 characters (proc(5)). */
+  comm: string;
+  /** Start time in clock ticks since boot: with the pid, a key no later process can reuse. */
+  startTicks: number;
+  cpuSeconds: number;
+}
+
+/** One reading of `pid`, or undefined once it is gone. */
+export function processInfo(pid: number): ProcessInfo | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  return {
+    pid,
+    comm: text.slice(open + 1, close),
+    // stat fields 22 (starttime), 14 and 15 (utime, stime); index 0 here is field 3 (state).
+    startTicks: Number(fields[19]),
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond(),
+  };
+}
+
+/** The command line of `pid`, arguments joined by spaces ('' once it is gone). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * CPU time of process trees that may change while they are measured: a launcher that starts its
+ * workers late (wrangler), helpers that come and go. Every reading walks the trees again and adds
+ * each process it has ever seen at its latest reading, so a process that appears counts from its
+ * start and one that exits keeps what it had used when last seen (at most one reading's worth of
+ * its final moments is lost).
+ */
+export class TreeCpu {
+  private readonly seen = new Map<string, { part: string; seconds: number }>();
+
+  /**
+   * @param roots the tree roots, each with a label for its processes
+   * @param name names one process of a tree: labels per process are summed in {@link byPart}
+   */
+  constructor(
+    private readonly roots: () => readonly { pid: number; label: string }[],
+    private readonly name: (label: string, p: ProcessInfo) => string,
+  ) {}
+
+  /** CPU seconds used so far, per part name, in first-seen order. */
+  byPart(): Map<string, number> {
+    for (const root of this.roots()) {
+      for (const pid of processTree(root.pid)) {
+        const p = processInfo(pid);
+        if (!p) continue;
+        const key = `${pid}:${p.startTicks}`;
+        const entry = this.seen.get(key);
+        if (entry) entry.seconds = p.cpuSeconds;
+        else this.seen.set(key, { part: this.name(root.label, p), seconds: p.cpuSeconds });
+      }
+    }
+    const parts = new Map<string, number>();
+    for (const { part, seconds } of this.seen.values()) parts.set(part, (parts.get(part) ?? 0) + seconds);
+    return parts;
+  }
+}
+
 /** `pid` and all its live descendants. */
 export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();

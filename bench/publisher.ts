@@ -1,13 +1,14 @@
 /**
  * A paced publisher: POSTs `topic=…&data=…` form bodies over a small pool of keep-alive HTTP/1.1
- * connections (raw sockets, one request in flight per connection). Event i is due at
+ * connections (raw sockets, one request in flight per connection); with several targets (instances
+ * of one hub), event i goes to target i mod n, over a pool per target. Event i is due at
  * `t0 + i / rate` on an absolute clock, so timer jitter never accumulates into drift; when the
  * pool is busy, due events wait and the wait is reported as publisher lag.
  */
 import { connect, type Socket } from 'node:net';
 import { ChunkedDecoder, HeadReader, isChunked } from './http1.ts';
 import { makePayload, nowMicros } from './payload.ts';
-import type { Target } from './subscriber.ts';
+import { type Target, targetList } from './subscriber.ts';
 
 /** Node's http server closes keep-alive connections idle for 5 s; never reuse one near that. */
 const MAX_IDLE_MS = 4_000;
@@ -98,14 +99,14 @@ class Connection {
 
 /** What to publish. */
 export interface PublishPlan {
-  target: Target;
+  target: Target | readonly Target[];
   topic: string;
   /** Events per second. */
   rate: number;
   /** Number of events (sequence numbers 0 … count-1). */
   count: number;
   payloadBytes: number;
-  /** Upper bound on concurrent requests (= connections); 16 unless set. */
+  /** Upper bound on concurrent requests (= connections), split evenly among targets; 16 unless set. */
   maxConnections?: number;
 }
 
@@ -129,19 +130,28 @@ export class Publisher {
   sent = 0;
   private lagSumMs = 0;
   private stopped = false;
-  private readonly pool: Connection[] = [];
-  private connecting = 0;
-  private readonly prefix: string;
+  private readonly targets: readonly Target[];
+  /** Per target: its connections, how many are being opened, its request-head prefix. */
+  private readonly pools: Connection[][];
+  private readonly connecting: number[];
+  private readonly prefixes: string[];
+  private readonly perTarget: number;
   private readonly bodyPrefix: string;
 
   constructor(private readonly plan: PublishPlan) {
     this.sentMicros = new Float64Array(plan.count);
     this.answeredMicros = new Float64Array(plan.count);
     this.status = new Uint8Array(plan.count);
+    this.targets = targetList(plan.target);
+    this.pools = this.targets.map(() => []);
+    this.connecting = this.targets.map(() => 0);
+    this.perTarget = Math.max(1, Math.floor((plan.maxConnections ?? 16) / this.targets.length));
     this.bodyPrefix = `topic=${encodeURIComponent(plan.topic)}&data=`;
-    this.prefix =
-      `POST /.well-known/mercure HTTP/1.1\r\nHost: ${plan.target.host}:${plan.target.port}\r\n` +
-      'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ';
+    this.prefixes = this.targets.map(
+      (t) =>
+        `POST /.well-known/mercure HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\n` +
+        'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ',
+    );
   }
 
   /** Mean wait between an event's due time and its write, in ms. */
@@ -149,9 +159,9 @@ export class Publisher {
     return this.sent === 0 ? 0 : this.lagSumMs / this.sent;
   }
 
-  /** Pre-opens `n` connections so the measured run does not pay for handshakes. */
+  /** Pre-opens `n` connections per target so the measured run does not pay for handshakes. */
   async open(n = 2): Promise<void> {
-    await Promise.all(Array.from({ length: n }, () => this.addConnection()));
+    await Promise.all(this.targets.flatMap((_, t) => Array.from({ length: n }, () => this.addConnection(t))));
   }
 
   /**
@@ -194,7 +204,7 @@ export class Publisher {
   }
 
   close(): void {
-    for (const c of this.pool) c.close();
+    for (const pool of this.pools) for (const c of pool) c.close();
   }
 
   private onAnswered: () => void = () => {};
@@ -202,10 +212,12 @@ export class Publisher {
 
   private pump(released: number, due: (seq: number) => number): void {
     while (this.sent < released && !this.stopped) {
-      const conn = this.idleConnection();
+      // Strictly in sequence order: event seq waits for its own target's pool.
+      const t = this.sent % this.targets.length;
+      const conn = this.idleConnection(t);
       if (!conn) {
-        if (this.pool.length + this.connecting < (this.plan.maxConnections ?? 16)) {
-          this.addConnection().then(
+        if (this.pools[t]!.length + this.connecting[t]! < this.perTarget) {
+          this.addConnection(t).then(
             () => this.pump(released, due),
             () => {},
           );
@@ -219,7 +231,7 @@ export class Publisher {
       if (lag > this.maxLagMs) this.maxLagMs = lag;
       this.sentMicros[seq] = sentMicros;
       const body = this.bodyPrefix + makePayload(seq, sentMicros, this.plan.payloadBytes);
-      conn.send(`${this.prefix}${body.length}\r\n\r\n${body}`, (status) => {
+      conn.send(`${this.prefixes[t]}${body.length}\r\n\r\n${body}`, (status) => {
         this.answeredMicros[seq] = nowMicros();
         if (status === 200) {
           this.status[seq] = 1;
@@ -233,35 +245,37 @@ export class Publisher {
     }
   }
 
-  private idleConnection(): Connection | undefined {
+  private idleConnection(t: number): Connection | undefined {
+    const pool = this.pools[t]!;
     const now = performance.now();
     // Most recently used first, so spare connections go idle and are retired cleanly.
-    for (let i = this.pool.length - 1; i >= 0; i--) {
-      const c = this.pool[i]!;
+    for (let i = pool.length - 1; i >= 0; i--) {
+      const c = pool[i]!;
       if (c.busy || c.dead) continue;
       if (now - c.lastUsed > MAX_IDLE_MS) {
-        this.pool.splice(i, 1);
+        pool.splice(i, 1);
         c.close();
         continue;
       }
-      this.pool.splice(i, 1);
-      this.pool.push(c);
+      pool.splice(i, 1);
+      pool.push(c);
       return c;
     }
     return undefined;
   }
 
-  private async addConnection(): Promise<void> {
-    this.connecting++;
-    const conn = new Connection(this.plan.target, (gone) => {
-      const i = this.pool.indexOf(gone);
-      if (i >= 0) this.pool.splice(i, 1);
+  private async addConnection(t: number): Promise<void> {
+    const pool = this.pools[t]!;
+    this.connecting[t] = this.connecting[t]! + 1;
+    const conn = new Connection(this.targets[t]!, (gone) => {
+      const i = pool.indexOf(gone);
+      if (i >= 0) pool.splice(i, 1);
     });
     try {
       await conn.ready();
-      this.pool.push(conn);
+      pool.push(conn);
     } finally {
-      this.connecting--;
+      this.connecting[t] = this.connecting[t]! - 1;
     }
   }
 }

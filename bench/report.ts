@@ -17,9 +17,11 @@ export interface RunInfo {
   node: string;
   nofile: string;
   nice: number;
-  servers: { name: string; command: string; skipped?: string }[];
+  servers: { name: string; command: string; version?: string; skipped?: string }[];
   config: BenchConfig;
   backgroundLoad: string;
+  /** The column ratios are computed against (default: `baseline` if present, else the last). */
+  reference?: string;
 }
 
 /** Results by scenario, then by server name (in column order). */
@@ -27,7 +29,8 @@ export type Results = Map<ScenarioId, Map<string, ScenarioResult | Error>>;
 
 type Better = 'higher' | 'lower' | 'none';
 
-interface Row {
+/** One table row: a label and how to read it from a result. */
+export interface Row {
   label: string;
   better: Better;
   cell: (r: ScenarioResult) => number | string | undefined;
@@ -38,7 +41,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const fixed = (digits: number) => (n: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
 /** Rows shared by the two publish-and-fan-out scenarios. */
-function loadRows(): Row[] {
+export function loadRows(): Row[] {
   const L =
     (f: (l: LoadResult) => number | string): Row['cell'] =>
     (r) =>
@@ -213,43 +216,46 @@ function rampRows(): Row[] {
   ];
 }
 
-const TITLES: Record<ScenarioId, { title: string; rows: () => Row[]; describe: (c: BenchConfig) => string }> =
-  {
-    i: {
-      title: '(i) Saturation',
-      rows: loadRows,
-      describe: (c) =>
-        `${c.saturation.subscribers} subscribers on one topic; the publisher offers ${c.saturation.rate} events/s of ` +
-        `${c.payloadBytes} B for ${c.saturation.durationMs / 1000} s after ${c.saturation.warmupMs / 1000} s of warm-up. ` +
-        'It is closed-loop (at most 16 requests in flight), so a server that cannot keep up answers slower and the ' +
-        'achieved rate drops instead of a backlog piling up.',
-    },
-    ii: {
-      title: '(ii) Latency',
-      rows: loadRows,
-      describe: (c) =>
-        `${c.latency.subscribers} subscribers, ${c.latency.rate} events/s of ${c.payloadBytes} B for ` +
-        `${c.latency.durationMs / 1000} s after ${c.latency.warmupMs / 1000} s of warm-up. Latency is publish (request written) ` +
-        '→ event parsed by the subscriber, on one clock.',
-    },
-    iii: {
-      title: '(iii) Idle connections',
-      rows: idleRows,
-      describe: (c) =>
-        `${c.idle.connections} subscribers that receive nothing. RSS (VmRSS) after a warm-up burst and ` +
-        `${c.idle.settleMs / 1000} s of rest, then again ${c.idle.settleMs / 1000} s after opening them all; one event is ` +
-        'published afterwards to check that every connection is a live subscription.',
-    },
-    iv: {
-      title: '(iv) Highest sustained publish rate',
-      rows: rampRows,
-      describe: (c) =>
-        `${c.ramp.subscribers} subscribers. Steps of ${c.ramp.warmupMs / 1000} s warm-up + ${c.ramp.durationMs / 1000} s ` +
-        `measured, doubling from ${c.ramp.startRate} events/s until a step fails, then bisecting to within ` +
-        `${Math.round((c.ramp.precision - 1) * 100)} %. Sustained = every subscriber got every event, delivered ≥ 99 % ` +
-        'of offered, p99 < 1 s, no publish failed, no connection closed, no duplicate or out-of-order event.',
-    },
-  };
+/** Title, rows and description of each scenario. */
+export const TITLES: Record<
+  ScenarioId,
+  { title: string; rows: () => Row[]; describe: (c: BenchConfig) => string }
+> = {
+  i: {
+    title: '(i) Saturation',
+    rows: loadRows,
+    describe: (c) =>
+      `${c.saturation.subscribers} subscribers on one topic; the publisher offers ${c.saturation.rate} events/s of ` +
+      `${c.payloadBytes} B for ${c.saturation.durationMs / 1000} s after ${c.saturation.warmupMs / 1000} s of warm-up. ` +
+      'It is closed-loop (at most 16 requests in flight), so a server that cannot keep up answers slower and the ' +
+      'achieved rate drops instead of a backlog piling up.',
+  },
+  ii: {
+    title: '(ii) Latency',
+    rows: loadRows,
+    describe: (c) =>
+      `${c.latency.subscribers} subscribers, ${c.latency.rate} events/s of ${c.payloadBytes} B for ` +
+      `${c.latency.durationMs / 1000} s after ${c.latency.warmupMs / 1000} s of warm-up. Latency is publish (request written) ` +
+      '→ event parsed by the subscriber, on one clock.',
+  },
+  iii: {
+    title: '(iii) Idle connections',
+    rows: idleRows,
+    describe: (c) =>
+      `${c.idle.connections} subscribers that receive nothing. RSS (VmRSS) after a warm-up burst and ` +
+      `${c.idle.settleMs / 1000} s of rest, then again ${c.idle.settleMs / 1000} s after opening them all; one event is ` +
+      'published afterwards to check that every connection is a live subscription.',
+  },
+  iv: {
+    title: '(iv) Highest sustained publish rate',
+    rows: rampRows,
+    describe: (c) =>
+      `${c.ramp.subscribers} subscribers. Steps of ${c.ramp.warmupMs / 1000} s warm-up + ${c.ramp.durationMs / 1000} s ` +
+      `measured, doubling from ${c.ramp.startRate} events/s until a step fails, then bisecting to within ` +
+      `${Math.round((c.ramp.precision - 1) * 100)} %. Sustained = every subscriber got every event, delivered ≥ 99 % ` +
+      'of offered, p99 < 1 s, no publish failed, no connection closed, no duplicate or out-of-order event.',
+  },
+};
 
 /** The whole RESULTS.md. */
 export function renderReport(info: RunInfo, results: Results): string {
@@ -265,9 +271,7 @@ export function renderReport(info: RunInfo, results: Results): string {
   );
   out.push(`- **Background load before the run:** ${info.backgroundLoad}`);
   out.push('- **Servers:**');
-  for (const s of info.servers) {
-    out.push(`  - \`${s.name}\`: \`${s.command}\`${s.skipped ? ` — **skipped: ${s.skipped}**` : ''}`);
-  }
+  out.push(...serverList(info));
   out.push('');
   out.push(
     'Server CPU is utime + stime from `/proc/<pid>/stat` over the measurement window, divided by the events ' +
@@ -284,7 +288,7 @@ export function renderReport(info: RunInfo, results: Results): string {
   for (const [id, byServer] of results) {
     const meta = TITLES[id];
     out.push(`## ${meta.title}`, '', meta.describe(info.config), '');
-    out.push(...table(meta.rows(), byServer));
+    out.push(...table(meta.rows(), byServer, info.reference));
     if (id === 'iv') out.push('', ...rampLog(byServer));
     const notes = notesFor(byServer);
     if (notes.length > 0) out.push('', ...notes);
@@ -293,15 +297,34 @@ export function renderReport(info: RunInfo, results: Results): string {
   return out.join('\n');
 }
 
-function table(rows: Row[], byServer: Map<string, ScenarioResult | Error>): string[] {
+/** The "Servers:" list: name, version when known, command, and why it was skipped. */
+export function serverList(info: RunInfo): string[] {
+  return info.servers.map(
+    (s) =>
+      `  - \`${s.name}\`${s.version ? ` (${s.version})` : ''}: ${s.command}` +
+      `${s.skipped ? ` — **skipped: ${s.skipped}**` : ''}`,
+  );
+}
+
+/**
+ * A Markdown table, one column per server plus one ratio column per server against `reference`
+ * (default: `baseline` if present, else the last column).
+ */
+export function table(
+  rows: Row[],
+  byServer: Map<string, ScenarioResult | Error>,
+  reference?: string,
+): string[] {
   const names = [...byServer.keys()];
-  const ref = names.includes('baseline') ? 'baseline' : names[names.length - 1]!;
+  const ref =
+    reference && names.includes(reference)
+      ? reference
+      : names.includes('baseline')
+        ? 'baseline'
+        : names[names.length - 1]!;
   const others = names.filter((n) => n !== ref);
   const header = ['metric', ...names.map((n) => `\`${n}\``), ...others.map((n) => `${n} ÷ ${ref}`)];
-  const lines = [
-    `| ${header.join(' | ')} |`,
-    `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
-  ];
+  const body: string[][] = [];
   for (const row of rows) {
     const raw = names.map((n) => {
       const r = byServer.get(n);
@@ -320,11 +343,24 @@ function table(rows: Row[], byServer: Map<string, ScenarioResult | Error>): stri
       if (!Number.isFinite(ratio)) return '';
       const good = row.better === 'higher' ? ratio >= 1 : ratio <= 1;
       const factor = ratio >= 1 ? ratio : 1 / ratio;
+      if (!Number.isFinite(factor)) return `${ratio.toFixed(2)}×`;
       return `${ratio.toFixed(2)}× (${factor.toFixed(1)}× ${good ? 'better' : 'worse'})`;
     });
-    lines.push(`| ${row.label} | ${[...cells, ...ratios].join(' | ')} |`);
+    body.push([row.label, ...cells, ...ratios]);
   }
-  return lines;
+  return alignTable(header, body);
+}
+
+/**
+ * Pads every column to its widest cell (the first left-aligned, the others right-aligned), so that
+ * the report reads as well in a terminal as rendered.
+ */
+export function alignTable(header: string[], body: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(3, h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    `| ${widths.map((w, i) => (i === 0 ? (cells[i] ?? '').padEnd(w) : (cells[i] ?? '').padStart(w))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`;
+  return [line(header), rule, ...body.map(line)];
 }
 
 /** Core shares computed as differences of two counters can dip a little below 0; that is 0. */
@@ -357,7 +393,8 @@ function rampLog(byServer: Map<string, ScenarioResult | Error>): string[] {
   return out;
 }
 
-function notesFor(byServer: Map<string, ScenarioResult | Error>): string[] {
+/** Failures, errors and warnings (generator-limited, contended) under a table. */
+export function notesFor(byServer: Map<string, ScenarioResult | Error>): string[] {
   const notes: string[] = [];
   for (const [name, r] of byServer) {
     if (r instanceof Error) {
@@ -374,7 +411,10 @@ function notesFor(byServer: Map<string, ScenarioResult | Error>): string[] {
           `used ${r.load.serverCpuPercent.toFixed(0)} % — the generator may be the limit.**`,
       );
     }
-    const wait = Math.max(r.load.serverWaitPercent, r.load.generatorWaitPercent);
+    // NaN where not measured (a server of several processes): the other side still counts.
+    const wait = Math.max(
+      ...[r.load.serverWaitPercent, r.load.generatorWaitPercent].filter((n) => Number.isFinite(n)),
+    );
     if (wait > CONTENDED_PERCENT) {
       notes.push(
         `- \`${name}\`: **contended: an event loop was kept waiting for its core ${wait.toFixed(0)} % of the ` +

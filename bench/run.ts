@@ -6,9 +6,11 @@
  * npm run bench                                # everything, both servers (~7 min)
  * npm run bench -- --quick                     # smoke run, writes bench/RESULTS.quick.md
  * npm run bench -- --servers=baseline --only=i,ii --duration=10
+ * npm run bench -- --runtimes                  # (i) on Node, Bun, Deno, workerd → its section
+ * npm run bench -- --scale-out                 # (i) on 1 memory vs 1 and 2 Redis instances → its section
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,14 +18,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineBusySeconds } from './proc.ts';
 import { type Results, type RunInfo, renderReport } from './report.ts';
+import { mergeReport, renderSection, SECTIONS } from './report-sections.ts';
 import { defaultConfig, runScenario, type ScenarioId } from './scenarios.ts';
 import {
+  describeCommand,
   launchScript,
   type RunningServer,
   SERVERS,
   type ServerSpec,
   startServer,
   unavailableReason,
+  versionOf,
 } from './servers.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,8 +38,15 @@ const SERVER_CORE = 1;
 
 const USAGE = `Usage: npm run bench -- [options]
   --quick                 short smoke run (fewer subscribers, seconds not tens of seconds)
-  --servers=hub,baseline  servers to run, in column order (a name twice runs it twice)
+  --servers=hub,baseline  servers to run, in column order (a name twice runs it twice); known:
+                          ${SERVERS.map((s) => s.name).join(', ')}
   --only=i,ii,iii,iv      scenarios to run
+  --runtimes              the runtimes section: --servers=${SECTIONS.runtimes!.servers.join(',')} --only=i
+  --scale-out             the Redis section: --servers=${SECTIONS['scale-out']!.servers.join(',')} --only=i
+                          (a section run replaces only its section of the report; the default run
+                          rewrites the rest and keeps the sections; --servers/--only still apply)
+  --ref=NAME              column the ratios are computed against (default: baseline, in a section
+                          its first server)
   --out=FILE              report path (default bench/RESULTS.md, bench/RESULTS.quick.md with --quick)
   --subscribers=N         subscribers in (i) and (ii)
   --duration=S --warmup=S measured / warm-up seconds in (i) and (ii)
@@ -49,8 +61,11 @@ const USAGE = `Usage: npm run bench -- [options]
 const OPTIONS = {
   quick: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
-  servers: { type: 'string', default: 'hub,baseline' },
-  only: { type: 'string', default: SCENARIOS.join(',') },
+  servers: { type: 'string' },
+  only: { type: 'string' },
+  runtimes: { type: 'boolean', default: false },
+  'scale-out': { type: 'boolean', default: false },
+  ref: { type: 'string' },
   out: { type: 'string' },
   subscribers: { type: 'string' },
   duration: { type: 'string' },
@@ -122,12 +137,18 @@ async function main(values: Values, nice: number): Promise<void> {
     config.payloadBytes = n;
   });
 
-  const only = values.only.split(',').map((s) => s.trim());
+  if (values.runtimes && values['scale-out']) throw new Error('--runtimes and --scale-out are separate runs');
+  const section = values.runtimes ? 'runtimes' : values['scale-out'] ? 'scale-out' : undefined;
+  const preset = section ? SECTIONS[section] : undefined;
+  const only = (values.only ?? (preset ? 'i' : SCENARIOS.join(','))).split(',').map((s) => s.trim());
   const unknown = only.filter((s) => !SCENARIOS.includes(s as ScenarioId));
   if (unknown.length > 0)
     throw new Error(`unknown scenario(s) ${unknown.join(', ')}; pick from ${SCENARIOS.join(',')}`);
   const scenarios = SCENARIOS.filter((s) => only.includes(s));
-  const servers = pickServers(values.servers);
+  const servers = pickServers(values.servers ?? preset?.servers.join(',') ?? 'hub,baseline');
+  const reference = values.ref ?? (preset ? servers[0]?.name : undefined);
+  if (reference !== undefined && !servers.some((s) => s.name === reference))
+    throw new Error(`--ref=${reference} is not one of the servers run`);
   const out = values.out ?? join('bench', values.quick ? 'RESULTS.quick.md' : 'RESULTS.md');
 
   const nofile = openFileLimit();
@@ -144,17 +165,19 @@ async function main(values: Values, nice: number): Promise<void> {
     node: process.version,
     nofile: String(nofile),
     nice,
-    servers: servers.map(({ spec, name }) => ({
-      name,
-      command: [
-        'PORT=<port>',
-        ...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-        ...spec.command,
-      ].join(' '),
-      skipped: unavailableReason(spec, ROOT),
-    })),
+    servers: servers.map(({ spec, name }) => {
+      const skipped = unavailableReason(spec, ROOT);
+      const version = skipped ? undefined : versionOf(spec, ROOT);
+      return {
+        name,
+        command: describeCommand(spec),
+        ...(version ? { version } : {}),
+        ...(skipped ? { skipped } : {}),
+      };
+    }),
     config,
     backgroundLoad,
+    ...(reference ? { reference } : {}),
   };
   for (const s of info.servers) if (s.skipped) console.warn(`skipping ${s.name}: ${s.skipped}`);
 
@@ -173,10 +196,9 @@ async function main(values: Values, nice: number): Promise<void> {
         });
         current = server;
         try {
-          const target = { host: '127.0.0.1', port: server.port };
           byServer.set(
             name,
-            await runScenario(id, config, target, server.probe, (l) => console.log(`  ${l}`)),
+            await runScenario(id, config, server.targets, server.probe, (l) => console.log(`  ${l}`)),
           );
         } finally {
           current = undefined;
@@ -188,21 +210,19 @@ async function main(values: Values, nice: number): Promise<void> {
       }
     }
     // Write after every scenario so an interrupted run still leaves its numbers behind.
-    writeReport(resolve(ROOT, out), renderReport(info, results));
+    const file = resolve(ROOT, out);
+    const existing = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+    writeFileSync(
+      file,
+      mergeReport(
+        existing,
+        section
+          ? { section: { id: section, text: renderSection(section, info, results) } }
+          : { main: renderReport(info, results) },
+      ),
+    );
   }
   console.log(`wrote ${relative(process.cwd(), resolve(ROOT, out))}`);
-}
-
-/** Writes the report and lets Biome align its tables, so `npm run lint` stays clean. */
-function writeReport(file: string, markdown: string): void {
-  writeFileSync(file, markdown);
-  try {
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'biome'), ['format', '--write', file], {
-      stdio: 'ignore',
-    });
-  } catch {
-    // Unformatted markdown is still a fine report.
-  }
 }
 
 /** Resolves `--servers`, naming a repeated server `name#2`, `name#3`, … */

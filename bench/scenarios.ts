@@ -116,7 +116,7 @@ export function bottleneck(r: LoadResult): string {
 export async function runScenario(
   id: ScenarioId,
   config: BenchConfig,
-  target: Target,
+  target: Target | readonly Target[],
   probe: ServerProbe,
   log: (line: string) => void,
 ): Promise<ScenarioResult> {
@@ -164,7 +164,7 @@ export function sustainFailures(r: LoadResult, subscribers: number): string[] {
 /** Doubles the publish rate until a step fails, then bisects between the last pass and the first failure. */
 async function ramp(
   config: BenchConfig,
-  target: Target,
+  target: Target | readonly Target[],
   probe: ServerProbe,
   log: (line: string) => void,
 ): Promise<RampResult> {

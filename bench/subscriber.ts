@@ -16,6 +16,13 @@ export interface Target {
   port: number;
 }
 
+/** One target, or the instances of one server as a list. */
+export function targetList(target: Target | readonly Target[]): readonly Target[] {
+  const list = Array.isArray(target) ? (target as readonly Target[]) : [target as Target];
+  if (list.length === 0) throw new Error('no target');
+  return list;
+}
+
 /** Tallies shared by every subscriber of a run. */
 export class Ledger {
   /** Data events received, duplicates included. */
@@ -222,24 +229,26 @@ export class Subscriber {
 
 /**
  * Opens `count` subscribers to `path`, at most `concurrency` handshakes at a time (a burst of
- * thousands of SYNs overflows the listen backlog and turns into 1 s retransmits).
+ * thousands of SYNs overflows the listen backlog and turns into 1 s retransmits). With several
+ * targets, subscriber i goes to target i mod n: an even split.
  */
 export async function openSubscribers(
   ledger: Ledger,
-  target: Target,
+  target: Target | readonly Target[],
   path: string,
   count: number,
   concurrency = 200,
 ): Promise<Subscriber[]> {
+  const targets = targetList(target);
   const subscribers: Subscriber[] = [];
   let next = 0;
   let failure: Error | undefined;
   const worker = async () => {
     while (next < count && !failure) {
-      next++;
+      const i = next++;
       const sub = new Subscriber(ledger);
       try {
-        await sub.connect(target, path);
+        await sub.connect(targets[i % targets.length]!, path);
         subscribers.push(sub);
       } catch (e) {
         failure ??= e as Error;
