@@ -68,15 +68,18 @@ export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
     reading: [
       '`hub`: one instance, memory broker. `redis2`: a private `redis-server` and two hub instances on it ' +
         '(`SSEHUB_REDIS_URL`, one fresh `SSEHUB_REDIS_KEY`); subscribers alternate between the instances ' +
-        '(500 each) and so do publishes (round-robin, in sequence). Every event is appended to the Redis stream by ' +
+        '(half on each) and so do publishes (round-robin, in sequence). Every event is appended to the Redis stream by ' +
         'the instance that took it (`XADD`), read back by both instances (`XREAD BLOCK`) and fanned out by each to ' +
         'its own subscribers; loss, duplicates and order are counted end to end, per subscriber, as for one ' +
         'instance. `redis1` is one instance on Redis: the hop alone, without a second process.',
-      'CPU per delivered event sums every server-side process — both hubs and redis-server — and the "by ' +
-        'process" row splits it. What Redis adds is the round trip before a publish is answered, the stream read ' +
-        'by every instance and the work of redis-server itself; the fan-out (the bulk of the cost at 1,000 ' +
-        'subscribers) is the same work split in two. With everything on one core the two instances also compete ' +
-        'with each other and with redis-server for it, which shows in latency.',
+      'CPU per delivered event sums every server-side process — the hubs and redis-server — and the "by ' +
+        'process" row splits it. Redis adds a round trip before a publish is answered, a stream read by every ' +
+        'instance and the work of redis-server itself; the fan-out, the bulk of the cost at 1,000 subscribers, is ' +
+        'the same work split in two. Batching cuts both ways: an `XREAD` returns every entry appended since the ' +
+        'previous one and the dispatcher writes them to each subscriber together, so under load an instance on ' +
+        'Redis can spend less CPU per event than one on the memory broker (which fans out once per event-loop ' +
+        'turn), while every event waits for the read loop. With everything on one core the instances and ' +
+        'redis-server also take turns on it, which shows in latency.',
     ],
   },
 };
