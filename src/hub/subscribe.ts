@@ -1,8 +1,9 @@
 import { type Broker, EARLIEST } from '../brokers/types.ts';
+import { concat } from '../sse/bytes.ts';
 import type { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream } from '../sse/stream.ts';
 import type { Authorizer } from './auth.ts';
-import { concat, type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
+import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
 import type { ConnectionLimiter } from './limits.ts';

@@ -3,6 +3,7 @@
  * Web `ReadableStream` (any runtime) or a direct sink a runtime adapter attaches (the Node fast path).
  * Zero dependencies: Web APIs only.
  */
+import { concat } from './bytes.ts';
 import { encodeComment, encodeEvent, encodeRetry, type SseEvent, utf8 } from './encode.ts';
 import type { Heartbeat } from './heartbeat.ts';
 
@@ -286,7 +287,7 @@ class PullSink implements StreamSink {
       const chunks = this.#queue;
       this.#queue = [];
       this.#queued = 0;
-      this.#enqueue(chunks.length === 1 ? chunks[0]! : concatBytes(chunks));
+      this.#enqueue(chunks.length === 1 ? chunks[0]! : concat(chunks));
     } else if (this.#ending) this.#close();
     else this.#demand = true;
   }
@@ -320,16 +321,4 @@ class PullSink implements StreamSink {
       this.controller.close();
     } catch {}
   }
-}
-
-function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const c of chunks) length += c.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }
