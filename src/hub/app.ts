@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import type { Broker } from '../brokers/types.ts';
 import type { Config } from '../config.ts';
 import { Heartbeat } from '../sse/heartbeat.ts';
-import { EventStream } from '../sse/stream.ts';
+import { EventStream, takesDirectStreams } from '../sse/stream.ts';
 import { type Authorizer, createAuthorizer, insufficientScope } from './auth.ts';
 import { cors, parseOrigins } from './cors.ts';
 import { resourceMetadata } from './discovery.ts';
@@ -145,7 +145,13 @@ export function createHub(options: HubOptions): Hub {
     // Shutting down: a new stream would be cut moments later. End it at once, cleanly, with the
     // retry hint, so the client reconnects (elsewhere, or here once restarted) after the usual delay.
     if (closing) return shuttingDown(settings.retry);
-    return subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), options.clientAddress?.(c));
+    return subscribe(
+      ctx,
+      c.req.raw,
+      hubUrlOf(c.req.raw),
+      options.clientAddress?.(c),
+      takesDirectStreams(c.env),
+    );
   });
 
   app.post(HUB_PATH, async (c) => {

@@ -1,4 +1,5 @@
 import { comparePos, type Update } from '../brokers/types.ts';
+import { concat } from '../sse/bytes.ts';
 import { encodeEvent, utf8 } from '../sse/encode.ts';
 import type { EventStream } from '../sse/stream.ts';
 import type { Principal } from './auth.ts';
@@ -163,18 +164,4 @@ export class Dispatcher {
   #write(subscriber: Subscriber, bytes: Uint8Array, events = 1): void {
     if (subscriber.stream.write(bytes)) this.metrics.eventsDelivered += events;
   }
-}
-
-/** Concatenates byte chunks into one. */
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let length = 0;
-  for (const c of chunks) length += c.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }

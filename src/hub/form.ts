@@ -1,3 +1,4 @@
+import { concat } from '../sse/bytes.ts';
 import { badRequest, HubError } from './errors.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -80,14 +81,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return chunks.length === 0 ? new Uint8Array(0) : concat(chunks);
 }
 
 const tooLarge = (max: number) =>

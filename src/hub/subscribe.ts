@@ -1,8 +1,9 @@
 import { type Broker, EARLIEST } from '../brokers/types.ts';
+import { concat } from '../sse/bytes.ts';
 import type { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream } from '../sse/stream.ts';
 import type { Authorizer } from './auth.ts';
-import { concat, type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
+import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
 import type { ConnectionLimiter } from './limits.ts';
@@ -39,6 +40,8 @@ export async function subscribe(
   request: Request,
   hubUrl: URL,
   client?: string,
+  /** The runtime adapter writes the stream itself (see `EventStreamOptions.direct`). */
+  direct = false,
 ): Promise<Response> {
   const query = parseQuery(new URL(request.url).search);
   const extra = ctx.legacy ? LEGACY_MATCHERS : undefined;
@@ -61,6 +64,7 @@ export async function subscribe(
     retry: ctx.limits.retry,
     heartbeat: ctx.heartbeat,
     signal: request.signal,
+    direct,
     onClose: (reason) => {
       release?.();
       if (expiry !== undefined) clearTimeout(expiry);

@@ -30,6 +30,7 @@ interface Peer {
 
 runHub(process.argv.slice(2), process.env, {
   name: 'bun',
+  command: 'ssehub-bun',
   async serve(fetch, { port, host }) {
     const server = Bun.serve({
       port,

@@ -25,6 +25,7 @@ interface Peer {
 
 runHub(Deno.args, Deno.env.toObject(), {
   name: 'deno',
+  command: 'ssehub-deno',
   serve: (fetch, { port, host }) =>
     new Promise((resolve) => {
       const server = Deno.serve(

@@ -2,7 +2,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { eventStreamOf, type StreamSink } from '../sse/stream.ts';
+import { DIRECT_STREAMS, eventStreamOf, type StreamSink } from '../sse/stream.ts';
 
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
 
@@ -25,9 +25,18 @@ export function serveNode(
   options: { port: number; host?: string },
 ): Promise<NodeServer> {
   const listener = getRequestListener(async (request, env) => {
-    const response = await fetch(request, env);
-    const stream = eventStreamOf(response.body);
-    if (!stream) return response;
+    // Tell the app that event streams need no ReadableStream: this adapter writes them itself.
+    const response = await fetch(request, { ...(env as object), [DIRECT_STREAMS]: true });
+    const stream = eventStreamOf(response);
+    if (!stream) {
+      if (response.body === null && response.headers.get('content-type') === 'text/event-stream') {
+        // A middleware replaced a direct event-stream response: it would go out empty.
+        console.error(
+          `ssehub: an event stream for ${request.url} was lost by a middleware that replaced the response`,
+        );
+      }
+      return response;
+    }
     const { outgoing } = env as { outgoing: ServerResponse };
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {

@@ -1,8 +1,8 @@
 /**
- * Start-up shared by the Bun and Deno entries, step for step what the Node CLI does: parse the
- * settings table, read `--issuers-file`, refuse to run without a key (unless `--dev`), pick the
- * broker, listen, print the banner (and development tokens), drain on SIGTERM. Each entry supplies
- * only its runtime's glue: serving, the client address, signals, exit.
+ * Start-up shared by the Node, Bun and Deno entries: parse the settings table, read
+ * `--issuers-file`, refuse to run without a key (unless `--dev`), pick the broker (and with Redis the
+ * shared presence registry), listen, print the banner (and development tokens), drain on SIGTERM.
+ * Each entry supplies only its runtime's glue: serving, the client address, signals, exit.
  */
 import type { Context } from 'hono';
 import { createApp } from '../app.ts';
@@ -20,6 +20,10 @@ export type FetchHandler = (request: Request, env?: unknown) => Response | Promi
 export interface RuntimeGlue {
   /** Shown in the banner: `ssehub (bun) listening on …`. */
   name: string;
+  /** The command `--help` names. */
+  command: string;
+  /** How the hub schedules fan-out (see `Dispatcher`); e.g. `setImmediate` where the runtime has it. */
+  defer?: (flush: () => void) => void;
   /** Starts the HTTP server; resolves once it listens. */
   serve(
     fetch: FetchHandler,
@@ -57,7 +61,7 @@ export async function runHub(
     throw error;
   }
   if (parsed.help) {
-    console.log(helpText(`ssehub-${glue.name}`).trimEnd());
+    console.log(helpText(glue.command).trimEnd());
     return 0;
   }
   const config: Config = parsed.config;
@@ -83,6 +87,16 @@ export async function runHub(
         historySize: config.historySize,
       })
     : undefined;
+  // With Redis, the Subscription API and the expiry of dead instances need the shared registry.
+  const registry =
+    broker && config.subscriptionEvents
+      ? await (await import('../brokers/redis-registry.ts')).createRedisRegistry({
+          url: config.redisUrl!,
+          key: config.redisKey,
+          ttlSeconds: config.presenceTtl,
+          broker,
+        })
+      : undefined;
 
   // Listen first, so that development mode knows the port its tokens are for.
   let handler: FetchHandler = () => new Response('starting\n', { status: 503 });
@@ -99,7 +113,11 @@ export async function runHub(
   }
   let hub: Hub;
   try {
-    const built = createApp({ config, broker, hub: { issuers, clientAddress: glue.clientAddress } });
+    const built = createApp({
+      config,
+      broker,
+      hub: { issuers, registry, clientAddress: glue.clientAddress, defer: glue.defer },
+    });
     handler = built.app.fetch;
     hub = built.hub;
     await hub.ready;
@@ -107,6 +125,7 @@ export async function runHub(
     if (error instanceof ConfigError) {
       console.error(`ssehub: ${error.message}`);
       await server.close();
+      await registry?.close();
       await broker?.close();
       return 2;
     }

@@ -56,8 +56,9 @@ describe('EventStream', () => {
     expect(response.headers.get('x-accel-buffering')).toBe('no');
     expect(response.headers.get('x-extra')).toBe('1');
     expect(response.headers.has('transfer-encoding')).toBe(false);
-    expect(eventStreamOf(response.body)).toBe(stream);
-    expect(eventStreamOf(new Response('x').body)).toBeUndefined();
+    expect(eventStreamOf(response)).toBe(stream);
+    expect(eventStreamOf(new Response(response.body))).toBe(stream);
+    expect(eventStreamOf(new Response('x'))).toBeUndefined();
   });
 
   it('closes a subscriber whose backlog passes the bound, as slow', async () => {

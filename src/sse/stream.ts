@@ -3,6 +3,7 @@
  * Web `ReadableStream` (any runtime) or a direct sink a runtime adapter attaches (the Node fast path).
  * Zero dependencies: Web APIs only.
  */
+import { concat } from './bytes.ts';
 import { encodeComment, encodeEvent, encodeRetry, type SseEvent, utf8 } from './encode.ts';
 import type { Heartbeat } from './heartbeat.ts';
 
@@ -38,9 +39,29 @@ export interface EventStreamOptions {
   signal?: AbortSignal;
   /** Called exactly once when the stream ends, whoever ended it. */
   onClose?: (reason: CloseReason) => void;
+  /**
+   * A runtime adapter will attach its own sink to this stream (it said so with
+   * {@link DIRECT_STREAMS} on the request env): {@link EventStream.response} then builds no
+   * `ReadableStream` — about 2–3 KB per idle connection on Node 20 — and the adapter finds the stream
+   * with {@link eventStreamOf}.
+   */
+  direct?: boolean;
 }
 
-const streams = new WeakMap<ReadableStream<Uint8Array>, EventStream>();
+/**
+ * Set (to `true`) on the request env by a runtime adapter that writes event streams itself, e.g.
+ * `app.fetch(request, { ...env, [DIRECT_STREAMS]: true })`. See {@link EventStreamOptions.direct}.
+ */
+export const DIRECT_STREAMS = Symbol.for('ssehub.direct-streams');
+
+/** True when the request env says the runtime adapter writes event streams itself. */
+export function takesDirectStreams(env: unknown): boolean {
+  return typeof env === 'object' && env !== null && (env as Record<symbol, unknown>)[DIRECT_STREAMS] === true;
+}
+
+const streams = new WeakMap<ReadableStream<Uint8Array> | Response, EventStream>();
+/** Encoded `retry:` hints, shared by every stream that sends the same one. */
+const retryFrames = new Map<number, Uint8Array>();
 
 /**
  * A subscriber's stream of SSE frames with a bounded backlog. Writes after close are no-ops.
@@ -51,8 +72,7 @@ const streams = new WeakMap<ReadableStream<Uint8Array>, EventStream>();
  * return stream.response();
  */
 export class EventStream {
-  /** The body to hand to `new Response(...)`; see {@link EventStream.response}. */
-  readonly readable: ReadableStream<Uint8Array>;
+  #readable: ReadableStream<Uint8Array> | undefined;
   /** True when the stream opened or wrote since the last heartbeat tick (read and reset by {@link Heartbeat}). */
   active = true;
   #sink: StreamSink | undefined;
@@ -65,8 +85,24 @@ export class EventStream {
   constructor(options: EventStreamOptions = {}) {
     this.#options = options;
     this.#limit = options.maxQueueBytes ?? 1024 * 1024;
+    if (options.retry !== undefined) this.write(retryFrame(options.retry));
+    const signal = options.signal;
+    if (signal) {
+      if (signal.aborted) this.#finish('client');
+      else signal.addEventListener('abort', () => this.#finish('client'), { once: true });
+    }
+    if (!this.#closed) options.heartbeat?.add(this);
+  }
+
+  /** The body to hand to `new Response(...)`, built on first use; see {@link EventStream.response}. */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= this.#createReadable();
+    return this.#readable;
+  }
+
+  #createReadable(): ReadableStream<Uint8Array> {
     let pullSink: PullSink | undefined;
-    this.readable = new ReadableStream<Uint8Array>(
+    const readable = new ReadableStream<Uint8Array>(
       {
         // With a zero high-water mark, pull() runs on the consumer's first read: only then is the
         // controller attached, so a runtime adapter can attach its own sink before that. Every later
@@ -82,14 +118,8 @@ export class EventStream {
       },
       { highWaterMark: 0 },
     );
-    streams.set(this.readable, this);
-    if (options.retry !== undefined) this.write(utf8.encode(encodeRetry(options.retry)));
-    const signal = options.signal;
-    if (signal) {
-      if (signal.aborted) this.#finish('client');
-      else signal.addEventListener('abort', () => this.#finish('client'), { once: true });
-    }
-    if (!this.#closed) options.heartbeat?.add(this);
+    streams.set(readable, this);
+    return readable;
   }
 
   /** True once the stream has ended for any reason. */
@@ -170,7 +200,11 @@ export class EventStream {
   response(init: { status?: number; headers?: HeadersInit } = {}): Response {
     const headers = new Headers(init.headers);
     for (const [name, value] of Object.entries(eventStreamHeaders)) headers.set(name, value);
-    return new Response(this.readable, { status: init.status ?? 200, headers });
+    const status = init.status ?? 200;
+    if (!this.#options.direct) return new Response(this.readable, { status, headers });
+    const response = new Response(null, { status, headers });
+    streams.set(response, this);
+    return response;
   }
 
   #closeReason: CloseReason | undefined;
@@ -194,9 +228,21 @@ export const eventStreamHeaders: Readonly<Record<string, string>> = Object.freez
   'x-accel-buffering': 'no',
 });
 
-/** The {@link EventStream} behind a response body, for runtime adapters that take over the writing. */
-export function eventStreamOf(body: ReadableStream<Uint8Array> | null): EventStream | undefined {
-  return body ? streams.get(body) : undefined;
+/**
+ * The {@link EventStream} behind a response (a direct one, or one whose body is the stream's
+ * `readable`), for runtime adapters that take over the writing.
+ */
+export function eventStreamOf(response: Response): EventStream | undefined {
+  return streams.get(response) ?? (response.body ? streams.get(response.body) : undefined);
+}
+
+function retryFrame(ms: number): Uint8Array {
+  let frame = retryFrames.get(ms);
+  if (!frame) {
+    frame = utf8.encode(encodeRetry(ms));
+    if (retryFrames.size < 64) retryFrames.set(ms, frame);
+  }
+  return frame;
 }
 
 /**
@@ -241,7 +287,7 @@ class PullSink implements StreamSink {
       const chunks = this.#queue;
       this.#queue = [];
       this.#queued = 0;
-      this.#enqueue(chunks.length === 1 ? chunks[0]! : concatBytes(chunks));
+      this.#enqueue(chunks.length === 1 ? chunks[0]! : concat(chunks));
     } else if (this.#ending) this.#close();
     else this.#demand = true;
   }
@@ -275,16 +321,4 @@ class PullSink implements StreamSink {
       this.controller.close();
     } catch {}
   }
-}
-
-function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const c of chunks) length += c.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }

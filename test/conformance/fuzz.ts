@@ -64,7 +64,9 @@ export function fuzzTests(target: () => Target) {
     );
     await fc.assert(
       fc.asyncProperty(tokenish, async (token) => {
-        if (token === real) return;
+        // Base64url's last character carries unused bits: a change there can leave every decoded byte
+        // equal, which is the same token, rightly accepted.
+        if (sameBytes(token, real)) return;
         const code = await status({ authorization: `Bearer ${token}` });
         expect([400, 401]).toContain(code);
         const viaCookie = await status({ cookie: `__Secure-mercure_access_token=${token}` });
@@ -109,4 +111,14 @@ export function fuzzTests(target: () => Target) {
     }
     expect(await publishOk(url(), { topic: uniqueTopic(), data: 'still up' })).toMatch(/^urn:uuid:/);
   });
+}
+
+/** True when two compact JWTs decode to the same bytes segment by segment. */
+function sameBytes(a: string, b: string): boolean {
+  const sa = a.split('.');
+  const sb = b.split('.');
+  return (
+    sa.length === sb.length &&
+    sa.every((seg, i) => Buffer.from(seg, 'base64url').equals(Buffer.from(sb[i]!, 'base64url')))
+  );
 }
