@@ -31,6 +31,8 @@ interface Peer {
 runHub(process.argv.slice(2), process.env, {
   name: 'bun',
   command: 'ssehub-bun',
+  // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
+  defer: setImmediate,
   async serve(fetch, { port, host }) {
     const server = Bun.serve({
       port,

@@ -26,6 +26,8 @@ interface Peer {
 runHub(Deno.args, Deno.env.toObject(), {
   name: 'deno',
   command: 'ssehub-deno',
+  // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
+  defer: setImmediate,
   serve: (fetch, { port, host }) =>
     new Promise((resolve) => {
       const server = Deno.serve(
