@@ -74,7 +74,7 @@ const stream =
 describe('client subscribe errors', () => {
   it('stops on the hub’s 401 and 400 and reports its message', async () => {
     const cases: Array<[SubscribeOptions, number, RegExp]> = [
-      [{ match: '/a' }, 401, /subscribing requires a token/],
+      [{ match: '/a' }, 401, /a token is required/],
       [{ match: '/a', token: 'not-a-jwt' }, 401, /invalid token/],
       [{ matchUrlPattern: '/a/(' }, 400, /./],
     ];

@@ -71,7 +71,7 @@ describe('client publish', () => {
     const topic = topicOf('errors');
     const noToken = await rejection(publish(hubUrl, { topics: topic, data: 'x' }));
     expect([noToken.code, noToken.status]).toEqual(['http', 401]);
-    expect(noToken.message).toContain('publishing requires a token');
+    expect(noToken.message).toContain('a token is required');
 
     const reserved = await rejection(publish(hubUrl, { topics: topic, type: 'mercure' }, { token }));
     expect(reserved.status).toBe(400);
