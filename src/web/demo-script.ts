@@ -214,7 +214,7 @@ function enter(room, stream) {
       remove.innerHTML = TRASH;
       remove.addEventListener('click', () => room.state.patch({ items: { [id]: null } }).catch(failed));
       const by = typeof item.by === 'string' ? item.by : '';
-      list.append(h('div', { class: 'item' + (item.done ? ' done' : ''), dataset: { item: id } }, box, h('span', { class: 'text' }, item.text), h('span', { class: 'by' }, by), remove));
+      list.append(h('div', { class: 'item' + (item.done ? ' done' : ''), dataset: { item: id } }, box, h('div', { class: 'body' }, h('span', { class: 'text' }, item.text), h('span', { class: 'by' }, by ? 'Added by ' + by : '')), remove));
     }
   }
   const failed = (error) => toast('Not saved: ' + (error.message || error));

@@ -50,13 +50,13 @@ label { display: block; font-size: 12px; font-weight: 600; color: var(--muted); 
 header.top { grid-column: 1 / -1; display: flex; align-items: center; gap: 14px; padding: 0 20px;
   border-bottom: 1px solid var(--border); background: #0e1014cc; backdrop-filter: blur(8px); }
 .room-name { font-weight: 600; font-size: 15px; }
-.pill { display: inline-flex; align-items: center; gap: 7px; padding: 4px 10px; border-radius: 99px;
+.pill { white-space: nowrap; display: inline-flex; align-items: center; gap: 7px; padding: 4px 10px; border-radius: 99px;
   background: var(--surface-2); color: var(--muted); font-size: 12px; border: 1px solid var(--border); }
 .pill .dot { width: 7px; height: 7px; border-radius: 50%; background: var(--amber); }
 .pill[data-status="open"] .dot { background: var(--green); box-shadow: 0 0 0 3px #3cc98f33; }
 .pill[data-status="closed"] .dot { background: var(--red); }
 .spacer { flex: 1; }
-.ghost { display: inline-flex; align-items: center; gap: 8px; padding: 8px 12px; border-radius: 10px;
+.ghost { white-space: nowrap; display: inline-flex; align-items: center; gap: 8px; padding: 8px 12px; border-radius: 10px;
   border: 1px solid var(--border); background: var(--surface); font-size: 13px; }
 .ghost:hover { background: var(--surface-2); }
 .ghost svg { width: 16px; height: 16px; }
@@ -110,9 +110,10 @@ aside.side { grid-row: 2 / 4; grid-column: 2; border-left: 1px solid var(--borde
 .item { display: flex; align-items: center; gap: 10px; padding: 9px 10px; border-radius: 10px; background: var(--surface-2); border: 1px solid transparent; }
 .item:hover { border-color: var(--border); }
 .item input { width: 17px; height: 17px; accent-color: var(--green); }
-.item .text { flex: 1; }
+.item .body { flex: 1; display: flex; flex-direction: column; min-width: 0; }
+.item .text { overflow-wrap: anywhere; }
 .item.done .text { color: var(--muted); text-decoration: line-through; }
-.item .by { font-size: 11.5px; color: var(--muted); }
+.item .by { font-size: 11.5px; color: var(--muted); margin-top: 1px; }
 .item .remove { border: 0; background: none; color: var(--muted); padding: 2px; opacity: 0; }
 .item:hover .remove { opacity: 1; }
 .item .remove svg { width: 15px; height: 15px; }
@@ -129,5 +130,7 @@ aside.side { grid-row: 2 / 4; grid-column: 2; border-left: 1px solid var(--borde
   #app { grid-template-columns: 1fr; grid-template-rows: 60px auto 76px 360px; }
   aside.side { grid-row: 4; grid-column: 1; border-left: 0; border-top: 1px solid var(--border); }
   #grid { grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); }
+  #copy-link span { display: none; }
+  header.top { gap: 10px; padding: 0 12px; }
 }
 `;

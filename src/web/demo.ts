@@ -44,7 +44,7 @@ const markup = `
     <span class="room-name" id="room-title"></span>
     <span class="pill" id="status" data-status="connecting"><span class="dot"></span><span id="status-text">Connecting…</span></span>
     <span class="spacer"></span>
-    <button class="ghost" id="copy-link" type="button">${icon.link} Copy invite link</button>
+    <button class="ghost" id="copy-link" type="button" title="Copy invite link">${icon.link} <span>Copy invite link</span></button>
   </header>
   <main class="stage"><div id="grid"></div></main>
   <footer class="controls">

@@ -11,7 +11,8 @@ export interface RestartableHub {
   readonly url: string;
   readonly port: number;
   stop(): Promise<void>;
-  start(): Promise<void>;
+  /** Starts it again on the same port, with `changes` over the settings it was first started with. */
+  start(changes?: Record<string, string>): Promise<void>;
   output(): string;
 }
 
@@ -23,9 +24,9 @@ export async function startRoomsHub(
   const chosen = port ?? (await freePort());
   let proc: Awaited<ReturnType<typeof startProcess>> | undefined;
   let log = '';
-  const start = async () => {
+  const start = async (changes: Record<string, string> = {}) => {
     proc = await startProcess('node', ['--import', 'tsx', 'src/runtimes/cli.ts'], {
-      env: { ...roomsEnv, PORT: String(chosen), HOST: '127.0.0.1', ...env },
+      env: { ...roomsEnv, PORT: String(chosen), HOST: '127.0.0.1', ...env, ...changes },
       ready: /listening on/,
     });
   };

@@ -193,6 +193,44 @@ describe('hub restarts', () => {
     }
   }, 40_000);
 
+  it('a new signing key: tokens are refused, so peers join again under new ids and find each other', async () => {
+    const hub = await startRoomsHub();
+    try {
+      const name = unique('rekey');
+      const graces = { leaveGrace: 500, resyncGrace: 2000 };
+      const ada = await joinRoom(hub.url, name, { name: 'Ada', ...graces });
+      const bob = await joinRoom(hub.url, name, { name: 'Bob', ...graces });
+      const [adaLog, bobLog] = [record(ada), record(bob)];
+      await eventually(() => ada.peers.has(bob.self.id) && bob.peers.has(ada.self.id), 'both present');
+      await ada.state.patch({ kept: 'across the new key' });
+      const old = [ada.self.id, bob.self.id];
+
+      await hub.stop();
+      await hub.start({ SSEHUB_JWT_KEY: 'another-key-after-the-restart-0123456789' });
+      await eventually(() => adaLog.selves === 1 && bobLog.selves === 1, 'both joined again', 15_000);
+      expect(ada.self.id).not.toBe(old[0]);
+      expect(bob.self.id).not.toBe(old[1]);
+      await eventually(
+        () => ada.peers.has(bob.self.id) && bob.peers.has(ada.self.id),
+        'present under the new ids',
+        15_000,
+      );
+      // The old ids go once the resynchronization grace is over.
+      await eventually(() => ada.peers.size === 1 && bob.peers.size === 1, 'the old ids gone', 5000);
+      expect(adaLog.leaves).toEqual([old[1]]);
+      expect(bob.state.value).toEqual({ kept: 'across the new key' });
+      await bob.send(ada.self.id, 'hello again');
+      await eventually(
+        () => adaLog.messages.some((m) => m.data === 'hello again'),
+        'a message to the new id',
+      );
+      ada.leave();
+      bob.leave();
+    } finally {
+      await hub.stop();
+    }
+  }, 40_000);
+
   describe.skipIf(skipRedis)('with Redis', () => {
     let redis: RedisServer;
     beforeAll(async () => {

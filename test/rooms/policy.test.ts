@@ -4,10 +4,11 @@
  */
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { joinRoom } from '../../src/client/index.ts';
 import { fixtureEnv, publisherToken } from '../conformance/target.ts';
 import { startProcess } from '../helpers/hub.ts';
 import { join, peerStreamUrl, type RestartableHub, startRoomsHub } from '../helpers/rooms.ts';
-import { openStream } from '../helpers/sse.ts';
+import { eventually, openStream } from '../helpers/sse.ts';
 
 const APP_ISSUER = 'https://app.example.com';
 const APP_SECRET = 'application-session-secret-0123456789';
@@ -96,6 +97,24 @@ describe('rooms gated by application tokens', () => {
     const wrongRoom = await join(hub.url, 'finance', {}, bearer(await appToken({ rooms: ['ops'] })));
     expect(wrongRoom.status).toBe(403);
     expect((await join(hub.url, 'ops', {}, bearer(await appToken({ sub: 'x' })))).status).toBe(403);
+  });
+
+  it('works from the client, which asks its token provider before joining', async () => {
+    let asked = 0;
+    const provider = () => {
+      asked++;
+      return appToken({ sub: 'u1', name: 'Provided', rooms: ['client'] });
+    };
+    const room = await joinRoom(hub.url, 'client', { token: provider });
+    expect(asked).toBe(1);
+    const other = await joinRoom(hub.url, 'client', {
+      token: await appToken({ sub: 'u2', rooms: ['client'] }),
+    });
+    await eventually(() => other.peers.has(room.self.id), 'the first peer is present');
+    expect(other.peers.get(room.self.id)).toEqual({ id: room.self.id, name: 'Provided', user: 'u1' });
+    await expect(joinRoom(hub.url, 'elsewhere', { token: provider })).rejects.toMatchObject({ status: 403 });
+    room.leave();
+    other.leave();
   });
 
   it('resumes a peer id only for the same user', async () => {
