@@ -2,8 +2,25 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['src/**/*.test.ts'] },
+      },
+      {
+        // Black-box tests spawn real servers (Node, Bun, Deno, workerd) whose timings the suite
+        // asserts (heartbeats, token expiry, disconnect cleanup): one file at a time on a 2-core
+        // machine, after the unit tests, so that they do not starve each other.
+        extends: true,
+        test: {
+          name: 'black-box',
+          include: ['test/**/*.test.ts', 'bench/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -13,7 +13,7 @@ export interface AppOptions {
   /** Defaults to the memory broker sized by `config.historySize`. */
   broker?: Broker;
   /** Runtime-provided hub options: issuers read from a file, a shared registry, the client address. */
-  hub?: Pick<HubOptions, 'issuers' | 'registry' | 'clientAddress'>;
+  hub?: Pick<HubOptions, 'issuers' | 'registry' | 'clientAddress' | 'defer'>;
 }
 
 /**

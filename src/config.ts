@@ -191,6 +191,13 @@ export const settings = {
     kind: 'string',
     doc: 'Prefix of the Redis keys, so several hubs can share one Redis',
   },
+  presenceTtl: {
+    env: 'SSEHUB_PRESENCE_TTL',
+    flag: 'presence-ttl',
+    kind: 'integer',
+    min: 1,
+    doc: 'With Redis: seconds without a heartbeat after which an instance counts as dead; the others then announce its subscriptions `active: false` and drop them from the Subscription API',
+  },
   rooms: {
     env: 'SSEHUB_ROOMS',
     flag: 'rooms',
@@ -299,6 +306,7 @@ export const defaults: Config = {
   allowAnonymousSubscribe: true,
   redisUrl: undefined,
   redisKey: 'ssehub',
+  presenceTtl: 15,
   rooms: undefined,
   roomsKey: undefined,
   roomsIssuers: undefined,

@@ -275,7 +275,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
 }
 
 /** Resolves when `client` is ready (connecting it if needed); rejects after `timeoutMs`, if given. */
-function ready(client: Redis, timeoutMs?: number): Promise<void> {
+export function ready(client: Redis, timeoutMs?: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   if (client.status === 'end') return Promise.reject(new Error('connection closed'));
   return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@ import { type Context, Hono } from 'hono';
 import type { Broker, UpdateInput } from '../brokers/types.ts';
 import type { Config } from '../config.ts';
 import { Heartbeat } from '../sse/heartbeat.ts';
+import { EventStream, takesDirectStreams } from '../sse/stream.ts';
 import { type Authorizer, createAuthorizer, insufficientScope } from './auth.ts';
 import { cors, parseOrigins } from './cors.ts';
 import { resourceMetadata } from './discovery.ts';
@@ -62,6 +63,8 @@ export interface HubOptions {
   registry?: SubscriptionRegistry;
   /** The client's network address, as the runtime knows it (per-client connection limits). */
   clientAddress?: (c: Context) => string | undefined;
+  /** How fan-out is scheduled (see {@link Dispatcher}); Node passes `setImmediate`. */
+  defer?: (flush: () => void) => void;
   /**
    * Checks an authorized publish before it reaches the broker; throws a {@link HubError} to refuse it
    * (e.g. rooms keep their topics private and their messages small).
@@ -96,7 +99,7 @@ export interface Hub {
 export function createHub(options: HubOptions): Hub {
   const { broker, settings } = options;
   const metrics = new Metrics();
-  const dispatcher = new Dispatcher(metrics);
+  const dispatcher = new Dispatcher(metrics, options.defer);
   const heartbeat = new Heartbeat(settings.heartbeat * 1000);
   const compiler = new PatternCompiler();
   const legacy = settings.legacy ?? false;
@@ -144,7 +147,19 @@ export function createHub(options: HubOptions): Hub {
   app.use(HUB_PATH, cors(origins));
   app.use(`${HUB_PATH}/*`, cors(origins));
 
-  app.get(HUB_PATH, (c) => subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), options.clientAddress?.(c)));
+  let closing = false;
+  app.get(HUB_PATH, (c) => {
+    // Shutting down: a new stream would be cut moments later. End it at once, cleanly, with the
+    // retry hint, so the client reconnects (elsewhere, or here once restarted) after the usual delay.
+    if (closing) return shuttingDown(settings.retry);
+    return subscribe(
+      ctx,
+      c.req.raw,
+      hubUrlOf(c.req.raw),
+      options.clientAddress?.(c),
+      takesDirectStreams(c.env),
+    );
+  });
 
   app.post(HUB_PATH, async (c) => {
     const request = c.req.raw;
@@ -222,6 +237,7 @@ export function createHub(options: HubOptions): Hub {
     authorizer,
     ready: authorizer.ready,
     async shutdown() {
+      closing = true;
       for (const subscriber of [...dispatcher.subscribers]) subscriber.stream.close('server');
       // The streams' `active: false` events go out before the broker is released.
       await presence?.settled();
@@ -230,4 +246,11 @@ export function createHub(options: HubOptions): Hub {
       await registry.close();
     },
   };
+}
+
+/** The response to a subscription that arrives while the hub shuts down: the retry hint, then the end. */
+function shuttingDown(retry: number): Response {
+  const stream = new EventStream({ retry });
+  stream.close('server');
+  return stream.response({ headers: { connection: 'close' } });
 }

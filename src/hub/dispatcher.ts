@@ -76,7 +76,19 @@ export class Dispatcher {
   /** Every open subscriber, for shutdown and the subscription API. */
   readonly subscribers = new Set<Subscriber>();
 
-  constructor(readonly metrics: Metrics) {}
+  #queue: Update[] | undefined;
+
+  /**
+   * @param defer schedules the fan-out of what the broker delivered. Updates that arrive before it
+   *   runs go out together: one write per subscriber instead of one per update. On Node the runtime
+   *   passes `setImmediate`, so every publish handled in one event-loop turn is coalesced — the busier
+   *   the hub, the bigger the batches — at no cost in latency when idle. Default: a microtask.
+   */
+  constructor(
+    readonly metrics: Metrics,
+    // Wrapped: a bare `queueMicrotask` called as a method throws "Illegal invocation" in workerd.
+    readonly defer: (flush: () => void) => void = (flush) => queueMicrotask(flush),
+  ) {}
 
   add(subscriber: Subscriber): void {
     this.subscribers.add(subscriber);
@@ -92,8 +104,23 @@ export class Dispatcher {
     this.metrics.subscriptions -= subscriber.subscriptions.length;
   }
 
-  /** Broker listener: delivers a batch of updates in order. */
+  /** Broker listener: queues updates (in order) for the next fan-out. */
   dispatch(updates: readonly Update[]): void {
+    if (this.#queue) {
+      for (const update of updates) this.#queue.push(update);
+      return;
+    }
+    this.#queue = [...updates];
+    const defer = this.defer; // called unbound: host functions reject a foreign `this`
+    defer(() => {
+      const batch = this.#queue!;
+      this.#queue = undefined;
+      this.deliver(batch);
+    });
+  }
+
+  /** Delivers a batch of updates, in order, to every matching subscriber now. */
+  deliver(updates: readonly Update[]): void {
     if (updates.length === 1) {
       const update = updates[0]!;
       const frame = frameOf(update);

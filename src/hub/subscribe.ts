@@ -39,6 +39,8 @@ export async function subscribe(
   request: Request,
   hubUrl: URL,
   client?: string,
+  /** The runtime adapter writes the stream itself (see `EventStreamOptions.direct`). */
+  direct = false,
 ): Promise<Response> {
   const query = parseQuery(new URL(request.url).search);
   const extra = ctx.legacy ? LEGACY_MATCHERS : undefined;
@@ -61,6 +63,7 @@ export async function subscribe(
     retry: ctx.limits.retry,
     heartbeat: ctx.heartbeat,
     signal: request.signal,
+    direct,
     onClose: (reason) => {
       release?.();
       if (expiry !== undefined) clearTimeout(expiry);

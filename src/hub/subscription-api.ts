@@ -48,8 +48,16 @@ export async function subscriptionApi(
   const [matchType, match, subscriber] = decoded;
   const filter: SubscriptionFilter = { match_type: matchType, match, subscriber };
   // Cursor first, list second: every change the cursor covers is already in the list (see the registry).
-  const lastEventId = await ctx.broker.lastEventId();
-  const subscriptions = await ctx.registry.list(filter);
+  let lastEventId: string;
+  let subscriptions: Awaited<ReturnType<SubscriptionRegistry['list']>>;
+  try {
+    lastEventId = await ctx.broker.lastEventId();
+    subscriptions = await ctx.registry.list(filter);
+  } catch (error) {
+    // A shared broker or registry (Redis) that is away: a retryable 503, like a publish.
+    console.error('ssehub: subscription list failed', error);
+    throw new HubError('unavailable', 'the subscription registry is unavailable; retry later');
+  }
   const headers = {
     'content-type': 'application/json',
     'cache-control': 'no-store',

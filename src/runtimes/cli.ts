@@ -59,6 +59,16 @@ async function main(argv: string[]): Promise<number> {
         historySize: config.historySize,
       })
     : undefined;
+  // With Redis, the Subscription API and the expiry of dead instances need the shared registry.
+  const registry =
+    broker && config.subscriptionEvents
+      ? await (await import('../brokers/redis-registry.ts')).createRedisRegistry({
+          url: config.redisUrl!,
+          key: config.redisKey,
+          ttlSeconds: config.presenceTtl,
+          broker,
+        })
+      : undefined;
 
   // Listen first, so that development mode knows the port its tokens are for.
   let handler: FetchHandler = () => new Response('starting\n', { status: 503 });
@@ -80,8 +90,11 @@ async function main(argv: string[]): Promise<number> {
       broker,
       hub: {
         issuers,
+        registry,
         clientAddress: (c) =>
           (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
+        // Fan out once per event-loop turn: every publish handled in the turn shares one write per subscriber.
+        defer: setImmediate,
       },
     });
     handler = built.app.fetch;
@@ -91,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) {
       console.error(`ssehub: ${error.message}`);
       await server.close(0);
+      await registry?.close();
       await broker?.close();
       return 2;
     }

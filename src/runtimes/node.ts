@@ -1,8 +1,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { eventStreamOf, type StreamSink } from '../sse/stream.ts';
+import { DIRECT_STREAMS, eventStreamOf, type StreamSink } from '../sse/stream.ts';
 
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
 
@@ -25,9 +25,18 @@ export function serveNode(
   options: { port: number; host?: string },
 ): Promise<NodeServer> {
   const listener = getRequestListener(async (request, env) => {
-    const response = await fetch(request, env);
-    const stream = eventStreamOf(response.body);
-    if (!stream) return response;
+    // Tell the app that event streams need no ReadableStream: this adapter writes them itself.
+    const response = await fetch(request, { ...(env as object), [DIRECT_STREAMS]: true });
+    const stream = eventStreamOf(response);
+    if (!stream) {
+      if (response.body === null && response.headers.get('content-type') === 'text/event-stream') {
+        // A middleware replaced a direct event-stream response: it would go out empty.
+        console.error(
+          `ssehub: an event stream for ${request.url} was lost by a middleware that replaced the response`,
+        );
+      }
+      return response;
+    }
     const { outgoing } = env as { outgoing: ServerResponse };
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
@@ -35,7 +44,7 @@ export function serveNode(
     });
     outgoing.writeHead(response.status, headers);
     outgoing.flushHeaders();
-    stream.attach(responseSink(outgoing));
+    stream.attach(new ResponseSink(outgoing));
     // A socket that closes without a goodbye: node-server aborts request.signal, which ends the stream.
     return RESPONSE_ALREADY_SENT;
   });
@@ -63,19 +72,54 @@ export function serveNode(
   });
 }
 
-function responseSink(res: ServerResponse): StreamSink {
-  return {
-    write(chunk) {
-      if (!res.destroyed) res.write(chunk);
-    },
-    get buffered() {
-      return res.writableLength;
-    },
-    end() {
-      res.end();
-    },
-    abort() {
-      res.destroy();
-    },
-  };
+/** Chunked-encoding framing of each frame, built once: the same frame goes to many sockets. */
+const framed = new WeakMap<Uint8Array, Buffer>();
+const CRLF = Buffer.from('\r\n');
+
+function chunkOf(frame: Uint8Array): Buffer {
+  let chunk = framed.get(frame);
+  if (!chunk) {
+    chunk = Buffer.concat([Buffer.from(`${frame.byteLength.toString(16)}\r\n`), frame, CRLF]);
+    framed.set(frame, chunk);
+  }
+  return chunk;
+}
+
+/**
+ * Writes frames for one subscriber. Once the headers are on the socket, frames go to the socket
+ * directly, already framed as HTTP/1.1 chunks (the framing is built once per frame and shared by
+ * every subscriber): one `socket.write` per subscriber per batch, instead of `res.write`'s three
+ * corked writes and a `nextTick` each. The bytes on the wire are the same; `res.end()` still writes
+ * the closing chunk. Anything unusual (no socket yet, HTTP/1.0 without chunking) goes through `res`.
+ */
+class ResponseSink implements StreamSink {
+  readonly #socket: Socket | null;
+
+  constructor(readonly res: ServerResponse) {
+    const direct =
+      res.headersSent &&
+      res.chunkedEncoding &&
+      res.socket !== null &&
+      res.writableLength === res.socket.writableLength;
+    this.#socket = direct ? res.socket : null;
+  }
+
+  write(chunk: Uint8Array): void {
+    const socket = this.#socket;
+    if (socket) {
+      if (!socket.destroyed) socket.write(chunkOf(chunk));
+    } else if (!this.res.destroyed) this.res.write(chunk);
+  }
+
+  get buffered(): number {
+    return this.res.writableLength;
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  abort(): void {
+    this.res.destroy();
+  }
 }

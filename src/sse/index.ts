@@ -7,9 +7,11 @@ export { SseError, type SseErrorCode } from './errors.ts';
 export { Heartbeat } from './heartbeat.ts';
 export {
   type CloseReason,
+  DIRECT_STREAMS,
   EventStream,
   type EventStreamOptions,
   eventStreamHeaders,
   eventStreamOf,
   type StreamSink,
+  takesDirectStreams,
 } from './stream.ts';

@@ -38,9 +38,29 @@ export interface EventStreamOptions {
   signal?: AbortSignal;
   /** Called exactly once when the stream ends, whoever ended it. */
   onClose?: (reason: CloseReason) => void;
+  /**
+   * A runtime adapter will attach its own sink to this stream (it said so with
+   * {@link DIRECT_STREAMS} on the request env): {@link EventStream.response} then builds no
+   * `ReadableStream` — about 2–3 KB per idle connection on Node 20 — and the adapter finds the stream
+   * with {@link eventStreamOf}.
+   */
+  direct?: boolean;
 }
 
-const streams = new WeakMap<ReadableStream<Uint8Array>, EventStream>();
+/**
+ * Set (to `true`) on the request env by a runtime adapter that writes event streams itself, e.g.
+ * `app.fetch(request, { ...env, [DIRECT_STREAMS]: true })`. See {@link EventStreamOptions.direct}.
+ */
+export const DIRECT_STREAMS = Symbol.for('ssehub.direct-streams');
+
+/** True when the request env says the runtime adapter writes event streams itself. */
+export function takesDirectStreams(env: unknown): boolean {
+  return typeof env === 'object' && env !== null && (env as Record<symbol, unknown>)[DIRECT_STREAMS] === true;
+}
+
+const streams = new WeakMap<ReadableStream<Uint8Array> | Response, EventStream>();
+/** Encoded `retry:` hints, shared by every stream that sends the same one. */
+const retryFrames = new Map<number, Uint8Array>();
 
 /**
  * A subscriber's stream of SSE frames with a bounded backlog. Writes after close are no-ops.
@@ -51,8 +71,7 @@ const streams = new WeakMap<ReadableStream<Uint8Array>, EventStream>();
  * return stream.response();
  */
 export class EventStream {
-  /** The body to hand to `new Response(...)`; see {@link EventStream.response}. */
-  readonly readable: ReadableStream<Uint8Array>;
+  #readable: ReadableStream<Uint8Array> | undefined;
   /** True when the stream opened or wrote since the last heartbeat tick (read and reset by {@link Heartbeat}). */
   active = true;
   #sink: StreamSink | undefined;
@@ -65,25 +84,41 @@ export class EventStream {
   constructor(options: EventStreamOptions = {}) {
     this.#options = options;
     this.#limit = options.maxQueueBytes ?? 1024 * 1024;
-    this.readable = new ReadableStream<Uint8Array>(
-      {
-        // With a zero high-water mark, pull() runs on the consumer's first read: only then is the
-        // controller attached, so a runtime adapter can attach its own sink before that.
-        pull: (controller) => {
-          if (!this.#sink) this.attach(controllerSink(controller));
-        },
-        cancel: () => this.#finish('client'),
-      },
-      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
-    );
-    streams.set(this.readable, this);
-    if (options.retry !== undefined) this.write(utf8.encode(encodeRetry(options.retry)));
+    if (options.retry !== undefined) this.write(retryFrame(options.retry));
     const signal = options.signal;
     if (signal) {
       if (signal.aborted) this.#finish('client');
       else signal.addEventListener('abort', () => this.#finish('client'), { once: true });
     }
     if (!this.#closed) options.heartbeat?.add(this);
+  }
+
+  /** The body to hand to `new Response(...)`, built on first use; see {@link EventStream.response}. */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= this.#createReadable();
+    return this.#readable;
+  }
+
+  #createReadable(): ReadableStream<Uint8Array> {
+    let pullSink: PullSink | undefined;
+    const readable = new ReadableStream<Uint8Array>(
+      {
+        // With a zero high-water mark, pull() runs on the consumer's first read: only then is the
+        // controller attached, so a runtime adapter can attach its own sink before that. Every later
+        // pull() is the consumer (the runtime writing to its socket) asking for more.
+        pull: (controller) => {
+          if (!this.#sink) {
+            pullSink = new PullSink(controller, () => this.#finish('client'));
+            this.attach(pullSink);
+          }
+          pullSink?.pull();
+        },
+        cancel: () => this.#finish('client'),
+      },
+      { highWaterMark: 0 },
+    );
+    streams.set(readable, this);
+    return readable;
   }
 
   /** True once the stream has ended for any reason. */
@@ -164,7 +199,11 @@ export class EventStream {
   response(init: { status?: number; headers?: HeadersInit } = {}): Response {
     const headers = new Headers(init.headers);
     for (const [name, value] of Object.entries(eventStreamHeaders)) headers.set(name, value);
-    return new Response(this.readable, { status: init.status ?? 200, headers });
+    const status = init.status ?? 200;
+    if (!this.#options.direct) return new Response(this.readable, { status, headers });
+    const response = new Response(null, { status, headers });
+    streams.set(response, this);
+    return response;
   }
 
   #closeReason: CloseReason | undefined;
@@ -188,32 +227,109 @@ export const eventStreamHeaders: Readonly<Record<string, string>> = Object.freez
   'x-accel-buffering': 'no',
 });
 
-/** The {@link EventStream} behind a response body, for runtime adapters that take over the writing. */
-export function eventStreamOf(body: ReadableStream<Uint8Array> | null): EventStream | undefined {
-  return body ? streams.get(body) : undefined;
+/**
+ * The {@link EventStream} behind a response (a direct one, or one whose body is the stream's
+ * `readable`), for runtime adapters that take over the writing.
+ */
+export function eventStreamOf(response: Response): EventStream | undefined {
+  return streams.get(response) ?? (response.body ? streams.get(response.body) : undefined);
 }
 
-function controllerSink(controller: ReadableStreamDefaultController<Uint8Array>): StreamSink {
-  return {
-    write(chunk) {
-      try {
-        controller.enqueue(chunk);
-      } catch {
-        // The consumer cancelled between our check and this write: writes after close are no-ops.
-      }
-    },
-    get buffered() {
-      return -(controller.desiredSize ?? 0);
-    },
-    end() {
-      try {
-        controller.close();
-      } catch {}
-    },
-    abort() {
-      try {
-        controller.error(new Error('event stream closed by the server'));
-      } catch {}
-    },
-  };
+function retryFrame(ms: number): Uint8Array {
+  let frame = retryFrames.get(ms);
+  if (!frame) {
+    frame = utf8.encode(encodeRetry(ms));
+    if (retryFrames.size < 64) retryFrames.set(ms, frame);
+  }
+  return frame;
+}
+
+/**
+ * The default sink: frames wait in our own queue until the consumer pulls, so the backlog is exactly
+ * what the runtime has not taken yet (its socket is full) and an abort can drop it. The queue is
+ * handed over in one chunk per pull. Ending is always a clean close: `controller.error()` would be
+ * logged as an uncaught error by Bun, Deno and workerd for what is a routine disconnect.
+ */
+class PullSink implements StreamSink {
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  /** The consumer has a read waiting and nothing was there for it. */
+  #demand = false;
+  #ending = false;
+  #done = false;
+
+  constructor(
+    readonly controller: ReadableStreamDefaultController<Uint8Array>,
+    /** Called when the consumer is gone (a write to it failed). */
+    readonly onGone: () => void,
+  ) {}
+
+  get buffered(): number {
+    return this.#queued;
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.#done || this.#ending) return;
+    if (this.#demand) {
+      this.#demand = false;
+      this.#enqueue(chunk);
+    } else {
+      this.#queue.push(chunk);
+      this.#queued += chunk.byteLength;
+    }
+  }
+
+  /** The consumer wants more. */
+  pull(): void {
+    if (this.#done) return;
+    if (this.#queue.length > 0) {
+      const chunks = this.#queue;
+      this.#queue = [];
+      this.#queued = 0;
+      this.#enqueue(chunks.length === 1 ? chunks[0]! : concatBytes(chunks));
+    } else if (this.#ending) this.#close();
+    else this.#demand = true;
+  }
+
+  end(): void {
+    if (this.#done) return;
+    this.#ending = true;
+    if (this.#queue.length === 0) this.#close();
+  }
+
+  abort(): void {
+    this.#queue = [];
+    this.#queued = 0;
+    this.#close();
+  }
+
+  #enqueue(chunk: Uint8Array): void {
+    try {
+      this.controller.enqueue(chunk);
+    } catch {
+      // The consumer cancelled in between: it is gone. Writes after close stay no-ops.
+      this.#done = true;
+      this.onGone();
+    }
+  }
+
+  #close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      this.controller.close();
+    } catch {}
+  }
+}
+
+function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const c of chunks) length += c.byteLength;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
 }

@@ -25,25 +25,44 @@ export interface Process {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Every process a test started and has not seen exit: killed if the test process goes away first. */
-const children = new Set<ChildProcess>();
+/**
+ * Every process a test started and has not seen exit (as its kill function, which reaches a whole
+ * process group where asked): killed if the test process goes away first.
+ */
+const children = new Set<(signal: NodeJS.Signals) => void>();
 process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const kill of children) kill('SIGKILL');
 });
 
 /** Spawns a command and resolves once its output matches `ready` (rejects if it exits first). */
 export function startProcess(
   command: string,
   args: string[],
-  options: { env?: Record<string, string>; ready: RegExp; timeoutMs?: number; cwd?: string },
+  options: {
+    env?: Record<string, string>;
+    ready: RegExp;
+    timeoutMs?: number;
+    cwd?: string;
+    /** Runs it in its own process group and signals the whole group (for launchers like wrangler). */
+    group?: boolean;
+  },
 ): Promise<Process> {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.group === true,
   });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      if (options.group && child.pid !== undefined) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  children.add(kill);
+  child.once('exit', () => children.delete(kill));
   let output = '';
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
@@ -54,15 +73,17 @@ export function startProcess(
     exited,
     async stop(graceMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      kill('SIGTERM');
+      const timer = setTimeout(() => kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
+      // The launcher is gone; anything it left behind in its group goes too.
+      if (options.group) kill('SIGKILL');
     },
   };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      kill('SIGKILL');
       reject(new Error(`${command} not ready after ${options.timeoutMs ?? 30_000} ms:\n${output}`));
     }, options.timeoutMs ?? 30_000);
     const onData = (chunk: Buffer) => {

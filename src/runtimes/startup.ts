@@ -1,0 +1,163 @@
+/**
+ * Start-up shared by the Bun and Deno entries, step for step what the Node CLI does: parse the
+ * settings table, read `--issuers-file`, refuse to run without a key (unless `--dev`), pick the
+ * broker, listen, print the banner (and development tokens), drain on SIGTERM. Each entry supplies
+ * only its runtime's glue: serving, the client address, signals, exit.
+ */
+import type { Context } from 'hono';
+import { createApp } from '../app.ts';
+import { type Config, ConfigError, helpText, parseConfig } from '../config.ts';
+import { HUB_PATH, type Hub } from '../hub/app.ts';
+import type { IssuerConfig } from '../hub/issuers.ts';
+import { devTokens } from '../hub/tokens.ts';
+import { randomKey } from './dev-key.ts';
+import { loadIssuersFile } from './issuers-file.ts';
+
+/** A fetch handler; `env` is whatever the runtime glue passes along (e.g. the client address). */
+export type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
+
+/** What a runtime entry provides. */
+export interface RuntimeGlue {
+  /** Shown in the banner: `ssehub (bun) listening on …`. */
+  name: string;
+  /** Starts the HTTP server; resolves once it listens. */
+  serve(
+    fetch: FetchHandler,
+    options: { port: number; host: string },
+  ): Promise<{ port: number; close(): Promise<void> }>;
+  /** The client address of a request, from the `env` the server passed to the handler. */
+  clientAddress(c: Context): string | undefined;
+  /** Registers a handler for SIGTERM and SIGINT. */
+  onSignal(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void;
+  exit(code: number): never;
+}
+
+/**
+ * Runs the hub until a signal stops it. Returns an exit code when it must not run (bad settings: 2,
+ * `--help`: 0); otherwise never settles (the signal handler exits).
+ *
+ * @example
+ * const code = await runHub(Deno.args, Deno.env.toObject(), denoGlue);
+ */
+export async function runHub(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  glue: RuntimeGlue,
+): Promise<number> {
+  let parsed: ReturnType<typeof parseConfig>;
+  let issuers: IssuerConfig[] = [];
+  try {
+    parsed = parseConfig(argv, env);
+    if (!parsed.help && parsed.config.issuersFile) issuers = loadIssuersFile(parsed.config.issuersFile);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`ssehub: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (parsed.help) {
+    console.log(helpText(`ssehub-${glue.name}`).trimEnd());
+    return 0;
+  }
+  const config: Config = parsed.config;
+  if (parsed.positionals.length > 0) {
+    console.error(`ssehub: unexpected argument "${parsed.positionals[0]}" (see --help)`);
+    return 2;
+  }
+  const keyed = Boolean(config.jwtKey || config.issuers || issuers.length > 0);
+  if (!keyed && !config.allowAnonymousPublish && !config.dev) {
+    console.error(
+      'ssehub: no key configured. Set SSEHUB_JWT_KEY (or --jwt-key, or trusted issuers with --issuers-file), or run with --dev to try it out.',
+    );
+    return 2;
+  }
+  const generated = config.dev && !keyed;
+  if (generated) config.jwtKey = randomKey();
+
+  // Loaded only when asked for, so the single-instance hub never loads the Redis client.
+  const broker = config.redisUrl
+    ? await (await import('../brokers/redis.ts')).createRedisBroker({
+        url: config.redisUrl,
+        key: config.redisKey,
+        historySize: config.historySize,
+      })
+    : undefined;
+
+  // Listen first, so that development mode knows the port its tokens are for.
+  let handler: FetchHandler = () => new Response('starting\n', { status: 503 });
+  const server = await glue.serve((request, env) => handler(request, env), {
+    port: config.port,
+    host: config.host,
+  });
+  const base = `http://localhost:${server.port}`;
+  const showTokens = config.dev && Boolean(config.jwtKey);
+  if (showTokens && !config.publicUrl && !config.resource && !config.issuer) {
+    // Tokens printed for http://localhost:PORT must work however the hub is reached (127.0.0.1, a LAN IP).
+    config.issuer = base;
+    config.resource = `${base}${HUB_PATH}`;
+  }
+  let hub: Hub;
+  try {
+    const built = createApp({ config, broker, hub: { issuers, clientAddress: glue.clientAddress } });
+    handler = built.app.fetch;
+    hub = built.hub;
+    await hub.ready;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`ssehub: ${error.message}`);
+      await server.close();
+      await broker?.close();
+      return 2;
+    }
+    throw error;
+  }
+
+  console.log(`ssehub (${glue.name}) listening on ${base}  (hub: ${base}${HUB_PATH})`);
+  if (showTokens) await printDevTokens(config, base, generated);
+  else {
+    console.log(`Console: ${base}/`);
+    const auth = config.allowAnonymousPublish ? '' : ` -H 'Authorization: Bearer <token>'`;
+    console.log(`\nSubscribe:  curl -N '${base}${HUB_PATH}?match=/chat'`);
+    console.log(`Publish:    curl${auth} -d topic=/chat -d data=hello ${base}${HUB_PATH}\n`);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`ssehub: ${signal} received, closing streams`);
+    // Streams end first with a clean end of body, so clients reconnect at once; then the server
+    // waits for the other in-flight requests.
+    await hub.shutdown();
+    await hub.broker.close();
+    await server.close();
+    glue.exit(0);
+  };
+  glue.onSignal('SIGTERM', () => void stop('SIGTERM'));
+  glue.onSignal('SIGINT', () => void stop('SIGINT'));
+  return new Promise<number>(() => {});
+}
+
+/** Development mode: ready-to-paste tokens (current-draft shape) for this run's key. */
+async function printDevTokens(config: Config, base: string, generated: boolean): Promise<void> {
+  const { publisher, subscriber } = await devTokens({
+    key: config.jwtKey!,
+    hubUrl: new URL(HUB_PATH, config.publicUrl ?? base).href,
+    issuer: config.issuer,
+    audience: config.resource,
+  });
+  console.log(
+    `\nDevelopment mode: ${generated ? 'a key was generated for this run' : 'using the configured key'}. ` +
+      'Production needs real keys (SSEHUB_JWT_KEY or --issuers-file) and no --dev.',
+  );
+  console.log(`Publisher token (valid 1 hour):\n  ${publisher}`);
+  console.log(`Subscriber token (valid 1 hour, reads private updates):\n  ${subscriber}`);
+  console.log(`Console: ${base}/#token=${publisher}`);
+  console.log(
+    `\nSubscribe:  curl -N -H 'Authorization: Bearer ${subscriber}' '${base}${HUB_PATH}?match=/chat'`,
+  );
+  console.log(
+    `Publish:    curl -H 'Authorization: Bearer ${publisher}' -d topic=/chat -d data=hello ${base}${HUB_PATH}\n`,
+  );
+}
