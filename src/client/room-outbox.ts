@@ -23,7 +23,6 @@ export interface OutboxLink {
 
 interface Item {
   item: EnvelopeItem;
-  json: string;
   bytes: number;
   resolve(): void;
   reject(error: unknown): void;
@@ -75,7 +74,7 @@ export class Outbox {
     return new Promise<void>((resolve, reject) => {
       const queue = this.#queues.get(key) ?? [];
       this.#queues.set(key, queue);
-      queue.push({ item, json, bytes, resolve, reject });
+      queue.push({ item, bytes, resolve, reject });
       void this.#drain(key, to);
     });
   }
