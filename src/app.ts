@@ -2,9 +2,11 @@ import { Hono } from 'hono';
 import { createMemoryBroker } from './brokers/memory.ts';
 import type { Broker } from './brokers/types.ts';
 import type { Config } from './config.ts';
-import { createHub, type Hub, type HubOptions } from './hub/app.ts';
+import { createHub, HUB_PATH, type Hub, type HubOptions } from './hub/app.ts';
+import { createRooms } from './signaling/rooms.ts';
 import { clientScript } from './web/client-script.ts';
 import { consolePage } from './web/console.ts';
+import { demoPage } from './web/demo.ts';
 
 export interface AppOptions {
   config: Config;
@@ -15,15 +17,35 @@ export interface AppOptions {
 }
 
 /**
- * The whole ssehub application — the Mercure hub, health and metrics, and the browser console at
- * `/` — as one Hono app that every runtime entry serves.
+ * The whole ssehub application — the Mercure hub, health and metrics, WebRTC rooms, the browser
+ * console at `/` and the demo at `/demo` — as one Hono app that every runtime entry serves.
+ * @throws {ConfigError} for invalid settings (issuers, CORS origins, rooms).
  */
 export function createApp(options: AppOptions): { app: Hono; hub: Hub } {
   const broker = options.broker ?? createMemoryBroker({ historySize: options.config.historySize });
-  const hub = createHub({ ...options.hub, broker, settings: options.config });
+  const rooms = createRooms(options.config, HUB_PATH);
+  const base = createHub({
+    ...options.hub,
+    issuers: [...(options.hub?.issuers ?? []), ...rooms.issuers],
+    broker,
+    settings: options.config,
+    guard: rooms.guard,
+  });
+  const mounted = rooms.attach(base);
+  // The rooms' keys and rebuilt state are part of being ready; shutting down stops following the broker.
+  const hub: Hub = {
+    ...base,
+    ready: Promise.all([base.ready, mounted.ready]).then(() => {}),
+    async shutdown() {
+      await base.shutdown();
+      mounted.close();
+    },
+  };
   const app = new Hono();
   app.route('/', hub.app);
+  app.route('/', mounted.app);
   app.get('/', (c) => c.html(consolePage));
   app.get('/client.js', (c) => clientScript(c.req.raw));
+  app.get('/demo', (c) => c.html(demoPage));
   return { app, hub };
 }

@@ -1,6 +1,6 @@
 /**
- * The ssehub client: subscribe to a Mercure hub with resume and backoff, publish, and negotiate
- * WebRTC connections over any signaling channel. Web APIs only and no dependencies: it runs in
+ * The ssehub client: subscribe to a Mercure hub with resume and backoff, publish, join rooms (peers,
+ * messages, shared state), and call the peers of a room over WebRTC. Web APIs only and no dependencies: it runs in
  * browsers, workers, Node 20+, Deno, Bun and Cloudflare Workers. Every hub serves it as an ES module
  * at `/client.js`.
  *
@@ -13,10 +13,15 @@
  * events.on('gap', () => reloadHistory()); // the hub could not replay everything we missed
  * await publish(hub, { topics: '/chat', data: JSON.stringify({ text: 'hi' }) }, { token: await getToken() });
  *
+ * // A room with a video call (see docs/rooms.md):
+ * const room = await joinRoom('https://hub.example.com', 'standup', { name: 'Ada' });
+ * const call = startCall(room, { stream: await navigator.mediaDevices.getUserMedia({ video: true, audio: true }) });
+ *
  * @module
  */
 
 export { backoffDelay, type ReconnectOptions } from './backoff.ts';
+export { Call, type CallEvents, type CallOptions, type CallPeer, startCall } from './call.ts';
 export { ClientError, type ClientErrorCode } from './errors.ts';
 export {
   type CloseInfo,
@@ -38,6 +43,23 @@ export {
   type SseMessage,
 } from './parser.ts';
 export { type PublishOptions, type PublishUpdate, publish } from './publisher.ts';
+export {
+  type JoinOptions,
+  joinRoom,
+  Room,
+  type RoomEvents,
+  type RoomMessage,
+  type RoomStatus,
+} from './room.ts';
+export {
+  isPeerId,
+  isRoomName,
+  type Json,
+  type JsonObject,
+  mergePatch,
+  type PeerInfo,
+} from './room-protocol.ts';
+export { RoomState, type RoomStateEvents, type StateChange } from './room-state.ts';
 export {
   isPolite,
   PerfectNegotiation,

@@ -1,5 +1,5 @@
 import { type Context, Hono } from 'hono';
-import type { Broker } from '../brokers/types.ts';
+import type { Broker, UpdateInput } from '../brokers/types.ts';
 import type { Config } from '../config.ts';
 import { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream, takesDirectStreams } from '../sse/stream.ts';
@@ -65,6 +65,11 @@ export interface HubOptions {
   clientAddress?: (c: Context) => string | undefined;
   /** How fan-out is scheduled (see {@link Dispatcher}); Node passes `setImmediate`. */
   defer?: (flush: () => void) => void;
+  /**
+   * Checks an authorized publish before it reaches the broker; throws a {@link HubError} to refuse it
+   * (e.g. rooms keep their topics private and their messages small).
+   */
+  guard?: (update: UpdateInput, hubUrl: URL) => void;
 }
 
 /** A running hub: mount `app` (or call `fetch`) on any runtime. */
@@ -75,6 +80,8 @@ export interface Hub {
   readonly metrics: Metrics;
   readonly dispatcher: Dispatcher;
   readonly registry: SubscriptionRegistry;
+  /** Resolves the principals of requests (for endpoints mounted beside the hub). */
+  readonly authorizer: Authorizer;
   /** Resolves once the configured keys are imported; rejects with a `ConfigError` for a bad key. */
   readonly ready: Promise<void>;
   /** Ends every stream cleanly (clients reconnect elsewhere) and stops listening to the broker. */
@@ -172,6 +179,7 @@ export function createHub(options: HubOptions): Hub {
         throw insufficientScope(hubUrl, `not allowed to publish to ${JSON.stringify(topic)}`);
       }
     }
+    options.guard?.(input, hubUrl);
     if (!broker.healthy) throw new HubError('unavailable', 'the broker is unavailable; retry later');
     let update: Awaited<ReturnType<Broker['publish']>>;
     try {
@@ -226,6 +234,7 @@ export function createHub(options: HubOptions): Hub {
     metrics,
     dispatcher,
     registry,
+    authorizer,
     ready: authorizer.ready,
     async shutdown() {
       closing = true;

@@ -68,14 +68,22 @@ describe('client bundle', () => {
     const source = await (await fetch(`${hub.url}/client.js`)).text();
     const client = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
     expect(Object.keys(client).sort()).toEqual([
+      'Call',
       'ClientError',
       'PerfectNegotiation',
+      'Room',
+      'RoomState',
       'Subscription',
       'backoffDelay',
       'createEventStreamParser',
+      'isPeerId',
       'isPolite',
+      'isRoomName',
+      'joinRoom',
+      'mergePatch',
       'parseSignal',
       'publish',
+      'startCall',
       'subscribe',
     ]);
     const hubUrl = `${hub.url}/.well-known/mercure`;

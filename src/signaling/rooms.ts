@@ -1,0 +1,315 @@
+/**
+ * WebRTC rooms on the hub: `POST /rooms/{room}/join` mints a peer token under the configured policy
+ * and answers with everything a peer needs to start (who is there, the room state, the cursor to
+ * subscribe from); `GET`/`POST /rooms/{room}/state` read and patch the shared state; a publish guard
+ * keeps room topics private and their messages small. Everything else — broadcasts, inboxes,
+ * presence — is plain Mercure on the hub, so every runtime that runs the hub runs rooms.
+ */
+import { Hono } from 'hono';
+import type { UpdateInput } from '../brokers/types.ts';
+import { type Config, ConfigError } from '../config.ts';
+import type { Hub } from '../hub/app.ts';
+import { insufficientScope, unauthorized } from '../hub/auth.ts';
+import { cors, parseOrigins } from '../hub/cors.ts';
+import { badRequest, HubError } from '../hub/errors.ts';
+import { type IssuerConfig, parseIssuers } from '../hub/issuers.ts';
+import { displayName, json, readJson } from './http.ts';
+import { POLICIES, type RoomsPolicy, type UpstreamIdentity, UpstreamVerifier } from './policy.ts';
+import {
+  EVENT,
+  inboxTopic,
+  isJsonObject,
+  isPeerId,
+  isRoomName,
+  type JoinResponse,
+  type PresentPeer,
+  presencePattern,
+  roomTopic,
+  stateTopic,
+} from './protocol.ts';
+import { byteLength, RoomStates } from './state.ts';
+import { mintPeerToken, newPeerId } from './tokens.ts';
+
+/** The settings rooms read; a {@link Config} has them all. */
+export type RoomsSettings = Pick<
+  Config,
+  | 'rooms'
+  | 'roomsKey'
+  | 'roomsIssuers'
+  | 'roomsAudience'
+  | 'roomsTokenTtl'
+  | 'roomsMaxPeers'
+  | 'roomsMaxMessageBytes'
+  | 'roomsMaxStateBytes'
+  | 'jwtKey'
+  | 'issuer'
+  | 'resource'
+  | 'publicUrl'
+  | 'dev'
+  | 'historySize'
+  | 'corsOrigins'
+> &
+  Partial<Pick<Config, 'subscriptionEvents'>>;
+
+/** Rooms, before they are attached to a hub. */
+export interface Rooms {
+  readonly policy: RoomsPolicy;
+  /** Issuers the hub must also trust: the rooms key, when it is not the `--jwt-key`. */
+  readonly issuers: IssuerConfig[];
+  /** Checks publishes to room topics (private only, `state` reserved, size limit). */
+  readonly guard: ((update: UpdateInput, hubUrl: URL) => void) | undefined;
+  /** Mounts the endpoints on a running hub; returns the routes and a `close` for shutdown. */
+  attach(hub: Hub): { app: Hono; ready: Promise<void>; close(): void };
+}
+
+const ROOM_PREFIX = '/rooms/';
+/** Longest client reference of a change (a UUID is 36). */
+const MAX_REF = 64;
+
+/**
+ * Reads and checks the rooms settings.
+ * @throws {ConfigError} for an unknown policy, a missing signing key or upstream issuers.
+ */
+export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
+  const policy = (settings.rooms ?? (settings.dev ? 'open' : 'off')) as RoomsPolicy;
+  if (!POLICIES.includes(policy)) {
+    throw new ConfigError(`SSEHUB_ROOMS must be one of ${POLICIES.join(', ')}, got "${settings.rooms}"`);
+  }
+  const disabled: Rooms = {
+    policy,
+    issuers: [],
+    guard: undefined,
+    attach: () => ({ app: new Hono(), ready: Promise.resolve(), close() {} }),
+  };
+  if (policy === 'off') return disabled;
+  const key = settings.roomsKey ?? settings.jwtKey;
+  if (!key) {
+    throw new ConfigError('rooms need a key to sign peer tokens: set SSEHUB_ROOMS_KEY (or SSEHUB_JWT_KEY)');
+  }
+  if (settings.subscriptionEvents === false) {
+    throw new ConfigError('rooms need subscription events (presence): leave SSEHUB_SUBSCRIPTION_EVENTS on');
+  }
+  if (settings.historySize === 0) {
+    throw new ConfigError('rooms need history to resume peers: SSEHUB_HISTORY_SIZE must be above 0');
+  }
+  let upstream: UpstreamVerifier | undefined;
+  if (policy === 'token') {
+    if (!settings.roomsIssuers) {
+      throw new ConfigError(
+        'SSEHUB_ROOMS=token needs the issuers of the application tokens: SSEHUB_ROOMS_ISSUERS',
+      );
+    }
+    upstream = new UpstreamVerifier(parseIssuers(settings.roomsIssuers, 'SSEHUB_ROOMS_ISSUERS'));
+  }
+  const maxMessage = settings.roomsMaxMessageBytes;
+  const issuers: IssuerConfig[] =
+    key === settings.jwtKey ? [] : [{ keys: [{ secret: key, alg: 'HS256' }], algorithms: ['HS256'] }];
+  const guard = (update: UpdateInput, hubUrl: URL) => {
+    for (const topic of update.topics) {
+      let url: URL;
+      try {
+        url = new URL(topic, hubUrl);
+      } catch {
+        continue;
+      }
+      if (url.origin !== hubUrl.origin || !url.pathname.startsWith(ROOM_PREFIX)) continue;
+      if (!update.private) throw badRequest('updates to room topics must be private');
+      if (update.type === EVENT.state)
+        throw badRequest('the "state" event type is reserved to the hub in rooms');
+      const size = byteLength(update.data);
+      if (size > maxMessage) {
+        throw new HubError(
+          'payload_too_large',
+          `room messages are limited to ${maxMessage} bytes (got ${size})`,
+        );
+      }
+    }
+  };
+  return {
+    policy,
+    issuers,
+    guard,
+    attach: (hub) => attach(hub, { settings, hubPath, key, upstream, policy }),
+  };
+}
+
+interface AttachOptions {
+  settings: RoomsSettings;
+  hubPath: string;
+  key: string;
+  upstream: UpstreamVerifier | undefined;
+  policy: RoomsPolicy;
+}
+
+function attach(hub: Hub, options: AttachOptions) {
+  const { settings, hubPath, key, upstream } = options;
+  const states = new RoomStates(hub.broker, { maxStateBytes: settings.roomsMaxStateBytes });
+  const hubUrlOf = (request: Request) => new URL(hubPath, settings.publicUrl ?? request.url);
+  const app = new Hono();
+  app.onError((error) => {
+    if (error instanceof HubError) return error.toResponse();
+    console.error('ssehub: unexpected error in rooms', error);
+    return new Response('internal error\n', {
+      status: 500,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+    });
+  });
+  app.use(`${ROOM_PREFIX}*`, cors(parseOrigins(settings.corsOrigins)));
+
+  const roomOf = (name: string | undefined): string => {
+    if (!isRoomName(name)) throw badRequest('room names are 1 to 64 characters among A-Z a-z 0-9 _ -');
+    return name;
+  };
+
+  /** The peer a token speaks for in `room`, from its payload; null for other publishers (the application). */
+  const peerOf = (payload: unknown, room: string): string | null => {
+    if (!isJsonObject(payload) || payload.room !== room || !isPeerId(payload.peer)) return null;
+    return payload.peer;
+  };
+
+  /** Who is in the room now, by peer (one peer may have a second connection for a moment). */
+  async function present(room: string): Promise<Map<string, PresentPeer>> {
+    const prefix = `${roomTopic(room)}/peers/`;
+    const peers = new Map<string, PresentPeer>();
+    for (const s of await hub.registry.list({ match_type: 'exact' })) {
+      if (!s.match.startsWith(prefix)) continue;
+      const payload = s.payload;
+      const peer = peerOf(payload, room);
+      if (peer === null || s.match !== inboxTopic(room, peer)) continue;
+      const known = peers.get(peer);
+      if (known) {
+        known.subscribers.push(s.subscriber);
+        continue;
+      }
+      const { name, user } = payload as { name?: unknown; user?: unknown };
+      peers.set(peer, {
+        id: peer,
+        ...(typeof name === 'string' ? { name } : {}),
+        ...(typeof user === 'string' ? { user } : {}),
+        subscribers: [s.subscriber],
+      });
+    }
+    return peers;
+  }
+
+  /** The peer id of a `resume` token: a valid token of this peer in this room (and of this user). */
+  async function resumed(token: unknown, room: string, hubUrl: URL, user: string | undefined) {
+    if (typeof token !== 'string' || token === '') return undefined;
+    const request = new Request(hubUrl, { headers: { authorization: `Bearer ${token}` } });
+    try {
+      const principal = await hub.authorizer.subscriber(request, hubUrl);
+      const peer = principal && peerOf(principal.payload, room);
+      if (!peer || !principal.canSubscribe([inboxTopic(room, peer)])) return undefined;
+      if ((principal.payload as { user?: unknown }).user !== user) return undefined;
+      return peer;
+    } catch {
+      return undefined; // Expired, or signed with a key of a previous run: a new peer.
+    }
+  }
+
+  app.post(`${ROOM_PREFIX}:room/join`, async (c) => {
+    const request = c.req.raw;
+    const room = roomOf(c.req.param('room'));
+    const hubUrl = hubUrlOf(request);
+    const resource = settings.resource ?? hubUrl.href;
+    let identity: UpstreamIdentity = {};
+    if (upstream) identity = await upstream.verify(request, room, settings.roomsAudience ?? resource);
+    const body = await readJson(request, settings.roomsMaxMessageBytes, {});
+    if (!isJsonObject(body)) throw badRequest('the body must be a JSON object');
+    const name = identity.name ?? displayName(body.name);
+    const previous = await resumed(body.resume, room, hubUrl, identity.user);
+    const peer = previous ?? newPeerId();
+
+    await states.ensure(room);
+    // Cursor (with the state) first, presence list second: every presence change up to the cursor is
+    // in the list, and the ones after it come on the stream (applying one twice changes nothing).
+    const { state, cursor } = states.snapshot(room);
+    const others = await present(room);
+    others.delete(peer);
+    if (others.size >= settings.roomsMaxPeers) {
+      throw new HubError('conflict', `the room is full (${settings.roomsMaxPeers} peers)`);
+    }
+    const payload = {
+      room,
+      peer,
+      ...(name !== undefined ? { name } : {}),
+      ...(identity.user !== undefined ? { user: identity.user } : {}),
+    };
+    const { token, expiresAt } = await mintPeerToken({
+      key,
+      issuer: settings.issuer ?? hubUrl.origin,
+      audience: resource,
+      hubPath,
+      ttl: settings.roomsTokenTtl,
+      payload,
+    });
+    const answer: JoinResponse = {
+      room,
+      peer,
+      resumed: previous !== undefined,
+      token,
+      expiresAt,
+      hub: hubUrl.href,
+      topics: {
+        room: roomTopic(room),
+        inbox: inboxTopic(room, peer),
+        state: stateTopic(room),
+        presence: presencePattern(hubPath, room),
+      },
+      peers: [...others.values()],
+      state: state ?? { epoch: '', version: 0, value: {}, refs: [] },
+      cursor,
+      limits: {
+        messageBytes: settings.roomsMaxMessageBytes,
+        stateBytes: settings.roomsMaxStateBytes,
+        peers: settings.roomsMaxPeers,
+      },
+    };
+    return json(answer);
+  });
+
+  app.get(`${ROOM_PREFIX}:room/state`, async (c) => {
+    const room = roomOf(c.req.param('room'));
+    const hubUrl = hubUrlOf(c.req.raw);
+    const principal = await hub.authorizer.subscriber(c.req.raw, hubUrl);
+    if (!principal) throw unauthorized(hubUrl);
+    if (!principal.canSubscribe([stateTopic(room)]))
+      throw insufficientScope(hubUrl, 'not a peer of this room');
+    await states.ready;
+    const { state, cursor } = states.snapshot(room);
+    return json({ room, state: state ?? null, cursor });
+  });
+
+  /** Authorizes a change of the room state: the token must allow publishing in the room. */
+  async function changer(request: Request, room: string) {
+    const hubUrl = hubUrlOf(request);
+    const principal = await hub.authorizer.publisher(request, hubUrl);
+    if (!principal.canPublish(roomTopic(room))) throw insufficientScope(hubUrl, 'not a peer of this room');
+    const body = await readJson(request, settings.roomsMaxMessageBytes);
+    if (!isJsonObject(body)) throw badRequest('the body must be a JSON object');
+    const ref = body.ref;
+    if (typeof ref !== 'string' || ref === '' || ref.length > MAX_REF) {
+      throw badRequest(`ref must be a string of 1 to ${MAX_REF} characters`);
+    }
+    return { body, ref, from: peerOf(principal.payload, room) };
+  }
+
+  app.post(`${ROOM_PREFIX}:room/state`, async (c) => {
+    const room = roomOf(c.req.param('room'));
+    const { body, ref, from } = await changer(c.req.raw, room);
+    if (!isJsonObject(body.patch)) throw badRequest('patch must be a JSON object (RFC 7386 merge patch)');
+    return json(await states.patch(room, body.patch, from, ref));
+  });
+
+  app.post(`${ROOM_PREFIX}:room/state/restore`, async (c) => {
+    const room = roomOf(c.req.param('room'));
+    const { body, ref, from } = await changer(c.req.raw, room);
+    if (typeof body.epoch !== 'string' || !isJsonObject(body.state)) {
+      throw badRequest('a restore needs the epoch it restores into and the state (a JSON object)');
+    }
+    return json(await states.restore(room, body.epoch, body.state, from, ref));
+  });
+
+  const ready = Promise.all([states.ready, upstream?.ready]).then(() => {});
+  return { app, ready, close: () => states.close() };
+}

@@ -1,0 +1,54 @@
+/**
+ * Rooms come with the hub on every runtime (they are part of `createApp`): on Node, Bun, Deno and
+ * workerd, a peer joins, sees another peer arrive, receives its private message, and reads the state
+ * it patched.
+ */
+import { describe, expect, it } from 'vitest';
+import { join, peerStreamUrl, postJson, publishWith, roomsEnv } from '../helpers/rooms.ts';
+import { runtimeBinary, runtimes } from '../helpers/runtimes.ts';
+import { openStream } from '../helpers/sse.ts';
+
+// Missing binaries fail this file at collection, rather than leaving its tests unrun.
+for (const name of ['bun', 'deno', 'wrangler'] as const) runtimeBinary(name);
+
+describe.each(Object.keys(runtimes))('rooms on %s', (runtime) => {
+  it('joins, shows presence, delivers to an inbox, and keeps the state', async () => {
+    const hub = await runtimes[runtime]!(roomsEnv);
+    try {
+      const alice = (await join(hub.url, 'everywhere', { name: 'Alice' })).answer;
+      const stream = await openStream(peerStreamUrl(hub.url, alice), {
+        authorization: `Bearer ${alice.token}`,
+      });
+      expect(stream.status).toBe(200);
+      const bob = (await join(hub.url, 'everywhere', { name: 'Bob' })).answer;
+      const bobStream = await openStream(peerStreamUrl(hub.url, bob), {
+        authorization: `Bearer ${bob.token}`,
+      });
+      await stream.waitFor(
+        () => stream.events.some((e) => e.event === 'mercure' && e.data.includes(`"peer":"${bob.peer}"`)),
+        "Bob's presence",
+      );
+      const sent = await publishWith(hub.url, bob.token, [
+        ['topic', alice.topics.inbox],
+        ['data', JSON.stringify({ from: bob.peer, items: [{ type: 'message', data: 'hi' }] })],
+        ['private', 'on'],
+        ['type', 'direct'],
+      ]);
+      expect(sent.status).toBe(200);
+      await stream.waitFor(() => stream.events.some((e) => e.event === 'direct'), 'the message');
+      const patched = await postJson(`${hub.url}/rooms/everywhere/state`, bob.token, {
+        ref: 'r1',
+        patch: { on: runtime },
+      });
+      expect(patched.status).toBe(200);
+      await stream.waitFor(() => stream.events.some((e) => e.event === 'state'), 'the patch');
+      const late = (await join(hub.url, 'everywhere')).answer;
+      expect(late.state).toMatchObject({ version: 1, value: { on: runtime } });
+      expect(late.peers.map((p) => p.name).sort()).toEqual(['Alice', 'Bob']);
+      stream.close();
+      bobStream.close();
+    } finally {
+      await hub.stop();
+    }
+  }, 90_000);
+});
