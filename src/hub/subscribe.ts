@@ -63,7 +63,9 @@ export async function subscribe(
     maxQueueBytes: ctx.limits.maxQueueBytes,
     retry: ctx.limits.retry,
     heartbeat: ctx.heartbeat,
-    signal: request.signal,
+    // A direct stream's adapter reports the disconnect itself; not touching `signal` spares Node's
+    // request wrapper an AbortController per connection.
+    signal: direct ? undefined : request.signal,
     direct,
     onClose: (reason) => {
       release?.();

@@ -44,8 +44,10 @@ export function serveNode(
     });
     outgoing.writeHead(response.status, headers);
     outgoing.flushHeaders();
+    // The app built a direct stream without `request.signal`: the response's close is the disconnect.
+    if (outgoing.destroyed) stream.abort('client');
+    else outgoing.once('close', () => stream.abort('client'));
     stream.attach(new ResponseSink(outgoing));
-    // A socket that closes without a goodbye: node-server aborts request.signal, which ends the stream.
     return RESPONSE_ALREADY_SENT;
   });
   // Subscribe URLs carry every matcher in the query: allow 64 KiB of headers (Node's default is 16 KiB)

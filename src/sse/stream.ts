@@ -80,10 +80,15 @@ export class EventStream {
   #pendingBytes = 0;
   #limit: number;
   #closed = false;
-  readonly #options: EventStreamOptions;
+  // Only what is needed after construction is kept: an idle stream is multiplied by every subscriber.
+  readonly #heartbeat: Heartbeat | undefined;
+  readonly #onClose: ((reason: CloseReason) => void) | undefined;
+  readonly #direct: boolean;
 
   constructor(options: EventStreamOptions = {}) {
-    this.#options = options;
+    this.#heartbeat = options.heartbeat;
+    this.#onClose = options.onClose;
+    this.#direct = options.direct ?? false;
     this.#limit = options.maxQueueBytes ?? 1024 * 1024;
     if (options.retry !== undefined) this.write(retryFrame(options.retry));
     const signal = options.signal;
@@ -201,7 +206,7 @@ export class EventStream {
     const headers = new Headers(init.headers);
     for (const [name, value] of Object.entries(eventStreamHeaders)) headers.set(name, value);
     const status = init.status ?? 200;
-    if (!this.#options.direct) return new Response(this.readable, { status, headers });
+    if (!this.#direct) return new Response(this.readable, { status, headers });
     const response = new Response(null, { status, headers });
     streams.set(response, this);
     return response;
@@ -213,8 +218,8 @@ export class EventStream {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    this.#options.heartbeat?.delete(this);
-    this.#options.onClose?.(reason);
+    this.#heartbeat?.delete(this);
+    this.#onClose?.(reason);
   }
 }
 
