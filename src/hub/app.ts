@@ -144,7 +144,7 @@ export function createHub(options: HubOptions): Hub {
       headers: { 'content-type': 'text/plain; charset=utf-8' },
     });
   });
-  app.use(HUB_PATH, cors(origins));
+  // One registration: `${HUB_PATH}/*` also matches HUB_PATH itself, so a second one would run twice.
   app.use(`${HUB_PATH}/*`, cors(origins));
 
   let closing = false;

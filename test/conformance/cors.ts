@@ -54,6 +54,7 @@ export function corsTests(target: () => Target) {
     });
     expect(sub.headers.get('access-control-allow-origin')).toBe(FIXTURE_ORIGIN);
     expect(sub.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(sub.headers.get('vary')).toBe('Origin');
     const exposed = sub.headers.get('access-control-expose-headers')?.toLowerCase() ?? '';
     expect(exposed).toContain('mercure-last-event-id');
     expect(exposed).toContain('last-event-id');
