@@ -3,6 +3,7 @@ import { createMemoryBroker } from './brokers/memory.ts';
 import type { Broker } from './brokers/types.ts';
 import type { Config } from './config.ts';
 import { createHub, HUB_PATH, type Hub, type HubOptions } from './hub/app.ts';
+import { errorResponse } from './hub/errors.ts';
 import { createRooms } from './signaling/rooms.ts';
 import { clientScript } from './web/client-script.ts';
 import { consolePage } from './web/console.ts';
@@ -42,6 +43,7 @@ export function createApp(options: AppOptions): { app: Hono; hub: Hub } {
     },
   };
   const app = new Hono();
+  app.onError(errorResponse);
   app.route('/', hub.app);
   app.route('/', mounted.app);
   app.get('/', (c) => c.html(consolePage));

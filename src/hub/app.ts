@@ -136,14 +136,7 @@ export function createHub(options: HubOptions): Hub {
   };
 
   const app = new Hono();
-  app.onError((error) => {
-    if (error instanceof HubError) return error.toResponse();
-    console.error('ssehub: unexpected error', error);
-    return new Response('internal error\n', {
-      status: 500,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
-    });
-  });
+  // No `onError` here: HubError renders itself (see errors.ts), and createApp sets the app-wide one.
   // One registration: `${HUB_PATH}/*` also matches HUB_PATH itself, so a second one would run twice.
   app.use(`${HUB_PATH}/*`, cors(origins));
 

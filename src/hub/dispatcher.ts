@@ -122,19 +122,24 @@ export class Dispatcher {
 
   /** Delivers a batch of updates, in order, to every matching subscriber now. */
   deliver(updates: readonly Update[]): void {
+    // Frames are encoded on the first delivery: an update nobody receives (e.g. a subscription event
+    // no one watches) costs no encoding until a replay asks for it.
     if (updates.length === 1) {
       const update = updates[0]!;
-      const frame = frameOf(update);
+      let frame: Uint8Array | undefined;
       this.index.forEachMatch(update.topics, (s) => {
-        if (s.accepts(update)) this.#write(s, frame);
+        if (!s.accepts(update)) return;
+        frame ??= frameOf(update);
+        this.#write(s, frame);
       });
       return;
     }
     const perSubscriber = new Map<Subscriber, Uint8Array[]>();
     for (const update of updates) {
-      const frame = frameOf(update);
+      let frame: Uint8Array | undefined;
       this.index.forEachMatch(update.topics, (s) => {
         if (!s.accepts(update)) return;
+        frame ??= frameOf(update);
         const list = perSubscriber.get(s);
         if (list) list.push(frame);
         else perSubscriber.set(s, [frame]);

@@ -24,7 +24,9 @@ const statusOf: Record<HubErrorCode, number> = {
 
 /**
  * The one error type of the hub layer. Thrown by validation and authorization, turned into a
- * `text/plain` response by the app's error handler; `message` is safe to show to clients.
+ * `text/plain` response; `message` is safe to show to clients. It has Hono's `getResponse()`, so any
+ * Hono app renders it with its default error handler: sub-apps need no `onError` of their own (one
+ * would make `app.route()` wrap every handler of theirs, at a cost on every request).
  */
 export class HubError extends Error {
   override readonly name = 'HubError';
@@ -39,6 +41,11 @@ export class HubError extends Error {
     this.status = statusOf[code];
   }
 
+  /** The HTTP response, as Hono's default error handler asks for it. */
+  getResponse(): Response {
+    return this.toResponse();
+  }
+
   /** The HTTP response for this error. */
   toResponse(extraHeaders?: Headers): Response {
     const headers = new Headers(extraHeaders);
@@ -50,3 +57,13 @@ export class HubError extends Error {
 
 /** Shorthand for a 400. */
 export const badRequest = (message: string) => new HubError('bad_request', message);
+
+/** The error handler of the whole app: hub errors as they are, anything else logged and a bare 500. */
+export function errorResponse(error: unknown): Response {
+  if (error instanceof HubError) return error.toResponse();
+  console.error('ssehub: unexpected error', error);
+  return new Response('internal error\n', {
+    status: 500,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+  });
+}

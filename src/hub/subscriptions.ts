@@ -133,6 +133,8 @@ export function subscriptionUpdate(subscription: ActiveSubscription, active: boo
  * Keeps the registry and the subscription events in step with connections. Each connection's changes
  * are chained, so its `active: false` events can never overtake its `active: true` ones.
  */
+const SETTLED = Promise.resolve();
+
 export class Presence {
   readonly #chains = new WeakMap<Subscriber, Promise<void>>();
   readonly #pending = new Set<Promise<void>>();
@@ -169,7 +171,11 @@ export class Presence {
     });
     this.#chains.set(subscriber, next);
     this.#pending.add(next);
-    void next.then(() => this.#pending.delete(next));
+    void next.then(() => {
+      this.#pending.delete(next);
+      // Settled and still the latest step: a shared settled promise chains the same, for less memory.
+      if (this.#chains.get(subscriber) === next) this.#chains.set(subscriber, SETTLED);
+    });
   }
 
   /** Resolves once every change requested so far is recorded and announced (for a clean shutdown). */

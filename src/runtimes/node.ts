@@ -38,15 +38,12 @@ export function serveNode(
       return response;
     }
     const { outgoing } = env as { outgoing: ServerResponse };
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, name) => {
-      headers[name] = value;
-    });
-    outgoing.writeHead(response.status, headers);
+    outgoing.writeHead(response.status, headersOf(response));
     outgoing.flushHeaders();
     // The app built a direct stream without `request.signal`: the response's close is the disconnect.
+    // (`close` fires once; `on` spares the wrapper `once` would keep for the stream's lifetime.)
     if (outgoing.destroyed) stream.abort('client');
-    else outgoing.once('close', () => stream.abort('client'));
+    else outgoing.on('close', () => stream.abort('client'));
     stream.attach(new ResponseSink(outgoing));
     return RESPONSE_ALREADY_SENT;
   });
@@ -72,6 +69,15 @@ export function serveNode(
       });
     });
   });
+}
+
+/** The response's headers as a plain object, built outside the listener so no closure keeps it. */
+function headersOf(response: Response): Record<string, string> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  return headers;
 }
 
 /** Chunked-encoding framing of each frame, built once: the same frame goes to many sockets. */

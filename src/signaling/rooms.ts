@@ -146,14 +146,6 @@ function attach(hub: Hub, options: AttachOptions) {
   const states = new RoomStates(hub.broker, { maxStateBytes: settings.roomsMaxStateBytes });
   const hubUrlOf = (request: Request) => new URL(hubPath, settings.publicUrl ?? request.url);
   const app = new Hono();
-  app.onError((error) => {
-    if (error instanceof HubError) return error.toResponse();
-    console.error('ssehub: unexpected error in rooms', error);
-    return new Response('internal error\n', {
-      status: 500,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
-    });
-  });
   app.use(`${ROOM_PREFIX}*`, cors(parseOrigins(settings.corsOrigins)));
 
   const roomOf = (name: string | undefined): string => {
