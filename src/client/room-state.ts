@@ -71,6 +71,8 @@ export class RoomState {
   #pending: Pending[] = [];
   #value: JsonObject;
   #sending = false;
+  /** Set while the room resynchronizes: nothing is sent until {@link reset} brings the new snapshot. */
+  #held = false;
   #closed = false;
   readonly #link: StateLink;
   readonly #events = new Emitter<RoomStateEvents>();
@@ -124,8 +126,18 @@ export class RoomState {
     });
   }
 
+  /**
+   * @internal The room is resynchronizing (the hub lost history, or our token): patches wait for
+   * {@link reset}. Sent now, one could land first on a state the hub lost, and the restore of what
+   * the peers hold would then be refused (it only applies to an empty lineage).
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
   /** @internal Starts over from a snapshot of the hub (join, or resynchronization after a gap). */
   reset(snapshot: StateSnapshot & { refs?: readonly string[] }): void {
+    this.#held = false;
     const previous = this.#confirmed;
     const sameLineage = snapshot.epoch === previous.epoch;
     const applied = new Set(snapshot.refs ?? []);
@@ -184,11 +196,11 @@ export class RoomState {
 
   /** Sends the restore (first) and unsent patches, in order, one at a time; retries what may succeed later. */
   async #pump(): Promise<void> {
-    if (this.#sending) return;
+    if (this.#sending || this.#held) return;
     this.#sending = true;
     let attempt = 0;
     try {
-      while (!this.#closed) {
+      while (!this.#closed && !this.#held) {
         const restore = this.#restoreJob;
         const next = restore ? undefined : this.#pending.find((p) => !p.sent);
         if (!restore && !next) return;

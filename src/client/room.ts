@@ -350,6 +350,7 @@ export class Room {
    */
   #resync(reason: 'gap' | 'token'): Promise<void> {
     this.#resyncing ??= (async () => {
+      this.state.hold();
       try {
         for (;;) {
           if (this.#failures > 0) {
