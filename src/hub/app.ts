@@ -3,7 +3,7 @@ import type { Broker, UpdateInput } from '../brokers/types.ts';
 import type { Config } from '../config.ts';
 import { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream, takesDirectStreams } from '../sse/stream.ts';
-import { type Authorizer, createAuthorizer, insufficientScope } from './auth.ts';
+import { type Authorizer, createAuthorizer, insufficientScope, type Principal } from './auth.ts';
 import { cors, parseOrigins } from './cors.ts';
 import { resourceMetadata } from './discovery.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -69,7 +69,7 @@ export interface HubOptions {
    * Checks an authorized publish before it reaches the broker; throws a {@link HubError} to refuse it
    * (e.g. rooms keep their topics private and their messages small).
    */
-  guard?: (update: UpdateInput, hubUrl: URL) => void;
+  guard?: (update: UpdateInput, hubUrl: URL, publisher: Principal) => void;
 }
 
 /** A running hub: mount `app` (or call `fetch`) on any runtime. */
@@ -172,7 +172,7 @@ export function createHub(options: HubOptions): Hub {
         throw insufficientScope(hubUrl, `not allowed to publish to ${JSON.stringify(topic)}`);
       }
     }
-    options.guard?.(input, hubUrl);
+    options.guard?.(input, hubUrl, principal);
     if (!broker.healthy) throw new HubError('unavailable', 'the broker is unavailable; retry later');
     let update: Awaited<ReturnType<Broker['publish']>>;
     try {

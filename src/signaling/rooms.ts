@@ -2,14 +2,14 @@
  * WebRTC rooms on the hub: `POST /rooms/{room}/join` mints a peer token under the configured policy
  * and answers with everything a peer needs to start (who is there, the room state, the cursor to
  * subscribe from); `GET`/`POST /rooms/{room}/state` read and patch the shared state; a publish guard
- * keeps room topics private and their messages small. Everything else — broadcasts, inboxes,
+ * keeps room topics private, their messages small and each peer's messages under its own id. Everything else — broadcasts, inboxes,
  * presence — is plain Mercure on the hub, so every runtime that runs the hub runs rooms.
  */
 import { Hono } from 'hono';
 import type { UpdateInput } from '../brokers/types.ts';
 import { type Config, ConfigError } from '../config.ts';
 import type { Hub } from '../hub/app.ts';
-import { insufficientScope, unauthorized } from '../hub/auth.ts';
+import { insufficientScope, type Principal, unauthorized } from '../hub/auth.ts';
 import { cors, parseOrigins } from '../hub/cors.ts';
 import { badRequest, HubError } from '../hub/errors.ts';
 import { type IssuerConfig, parseIssuers } from '../hub/issuers.ts';
@@ -56,13 +56,38 @@ export interface Rooms {
   readonly policy: RoomsPolicy;
   /** Issuers the hub must also trust: the rooms key, when it is not the `--jwt-key`. */
   readonly issuers: IssuerConfig[];
-  /** Checks publishes to room topics (private only, `state` reserved, size limit). */
-  readonly guard: ((update: UpdateInput, hubUrl: URL) => void) | undefined;
+  /** Checks publishes to room topics (private only, `state` reserved, size limit, a peer's own `from`). */
+  readonly guard: ((update: UpdateInput, hubUrl: URL, publisher: Principal) => void) | undefined;
   /** Mounts the endpoints on a running hub; returns the routes and a `close` for shutdown. */
   attach(hub: Hub): { app: Hono; ready: Promise<void>; close(): void };
 }
 
 const ROOM_PREFIX = '/rooms/';
+
+/**
+ * A peer speaks only for itself: its broadcasts and direct messages (the events clients read as
+ * messages and WebRTC signals) must name its own peer id, from its hub-signed token, as `from`.
+ * Publishers that are not peers (the application's server) may write any `from`.
+ * @throws {HubError} 403 when a peer token signs for another peer, 400 when the envelope is unreadable.
+ */
+function checkSender(update: UpdateInput, publisher: Principal): void {
+  if (update.type !== EVENT.broadcast && update.type !== EVENT.direct) return;
+  const payload = publisher.payload;
+  if (!isJsonObject(payload) || !isPeerId(payload.peer)) return;
+  let from: unknown;
+  try {
+    const envelope: unknown = JSON.parse(update.data);
+    from = isJsonObject(envelope) ? envelope.from : undefined;
+  } catch {
+    throw badRequest(`"${update.type}" messages are JSON envelopes: {"from": …, "items": […]}`);
+  }
+  if (from !== payload.peer) {
+    throw new HubError(
+      'forbidden',
+      `a peer sends under its own id: "from" must be ${JSON.stringify(payload.peer)}`,
+    );
+  }
+}
 /** Longest client reference of a change (a UUID is 36). */
 const MAX_REF = 64;
 
@@ -104,7 +129,7 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
   const maxMessage = settings.roomsMaxMessageBytes;
   const issuers: IssuerConfig[] =
     key === settings.jwtKey ? [] : [{ keys: [{ secret: key, alg: 'HS256' }], algorithms: ['HS256'] }];
-  const guard = (update: UpdateInput, hubUrl: URL) => {
+  const guard = (update: UpdateInput, hubUrl: URL, publisher: Principal) => {
     for (const topic of update.topics) {
       let url: URL;
       try {
@@ -123,6 +148,7 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
           `room messages are limited to ${maxMessage} bytes (got ${size})`,
         );
       }
+      checkSender(update, publisher);
     }
   };
   return {

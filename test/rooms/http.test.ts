@@ -1,11 +1,12 @@
 /**
  * Rooms over HTTP, black-box against a Node hub with rooms open: the join answer and the peer token's
- * grants, validation (400/413/415), what a peer token may publish (403 outside its room), inbox
- * privacy, presence, and the shared state endpoints.
+ * grants, validation (400/413/415), what a peer token may publish (403 outside its room or under
+ * another peer's id), inbox privacy, presence, and the shared state endpoints.
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_ISSUER, FIXTURE_RESOURCE } from '../conformance/target.ts';
+import { publishAll } from '../conformance/tokens.ts';
 import {
   join,
   peerStreamUrl,
@@ -20,6 +21,9 @@ const DETAIL = 'https://mercure.rocks/authorization-detail';
 const PRESENCE = (room: string) =>
   `/.well-known/mercure/subscriptions/exact/%2Frooms%2F${room}%2Fpeers%2F:peer([A-Za-z0-9_-]+)/:subscriber\\?#`;
 const unique = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+/** A room message as the client sends it: an envelope naming its sender. */
+const envelope = (from: string, text: string) =>
+  JSON.stringify({ from, items: [{ type: 'message', data: text }] });
 
 let hub: RestartableHub;
 beforeAll(async () => {
@@ -115,10 +119,14 @@ describe('what a peer token may publish', () => {
       publishWith(hub.url, a.token, [['topic', topic], ['data', data], ...extra]);
     expect(
       (
-        await send(`/rooms/${room}`, [
-          ['private', 'on'],
-          ['type', 'broadcast'],
-        ])
+        await send(
+          `/rooms/${room}`,
+          [
+            ['private', 'on'],
+            ['type', 'broadcast'],
+          ],
+          envelope(a.peer, 'hello'),
+        )
       ).status,
     ).toBe(200);
     expect((await send(`/rooms/${room}/peers/${b.peer}`)).status).toBe(200);
@@ -158,6 +166,45 @@ describe('what a peer token may publish', () => {
     expect(large.text).toMatch(/limited to 65536 bytes/);
   });
 
+  it('lets a peer send messages and signals only under its own id (403), as readable envelopes (400)', async () => {
+    const room = unique('sender');
+    const a = (await join(hub.url, room)).answer;
+    const b = (await join(hub.url, room)).answer;
+    const bStream = await openStream(peerStreamUrl(hub.url, b), { authorization: `Bearer ${b.token}` });
+    const send = (topic: string, type: string, data: string) =>
+      publishWith(hub.url, a.token, [
+        ['topic', topic],
+        ['data', data],
+        ['private', 'on'],
+        ['type', type],
+      ]);
+    const forged = envelope(b.peer, 'I am b');
+    for (const [topic, type] of [
+      [a.topics.room, 'broadcast'],
+      [b.topics.inbox, 'direct'],
+    ] as const) {
+      expect(await send(topic, type, forged)).toEqual({
+        status: 403,
+        text: `a peer sends under its own id: "from" must be ${JSON.stringify(a.peer)}\n`,
+      });
+      expect((await send(topic, type, JSON.stringify({ items: [] }))).status).toBe(403);
+      expect((await send(topic, type, 'not json')).status).toBe(400);
+    }
+    // The application's own publisher (the hub key, not a peer token) may speak for anyone.
+    const app = await publishWith(hub.url, await publishAll(), [
+      ['topic', b.topics.inbox],
+      ['data', envelope('server', 'from the app')],
+      ['private', 'on'],
+      ['type', 'direct'],
+    ]);
+    expect(app.status).toBe(200);
+    const own = envelope(a.peer, 'I am a');
+    expect((await send(b.topics.inbox, 'direct', own)).status).toBe(200);
+    await bStream.waitFor(() => bStream.events.some((e) => e.data === own), 'the genuine message');
+    expect(bStream.events.map((e) => e.data)).not.toContain(forged);
+    bStream.close();
+  });
+
   it('never delivers private messages of another inbox, live or replayed, whatever the subscriber asks for', async () => {
     const room = unique('privacy');
     const [alice, eve, carol] = [
@@ -174,28 +221,30 @@ describe('what a peer token may publish', () => {
     });
     const eveStream = await openStream(`${eveUrl}&match=*`, auth(eve.token));
     expect(eveStream.status).toBe(200);
+    const forAlice = envelope(carol.peer, 'for alice only');
+    const marker = envelope(carol.peer, 'marker');
     const secret = await publishWith(hub.url, carol.token, [
       ['topic', alice.topics.inbox],
-      ['data', 'for alice only'],
+      ['data', forAlice],
       ['private', 'on'],
       ['type', 'direct'],
     ]);
     expect(secret.status).toBe(200);
     await publishWith(hub.url, carol.token, [
       ['topic', carol.topics.room],
-      ['data', 'marker'],
+      ['data', marker],
       ['private', 'on'],
       ['type', 'broadcast'],
     ]);
     await aliceStream.waitFor(
-      () => aliceStream.events.some((e) => e.data === 'for alice only'),
+      () => aliceStream.events.some((e) => e.data === forAlice),
       'the secret at alice',
     );
-    await eveStream.waitFor(() => eveStream.events.some((e) => e.data === 'marker'), 'the marker at eve');
-    expect(eveStream.events.map((e) => e.data)).not.toContain('for alice only');
+    await eveStream.waitFor(() => eveStream.events.some((e) => e.data === marker), 'the marker at eve');
+    expect(eveStream.events.map((e) => e.data)).not.toContain(forAlice);
     const replay = await openStream(`${eveUrl}&match=*`, { ...auth(eve.token), 'last-event-id': 'earliest' });
-    await replay.waitFor(() => replay.events.some((e) => e.data === 'marker'), 'the marker on replay');
-    expect(replay.events.map((e) => e.data)).not.toContain('for alice only');
+    await replay.waitFor(() => replay.events.some((e) => e.data === marker), 'the marker on replay');
+    expect(replay.events.map((e) => e.data)).not.toContain(forAlice);
     for (const s of [aliceStream, eveStream, replay]) s.close();
   });
 });
