@@ -129,12 +129,13 @@ export function subscriptionUpdate(subscription: ActiveSubscription, active: boo
   };
 }
 
+/** Where a connection's chain rests once its steps are done: one settled promise shared by all. */
+const SETTLED = Promise.resolve();
+
 /**
  * Keeps the registry and the subscription events in step with connections. Each connection's changes
  * are chained, so its `active: false` events can never overtake its `active: true` ones.
  */
-const SETTLED = Promise.resolve();
-
 export class Presence {
   readonly #chains = new WeakMap<Subscriber, Promise<void>>();
   readonly #pending = new Set<Promise<void>>();
