@@ -2,57 +2,24 @@
  * The client's subscriber against a real Node hub: what it delivers, and how it resumes when the
  * connection is cut (through a TCP proxy), when the hub restarts, and when its token expires.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { publish, type SubscribeOptions, type Subscription, subscribe } from '../../src/client/index.ts';
-import { fixtureEnv, publisherToken, subscriberToken } from '../conformance/target.ts';
+import { describe, expect, it } from 'vitest';
+import { publish } from '../../src/client/index.ts';
+import { fixtureEnv, subscriberToken } from '../conformance/target.ts';
 import { startNodeHub } from '../helpers/hub.ts';
-import { startProxy, type TcpProxy } from '../helpers/proxy.ts';
-import { record } from '../helpers/recorder.ts';
+import { HUB, topicOf, useClientHub } from './harness.ts';
 
-const HUB = '/.well-known/mercure';
-const topicOf = (name: string) => `/client/${name}/${crypto.randomUUID()}`;
-
-let hub: Awaited<ReturnType<typeof startNodeHub>>;
-let pubToken: string;
-let subToken: string;
-const subscriptions: Subscription[] = [];
-const proxies: TcpProxy[] = [];
-
-beforeAll(async () => {
-  [hub, pubToken, subToken] = await Promise.all([
-    startNodeHub(fixtureEnv),
-    publisherToken(),
-    subscriberToken(),
-  ]);
-});
-afterEach(async () => {
-  for (const s of subscriptions.splice(0)) s.close();
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-});
-afterAll(async () => {
-  await hub?.stop();
-});
-
-function open(base: string, options: SubscribeOptions) {
-  const subscription = subscribe(base + HUB, { token: subToken, ...options });
-  subscriptions.push(subscription);
-  return { subscription, rec: record(subscription) };
-}
+const t = useClientHub();
+const { open, proxy } = t;
 const send = (
   topics: string | string[],
   fields: { data?: string; id?: string; type?: string; retry?: number } = {},
-) => publish(hub.url + HUB, { topics, data: 'x', ...fields }, { token: pubToken });
-async function proxy() {
-  const p = await startProxy(hub.port);
-  proxies.push(p);
-  return p;
-}
+) => publish(t.hub.url + HUB, { topics, data: 'x', ...fields }, { token: t.pubToken });
 const header = (head: string, name: string) => new RegExp(`^${name}: (.*)$`, 'im').exec(head)?.[1];
 
 describe('client subscribe', () => {
   it('delivers events with multi-line and multibyte data, types and ids, to the right listeners', async () => {
     const topic = topicOf('recv');
-    const { subscription, rec } = open(hub.url, { match: topic });
+    const { subscription, rec } = open(t.hub.url, { match: topic });
     const untyped: string[] = [];
     const greetings: string[] = [];
     subscription.on('message', (m) => untyped.push(m.lastEventId));
@@ -80,7 +47,7 @@ describe('client subscribe', () => {
   it('sends several matchers (match and match_urlpattern) and gets only what they match', async () => {
     const exact = topicOf('exact');
     const family = `/client-books/${crypto.randomUUID()}`;
-    const { rec } = open(hub.url, { match: exact, matchUrlPattern: `${family}/:id` });
+    const { rec } = open(t.hub.url, { match: exact, matchUrlPattern: `${family}/:id` });
     await rec.until((r) => r.opens.length === 1, 'open');
     const a = await send(exact);
     const b = await send(`${family}/42`);
@@ -122,17 +89,17 @@ describe('client subscribe', () => {
     const topic = topicOf('gap');
     const ids = [await send(topic, { data: '1' }), await send(topic, { data: '2' })];
 
-    const unknown = open(hub.url, { match: topic, lastEventId: 'urn:uuid:never-published' });
+    const unknown = open(t.hub.url, { match: topic, lastEventId: 'urn:uuid:never-published' });
     await unknown.rec.until((r) => r.messages.length === 2, 'retained history');
     expect(unknown.rec.gaps).toEqual([{ requested: 'urn:uuid:never-published', replayFrom: 'earliest' }]);
     expect(unknown.rec.ids()).toEqual(ids);
 
-    const known = open(hub.url, { match: topic, lastEventId: ids[0] });
+    const known = open(t.hub.url, { match: topic, lastEventId: ids[0] });
     await known.rec.until((r) => r.messages.length === 1, 'replay after the cursor');
     expect(known.rec.opens[0]!.replayFrom).toBe(ids[0]);
     expect(known.rec.ids()).toEqual([ids[1]]);
 
-    const all = open(hub.url, { match: topic, lastEventId: 'earliest' });
+    const all = open(t.hub.url, { match: topic, lastEventId: 'earliest' });
     await all.rec.until((r) => r.messages.length === 2, 'all history');
     expect(all.rec.opens[0]!.replayFrom).toBe('earliest');
     expect(known.rec.gaps).toEqual([]);
@@ -156,14 +123,13 @@ describe('client subscribe', () => {
   it("honours the hub's retry: and a later one carried by an update", async () => {
     const slowHub = await startNodeHub({ ...fixtureEnv, SSEHUB_RETRY: '1200' });
     try {
-      const p = await startProxy(slowHub.port);
-      proxies.push(p);
+      const p = await proxy(slowHub.port);
       const topic = topicOf('retry');
       const { rec } = open(p.url, { match: topic });
       const hubUrl = `${slowHub.url}${HUB}`;
       await rec.until((r) => r.opens.length === 1, 'open');
       // The stream starts with `retry: 1200`; an event after it proves the client has read it.
-      await publish(hubUrl, { topics: topic, data: 'after the retry field' }, { token: pubToken });
+      await publish(hubUrl, { topics: topic, data: 'after the retry field' }, { token: t.pubToken });
       await rec.until((r) => r.messages.length === 1, 'first event');
       p.cut();
       const cutAt = Date.now();
@@ -174,7 +140,7 @@ describe('client subscribe', () => {
       expect(waited).toBeGreaterThanOrEqual(1200);
       expect(waited).toBeLessThan(2500);
 
-      await publish(hubUrl, { topics: topic, data: 'faster', retry: 150 }, { token: pubToken });
+      await publish(hubUrl, { topics: topic, data: 'faster', retry: 150 }, { token: t.pubToken });
       await rec.until((r) => r.messages.length === 2, 'the update with retry');
       p.cut();
       const cutAgain = Date.now();
@@ -215,12 +181,12 @@ describe('client subscribe', () => {
   it('reports a failing token provider and retries', async () => {
     const topic = topicOf('token-fail');
     let calls = 0;
-    const { rec } = open(hub.url, {
+    const { rec } = open(t.hub.url, {
       match: topic,
       reconnect: { delay: 50 },
       token: () => {
         if (calls++ === 0) throw new Error('identity provider down');
-        return subToken;
+        return t.subToken;
       },
     });
     await rec.until((r) => r.opens.length === 1, 'open after the retry');

@@ -3,53 +3,21 @@
  * and a connection that goes silent without closing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { publish, type SubscribeOptions, type Subscription, subscribe } from '../../src/client/index.ts';
+import { describe, expect, it } from 'vitest';
+import { publish } from '../../src/client/index.ts';
 import { metric } from '../conformance/client.ts';
-import { fixtureEnv, publisherToken, subscriberToken } from '../conformance/target.ts';
-import { freePort, startNodeHub, startProcess } from '../helpers/hub.ts';
-import { startProxy, type TcpProxy } from '../helpers/proxy.ts';
-import { record } from '../helpers/recorder.ts';
+import { fixtureEnv } from '../conformance/target.ts';
+import { freePort, startProcess } from '../helpers/hub.ts';
 import { eventually } from '../helpers/sse.ts';
+import { HUB, topicOf, useClientHub } from './harness.ts';
 
-const HUB = '/.well-known/mercure';
-const topicOf = (name: string) => `/client/${name}/${crypto.randomUUID()}`;
 /** fixtureEnv's SSEHUB_RETRY: a reconnect comes within this plus 25 % jitter. */
 const RETRY = Number(fixtureEnv.SSEHUB_RETRY);
 
-let hub: Awaited<ReturnType<typeof startNodeHub>>;
-let pubToken: string;
-let subToken: string;
-const subscriptions: Subscription[] = [];
-const proxies: TcpProxy[] = [];
-
-beforeAll(async () => {
-  [hub, pubToken, subToken] = await Promise.all([
-    startNodeHub(fixtureEnv),
-    publisherToken(),
-    subscriberToken(),
-  ]);
-});
-afterEach(async () => {
-  for (const s of subscriptions.splice(0)) s.close();
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-});
-afterAll(async () => {
-  await hub?.stop();
-});
-
-function open(base: string, options: SubscribeOptions) {
-  const subscription = subscribe(base + HUB, { token: subToken, ...options });
-  subscriptions.push(subscription);
-  return { subscription, rec: record(subscription) };
-}
+const t = useClientHub();
+const { open, proxy } = t;
 const send = (base: string, topic: string, data = 'x') =>
-  publish(base + HUB, { topics: topic, data }, { token: pubToken });
-async function proxy() {
-  const p = await startProxy(hub.port);
-  proxies.push(p);
-  return p;
-}
+  publish(base + HUB, { topics: topic, data }, { token: t.pubToken });
 
 describe('client subscribe lifecycle', () => {
   it('backs off while the hub is down, reconnects when it is back on the same port, and reports the gap', async () => {
@@ -115,8 +83,11 @@ describe('client subscribe lifecycle', () => {
     subscription.close();
     expect(subscription.state).toBe('closed');
     expect(rec.closes).toEqual([{ reason: 'closed' }]);
-    await eventually(async () => (await metric(hub.url, 'ssehub_connections')) === 0, 'the hub to see it go');
-    await send(hub.url, topic);
+    await eventually(
+      async () => (await metric(t.hub.url, 'ssehub_connections')) === 0,
+      'the hub to see it go',
+    );
+    await send(t.hub.url, topic);
     await sleep(RETRY * 2);
     expect(p.requests).toHaveLength(1);
     expect(rec.messages).toEqual([]);
@@ -131,7 +102,10 @@ describe('client subscribe lifecycle', () => {
     await a.rec.until((r) => r.opens.length === 1, 'open');
     live.abort();
     expect(a.rec.closes).toEqual([{ reason: 'aborted' }]);
-    await eventually(async () => (await metric(hub.url, 'ssehub_connections')) === 0, 'the hub to see it go');
+    await eventually(
+      async () => (await metric(t.hub.url, 'ssehub_connections')) === 0,
+      'the hub to see it go',
+    );
 
     const waiting = new AbortController();
     const b = open(p.url, { match: topicOf('abort'), signal: waiting.signal });
@@ -158,14 +132,14 @@ describe('client subscribe lifecycle', () => {
     const p = await proxy();
     const { rec } = open(p.url, { match: topic, idleTimeout: 2500 });
     await rec.until((r) => r.opens.length === 1, 'open');
-    const first = await send(hub.url, topic);
+    const first = await send(t.hub.url, topic);
     await sleep(3500);
     expect(rec.errors).toEqual([]);
     expect(rec.opens).toHaveLength(1);
 
     p.freeze();
     const frozenAt = Date.now();
-    const missed = await send(hub.url, topic);
+    const missed = await send(t.hub.url, topic);
     await rec.until((r) => r.opens.length === 2, 'reconnected after the timeout');
     const timeout = rec.errors[0]!;
     expect([timeout.error.code, timeout.willRetry]).toEqual(['timeout', true]);
