@@ -18,6 +18,24 @@ export interface Target {
  */
 export type Start = (overrides?: Record<string, string>) => Promise<Target>;
 
+/**
+ * A hub process as a {@link Target}: `stop` ends it, runs `cleanup` (e.g. removes its storage), and
+ * resolves with how it exited. Every runtime's spawner wraps its process with this.
+ */
+export function processTarget(
+  hub: { readonly url: string; stop(): Promise<unknown>; readonly exited: Promise<number | string> },
+  cleanup?: () => Promise<void>,
+): Target {
+  return {
+    url: hub.url,
+    stop: async () => {
+      await hub.stop();
+      await cleanup?.();
+      return hub.exited;
+    },
+  };
+}
+
 export interface Capabilities {
   /** SIGTERM ends every stream cleanly and the process exits 0. */
   gracefulShutdown: boolean;

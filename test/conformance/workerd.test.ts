@@ -1,6 +1,6 @@
 import { persistDir, runtimeBinary, startWorkerdHub } from '../helpers/runtimes.ts';
 import { conformance } from './suite.ts';
-import { fixtureEnv } from './target.ts';
+import { fixtureEnv, processTarget } from './target.ts';
 
 // A missing binary fails this file at collection, rather than leaving its tests unrun.
 runtimeBinary('wrangler');
@@ -11,14 +11,7 @@ conformance(
     // Fresh storage: the hub object starts with empty history, as the suite's first test needs.
     const dir = await persistDir();
     const hub = await startWorkerdHub({ ...fixtureEnv, ...overrides }, { persistTo: dir.path });
-    return {
-      url: hub.url,
-      stop: async () => {
-        await hub.stop();
-        await dir.remove();
-        return hub.exited;
-      },
-    };
+    return processTarget(hub, () => dir.remove());
   },
   // No SIGTERM to drain on Workers: a deploy or restart cuts the object's streams and subscribers
   // resume with Last-Event-ID from storage (test/runtimes/workerd-restart.test.ts).
