@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,6 +65,19 @@ const WORKERD_VERSION = `echo "$(node_modules/.bin/workerd --version), miniflare
 const HUB = ['node', '--import', 'tsx', 'src/runtimes/cli.ts', '--allow-anonymous-publish'];
 
 /** Every known server; `--servers=a,b` picks from these by name. */
+/**
+ * The arguments of an npm start script (`package.json`), without its program and its `--dev`: the
+ * bench starts each runtime the way users do, and the two cannot drift apart.
+ */
+function startScriptArgs(script: string): string[] {
+  const pkg = JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const [, ...args] = pkg.scripts[script]!.split(' ');
+  if (args.at(-1) !== '--dev') throw new Error(`package.json ${script} no longer ends with --dev`);
+  return args.slice(0, -1);
+}
+
 export const SERVERS: readonly ServerSpec[] = [
   {
     name: 'hub',
@@ -89,31 +102,17 @@ export const SERVERS: readonly ServerSpec[] = [
     env: { NULL_HUB_BATCH: '1' },
   },
   {
-    // The arguments of `npm run start:bun`.
+    // What `npm run start:bun` runs, with anonymous publishing instead of development mode.
     name: 'bun',
-    command: [
-      'node_modules/.bin/bun',
-      '--max-http-header-size=65536',
-      'src/runtimes/bun.ts',
-      '--allow-anonymous-publish',
-    ],
+    command: ['node_modules/.bin/bun', ...startScriptArgs('start:bun'), '--allow-anonymous-publish'],
     requires: ['src/runtimes/bun.ts', 'node_modules/.bin/bun'],
     ready: '/healthz',
     version: 'echo "Bun $(node_modules/.bin/bun --version)"',
   },
   {
-    // The arguments of `npm run start:deno`.
+    // What `npm run start:deno` runs, with anonymous publishing instead of development mode.
     name: 'deno',
-    command: [
-      'node_modules/.bin/deno',
-      'run',
-      '--allow-net',
-      '--allow-env',
-      '--allow-read',
-      '--unstable-no-legacy-abort',
-      'src/runtimes/deno.ts',
-      '--allow-anonymous-publish',
-    ],
+    command: ['node_modules/.bin/deno', ...startScriptArgs('start:deno'), '--allow-anonymous-publish'],
     requires: ['src/runtimes/deno.ts', 'node_modules/.bin/deno'],
     ready: '/healthz',
     version: `echo "Deno $(node_modules/.bin/deno --version | head -n 1 | cut -d ' ' -f 2)"`,
