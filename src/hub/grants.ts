@@ -2,9 +2,10 @@
  * What a token allows: the `authorization_details` of the current draft, and the `mercure` claim of
  * the pre-standardization dialect, both turned into topic selectors that are compiled once per token.
  */
+
+import type { CompiledUrlPattern } from '../urlpattern/index.ts';
+import { compileUriTemplate, isUriTemplate } from '../urlpattern/index.ts';
 import type { MatchType } from './matchers.ts';
-import { compileUriTemplate, isUriTemplate } from './uri-template.ts';
-import type { CompiledUrlPattern } from './urlpattern.ts';
 
 /** The `type` of the authorization details entries this hub reads (RFC 9396). */
 export const AUTHORIZATION_DETAIL_TYPE = 'https://mercure.rocks/authorization-detail';

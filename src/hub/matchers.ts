@@ -1,8 +1,13 @@
+import {
+  type CompiledUrlPattern,
+  compileUriTemplate,
+  createUrlPatternCache,
+  isUriTemplate,
+  UrlPatternError,
+} from '../urlpattern/index.ts';
 import { badRequest } from './errors.ts';
 import type { FormFields } from './form.ts';
 import { hasControl } from './topics.ts';
-import { compileUriTemplate, isUriTemplate } from './uri-template.ts';
-import { type CompiledUrlPattern, createUrlPatternCache, UrlPatternError } from './urlpattern.ts';
 
 /**
  * The matcher types of the protocol, as they appear in subscription events and tokens, plus the URI

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { URLPattern } from 'urlpattern-polyfill/urlpattern';
 import { describe, expect, it } from 'vitest';
-import { UrlPatternError } from './urlpattern-error.ts';
-import { parseParts, protocolEnd, tokenize } from './urlpattern-parse.ts';
+import { UrlPatternError } from './error.ts';
+import { parseParts, protocolEnd, tokenize } from './parse.ts';
 
 const PATHNAME = { delimiters: '/', prefixes: '/' };
 

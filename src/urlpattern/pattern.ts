@@ -6,15 +6,28 @@
  * cost limit". The URL Pattern standard compiles to backtracking `RegExp`s, where
  * `/*a*a*a*a*b` take polynomial and `/{(a+)}+b` exponential time on a crafted topic. So the polyfill is used
  * only to validate a pattern and normalize its eight components against the hub URL; each
- * component is then compiled into a Thompson NFA (`urlpattern-parse.ts`, `urlpattern-nfa.ts`)
- * and matched by state-set simulation.
+ * component then becomes a string comparison (fixed text), nothing (a wildcard), or a
+ * deterministic automaton (`parse.ts` → `nfa.ts` → `dfa.ts`) that reads each character of the topic
+ * once. Building the automaton is bounded too: a pattern that would need a large one is refused
+ * when it is compiled (`too-complex`), never slow when it runs.
  */
 import { URLPattern } from 'urlpattern-polyfill/urlpattern';
-import { UrlPatternError } from './urlpattern-error.ts';
-import { compileNfa, type Nfa, runNfa, type StateBudget, type StepMeter } from './urlpattern-nfa.ts';
-import { type ComponentOptions, componentNode, protocolEnd } from './urlpattern-parse.ts';
+import type { StepMeter } from './dfa.ts';
+import { UrlPatternError } from './error.ts';
+import {
+  BASE_COST,
+  compileBudget,
+  compileMatcher,
+  describeMatcher,
+  matchString,
+  PARSE_COST_PER_CHAR,
+  type StringMatcher,
+  spent,
+  statesOf,
+} from './matcher.ts';
+import { type ComponentOptions, componentLiteral, componentNode, protocolEnd } from './parse.ts';
 
-export { UrlPatternError, type UrlPatternErrorCode } from './urlpattern-error.ts';
+export { UrlPatternError, type UrlPatternErrorCode } from './error.ts';
 
 /** Limits applied when compiling a pattern. */
 export interface UrlPatternLimits {
@@ -26,10 +39,8 @@ export interface UrlPatternLimits {
 export const DEFAULT_URL_PATTERN_LIMITS: Readonly<UrlPatternLimits> = { maxPatternLength: 1024 };
 
 /**
- * Compilation budget per character of the resolved pattern: one unit per NFA state and per syntax
- * node visited. Plain syntax needs about 3; counted repetition (`\d{40}`) gets near the cap and
- * nesting it (`(?:a{99}){99}`) goes past and is refused. Matching then costs at most
- * `states × (|topic| + 1)` steps, i.e. O(|pattern| × |topic|).
+ * NFA states allowed per character of the resolved pattern. Plain syntax needs about 3; counted
+ * repetition (`\d{40}`) gets near the cap and nesting it (`(?:a{99}){99}`) goes past and is refused.
  */
 export const MAX_STATES_PER_PATTERN_CHAR = 16;
 
@@ -45,16 +56,30 @@ export const MAX_PROTOCOL_PATTERN_LENGTH = 24;
 export interface CompiledUrlPattern {
   /** The source as given. */
   readonly pattern: string;
-  /** True when `topic` (absolute or relative to the base) matches. Never throws. O(|pattern| × |topic|). */
+  /**
+   * What compiling it took, in work units (see `MAX_COMPILE_WORK`): the same for the same pattern
+   * wherever it is compiled, so callers can charge it to a budget whether it came from a cache or not.
+   */
+  readonly cost: number;
+  /**
+   * Equal for two compiled patterns that match exactly the same topics because they compile to the
+   * same automata against the same base (e.g. `/books/:id` and `/books/:bookId`): share one of them.
+   */
+  readonly key: string;
+  /**
+   * True when `topic` (absolute or relative to the base) matches. Never throws. One pass over the
+   * topic; the answer for the last topic asked is remembered, so the many subscribers and grants
+   * that share one compiled pattern cost one test per update, not one each.
+   */
   test(topic: string): boolean;
 }
 
 /** Cost of one `test()`, as reported by `measureUrlPattern`. */
 export interface UrlPatternCost {
   readonly matched: boolean;
-  /** NFA state visits: at most `states × (|topic| + 1)`. */
+  /** Characters read by the automata: at most the length of the topic's components. */
   readonly steps: number;
-  /** NFA states over all eight components. */
+  /** Automaton states over all eight components. */
   readonly states: number;
 }
 
@@ -85,25 +110,38 @@ const COMPONENT_OPTIONS: Record<Exclude<Component, 'pathname'>, ComponentOptions
 
 class UrlPatternMatcher implements CompiledUrlPattern {
   readonly pattern: string;
+  readonly cost: number;
+  readonly key: string;
   readonly states: number;
   readonly #base: string;
-  readonly #nfas: readonly Nfa[];
+  /** Component index and matcher, cheapest first; wildcard components are left out. */
+  readonly #checks: readonly (readonly [number, StringMatcher])[];
+  #lastTopic: string | undefined;
+  #lastResult = false;
 
-  constructor(pattern: string, base: string, nfas: readonly Nfa[]) {
+  constructor(pattern: string, base: string, matchers: readonly StringMatcher[], cost: number) {
     this.pattern = pattern;
+    this.cost = cost;
     this.#base = base;
-    this.#nfas = nfas;
-    this.states = nfas.reduce((sum, nfa) => sum + nfa.size, 0);
+    this.key = `url ${base}\n${matchers.map(describeMatcher).join('\n')}`;
+    this.states = matchers.reduce((sum, m) => sum + statesOf(m), 0);
+    const checks = matchers.flatMap((m, i) => (m.kind === 'any' ? [] : [[i, m] as const]));
+    this.#checks = checks.sort(([, a], [, b]) => (a.kind === b.kind ? 0 : a.kind === 'literal' ? -1 : 1));
   }
 
   test(topic: string): boolean {
-    return this.run(topic);
+    if (topic !== this.#lastTopic) {
+      this.#lastResult = this.run(topic);
+      this.#lastTopic = topic;
+    }
+    return this.#lastResult;
   }
 
   run(topic: string, meter?: StepMeter): boolean {
     const values = topicComponents(topic, this.#base);
     if (!values) return false;
-    return this.#nfas.every((nfa, i) => runNfa(nfa, values[i]!, meter));
+    for (const [i, matcher] of this.#checks) if (!matchString(matcher, values[i]!, meter)) return false;
+    return true;
   }
 }
 
@@ -113,7 +151,7 @@ class UrlPatternMatcher implements CompiledUrlPattern {
  * Matching is case-sensitive.
  *
  * Throws `UrlPatternError` for a malformed, too long or too complex pattern, or one whose regexp
- * groups use syntax outside the linear-time subset (see `urlpattern-regexp.ts`), and `TypeError`
+ * groups use syntax outside the linear-time subset (see `regexp.ts`), and `TypeError`
  * if `baseURL` is not an absolute URL.
  *
  * @example
@@ -134,18 +172,31 @@ export function compileUrlPattern(
   }
   const normalized = normalize(pattern, base);
   const size = COMPONENTS.reduce((sum, c) => sum + normalized[c].length + 1, 0);
-  const budget: StateBudget = { remaining: MAX_STATES_PER_PATTERN_CHAR * size };
-  const protocol = compileNfa(componentNode(normalized.protocol, NO_DELIMITERS), budget);
+  const states = MAX_STATES_PER_PATTERN_CHAR * size;
+  const budget = compileBudget(states);
+  const compile = (c: Component, options: ComponentOptions): StringMatcher => {
+    const source = normalized[c];
+    // Most components of a pattern are fixed text (the origin of a relative one) or a plain
+    // wildcard (those it leaves out): no automaton for those.
+    if (source === '*') return { kind: 'any' };
+    const literal = componentLiteral(source, options);
+    if (literal !== undefined) return { kind: 'literal', text: literal };
+    return compileMatcher(componentNode(source, options), budget);
+  };
+  const protocol = compile('protocol', NO_DELIMITERS);
   // The standard's URLPattern constructor picks pathname options by whether the protocol pattern
   // can match a special scheme; opaque paths (`urn:…`) have no segments.
-  const special = SPECIAL_SCHEMES.some((scheme) => runNfa(protocol, scheme));
+  const special = SPECIAL_SCHEMES.some((scheme) => matchString(protocol, scheme));
   const pathname: ComponentOptions = special ? { delimiters: '/', prefixes: '/' } : NO_DELIMITERS;
-  const nfas = COMPONENTS.map((c) =>
-    c === 'protocol'
-      ? protocol
-      : compileNfa(componentNode(normalized[c], c === 'pathname' ? pathname : COMPONENT_OPTIONS[c]), budget),
+  const matchers = COMPONENTS.map((c) =>
+    c === 'protocol' ? protocol : compile(c, c === 'pathname' ? pathname : COMPONENT_OPTIONS[c]),
   );
-  return new UrlPatternMatcher(pattern, base, nfas);
+  return new UrlPatternMatcher(
+    pattern,
+    base,
+    matchers,
+    BASE_COST + PARSE_COST_PER_CHAR * pattern.length + spent(budget, states),
+  );
 }
 
 /**
@@ -194,25 +245,35 @@ export function measureUrlPattern(compiled: CompiledUrlPattern, topic: string): 
  * The component values URL Pattern matches a string input against (the standard's "match"
  * algorithm, steps for a string `input`): straight from the parsed URL, without the `:`, `?` and `#` delimiters, with
  * default ports already dropped by the URL parser. `undefined` when the topic is not a URL.
+ * The last answer is kept: every pattern on a hub tests the same topic, against the same base, in turn.
  */
 function topicComponents(topic: string, base: string): string[] | undefined {
-  let url: URL;
+  if (topic === lastParsed.topic && base === lastParsed.base) return lastParsed.components;
+  let components: string[] | undefined;
   try {
-    url = new URL(topic, base);
+    const url = new URL(topic, base);
+    components = [
+      url.protocol.slice(0, -1),
+      url.username,
+      url.password,
+      url.hostname,
+      url.port,
+      url.pathname,
+      url.search.slice(1),
+      url.hash.slice(1),
+    ];
   } catch {
-    return undefined;
+    components = undefined;
   }
-  return [
-    url.protocol.slice(0, -1),
-    url.username,
-    url.password,
-    url.hostname,
-    url.port,
-    url.pathname,
-    url.search.slice(1),
-    url.hash.slice(1),
-  ];
+  lastParsed = { topic, base, components };
+  return components;
 }
+
+let lastParsed: { topic: string; base: string; components: string[] | undefined } = {
+  topic: '',
+  base: '',
+  components: undefined,
+};
 
 /** A bounded cache of compiled patterns, see `createUrlPatternCache`. */
 export interface UrlPatternCache {

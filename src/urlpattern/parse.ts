@@ -7,9 +7,9 @@
  * Input is a component as normalized by the polyfill (its `pathname`, `hostname`, … getters), so
  * fixed text is already canonicalized and is not encoded again here.
  */
-import { UrlPatternError } from './urlpattern-error.ts';
-import { CharSet, charset, literal, type Node, repeat, seq } from './urlpattern-nfa.ts';
-import { DOT, parseRegexp } from './urlpattern-regexp.ts';
+import { UrlPatternError } from './error.ts';
+import { DOT, parseRegexp } from './regexp.ts';
+import { CharSet, charset, literal, type Node, repeat, seq } from './syntax.ts';
 
 /** How one component is parsed: which characters end a segment, which may prefix a group. */
 export interface ComponentOptions {
@@ -264,6 +264,19 @@ export function componentNode(input: string, options: ComponentOptions): Node {
     }
   }
   return seq(...items);
+}
+
+/**
+ * The text a component pattern matches when it matches exactly one string (only fixed text, no
+ * groups or modifiers), else undefined: such components are compared as strings.
+ */
+export function componentLiteral(input: string, options: ComponentOptions): string | undefined {
+  let text = '';
+  for (const part of parseParts(input, options)) {
+    if (part.type !== 'fixed' || part.modifier !== '') return undefined;
+    text += part.value;
+  }
+  return text;
 }
 
 function withModifier(node: Node, modifier: Modifier): Node {

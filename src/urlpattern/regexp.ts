@@ -12,8 +12,8 @@
  * The URL Pattern standard hands these groups to `RegExp` with the `u` flag, and the polyfill
  * has already checked them that way, so this parser only needs to be exact on what it accepts.
  */
-import { UrlPatternError } from './urlpattern-error.ts';
-import { alt, CharSet, charset, type Node, repeat, seq } from './urlpattern-nfa.ts';
+import { UrlPatternError } from './error.ts';
+import { alt, CharSet, charset, type Node, repeat, seq } from './syntax.ts';
 
 /** Largest bound accepted in `{m,n}`; counted repetition is unrolled into NFA states. */
 export const MAX_REPEAT = 100;

@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { UrlPatternError } from './urlpattern-error.ts';
-import { CharSet, compileNfa, runNfa } from './urlpattern-nfa.ts';
-import { parseRegexp } from './urlpattern-regexp.ts';
+import { UrlPatternError } from './error.ts';
+import { compileBudget, compileMatcher, matchString } from './matcher.ts';
+import { parseRegexp } from './regexp.ts';
+import { CharSet } from './syntax.ts';
 
-/** Whole-string match through our parser and NFA. */
+/** Whole-string match through our parser and automata. */
 function fullMatch(source: string, input: string): boolean {
-  return runNfa(compileNfa(parseRegexp(source), { remaining: 10_000 }), input);
+  return matchString(compileMatcher(parseRegexp(source), compileBudget(10_000)), input);
 }
 
 /** Whole-string match as the URL Pattern standard would run it: a `u`-mode `RegExp`. */

@@ -7,7 +7,7 @@ import {
   createUrlPatternCache,
   measureUrlPattern,
   UrlPatternError,
-} from './urlpattern.ts';
+} from './pattern.ts';
 
 const BASE = 'https://hub.example/.well-known/mercure';
 const compile = (pattern: string): CompiledUrlPattern => compileUrlPattern(pattern, BASE);
