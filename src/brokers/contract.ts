@@ -1,25 +1,32 @@
 /**
  * The shared broker contract: one vitest suite that every broker passes (memory, Redis, …). A broker's
  * test file calls {@link brokerContract} with a factory; the suite checks ordering, ids as cursors,
- * replay, unknown and discarded cursors, the history bound, reused ids, concurrency and fan-out.
+ * replay (whole and in pages), unknown and discarded cursors, the history bounds (count, bytes, and lanes
+ * that never evict each other), reused ids, concurrency and fan-out.
  *
  * @example
- * brokerContract('memory', { create: ({ historySize }) => createMemoryBroker({ historySize }), historySlack: 0 });
+ * brokerContract('memory', { create: ({ retention }) => createMemoryBroker({ retention }) });
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Broker, comparePos, EARLIEST, type Update, type UpdateInput } from './types.ts';
+import {
+  type Broker,
+  comparePos,
+  countRetention,
+  EARLIEST,
+  type Retention,
+  type Update,
+  type UpdateInput,
+} from './types.ts';
 
 /** How the suite makes brokers of one kind. */
 export interface ContractTarget {
-  /** A broker on a fresh, empty backend that keeps (at least) `historySize` updates. */
-  create(options: { historySize: number }): Broker | Promise<Broker>;
+  /** A broker on a fresh, empty backend that keeps updates as `retention` says. */
+  create(options: { retention: Retention }): Broker | Promise<Broker>;
   /**
    * Another broker on the same backend as `broker` (another hub instance sharing one history).
    * Omitted for brokers that live in one process only.
    */
   peer?(broker: Broker): Broker | Promise<Broker>;
-  /** How many updates beyond `historySize` the broker may retain (Redis trims whole stream nodes). */
-  historySlack: number;
 }
 
 /** Records what a listener receives; `until(n)` resolves once `n` updates have arrived. */
@@ -76,8 +83,9 @@ const ids = (updates: readonly Update[]) => updates.map((u) => u.id);
 export function brokerContract(name: string, target: ContractTarget): void {
   describe(`broker contract: ${name}`, () => {
     const open: Broker[] = [];
-    const make = async (historySize = 100) => {
-      const broker = await target.create({ historySize });
+    const make = async (historySize: number | Retention = 100) => {
+      const retention = typeof historySize === 'number' ? countRetention(historySize) : historySize;
+      const broker = await target.create({ retention });
       open.push(broker);
       return broker;
     };
@@ -96,8 +104,13 @@ export function brokerContract(name: string, target: ContractTarget): void {
       const broker = await make();
       expect(broker.healthy).toBe(true);
       expect(await broker.lastEventId()).toBe(EARLIEST);
-      expect(await broker.history(EARLIEST)).toEqual({ found: true, updates: [] });
-      expect(await broker.history('never-published')).toEqual({ found: false, updates: [] });
+      expect(await broker.history(EARLIEST)).toEqual({ found: true, updates: [], more: false, lost: [] });
+      expect(await broker.history('never-published')).toEqual({
+        found: false,
+        updates: [],
+        more: false,
+        lost: [],
+      });
     });
 
     it('keeps publisher ids, generates unique ids otherwise, and orders positions', async () => {
@@ -143,13 +156,42 @@ export function brokerContract(name: string, target: ContractTarget): void {
     it('replays strictly after a cursor, all history for earliest, nothing after the last id', async () => {
       const broker = await make();
       const published = await publishMany(broker, 10);
-      expect(await broker.history(EARLIEST)).toEqual({ found: true, updates: published });
+      expect(await broker.history(EARLIEST)).toEqual({
+        found: true,
+        updates: published,
+        more: false,
+        lost: [],
+      });
       for (const k of [0, 4, 8]) {
         const result = await broker.history(published[k]!.id);
         expect(result.found).toBe(true);
+        expect(result.anchor).toEqual(published[k]);
         expect(ids(result.updates)).toEqual(ids(published.slice(k + 1)));
       }
-      expect(await broker.history(published[9]!.id)).toEqual({ found: true, updates: [] });
+      const last = await broker.history(published[9]!.id);
+      expect(last).toMatchObject({ found: true, updates: [], more: false, lost: [] });
+    });
+
+    it('reads a replay in pages that join up exactly', async () => {
+      const broker = await make();
+      const published = await publishMany(broker, 23);
+      for (const cursor of [EARLIEST, published[2]!.id]) {
+        const pages: Update[][] = [];
+        let page = await broker.history(cursor, 5);
+        pages.push(page.updates);
+        while (page.more) {
+          expect(page.updates).toHaveLength(5);
+          page = await broker.historyAfter(page.updates.at(-1)!.pos, 5);
+          expect(page.lost).toEqual([]);
+          pages.push(page.updates);
+        }
+        const from = cursor === EARLIEST ? 0 : 3;
+        expect(ids(pages.flat())).toEqual(ids(published.slice(from)));
+      }
+      // Exactly at the end: nothing more, and `more` says so.
+      const tail = await broker.history(published[17]!.id, 5);
+      expect(ids(tail.updates)).toEqual(ids(published.slice(18)));
+      expect(tail.more).toBe(false);
     });
 
     it('answers an unknown cursor with found: false and all retained history', async () => {
@@ -171,14 +213,12 @@ export function brokerContract(name: string, target: ContractTarget): void {
     it('bounds history and reports discarded cursors as unknown', async () => {
       const size = 10;
       const broker = await make(size);
-      const total = size + target.historySlack + 50;
+      const total = size + 50;
       const published = await publishMany(broker, total);
       const { found, updates } = await broker.history(EARLIEST);
       expect(found).toBe(true);
-      expect(updates.length).toBeGreaterThanOrEqual(size);
-      expect(updates.length).toBeLessThanOrEqual(size + target.historySlack);
       // What is kept is the newest suffix, in order.
-      expect(ids(updates)).toEqual(ids(published.slice(total - updates.length)));
+      expect(ids(updates)).toEqual(ids(published.slice(total - size)));
       const discarded = await broker.history(published[0]!.id);
       expect(discarded.found).toBe(false);
       expect(ids(discarded.updates)).toEqual(ids(updates));
@@ -204,13 +244,12 @@ export function brokerContract(name: string, target: ContractTarget): void {
       const size = 5;
       const broker = await make(size);
       const first = await broker.publish(input(0, { id: 'again' }));
-      // The slack keeps the second occurrence out of the first one's trimming unit (a Redis stream node).
-      await publishMany(broker, target.historySlack + 1, 1);
+      await publishMany(broker, 1, 1);
       const second = await broker.publish(input(1000, { id: 'again' }));
       const after: Update[] = [];
       // Publish until the first occurrence is discarded (bounded: the history bound forces it).
       for (let i = 0; (await broker.history(EARLIEST)).updates[0]!.pos === first.pos; i++) {
-        expect(i).toBeLessThanOrEqual(size + target.historySlack);
+        expect(i).toBeLessThanOrEqual(size);
         after.push(await broker.publish(input(2000 + i)));
       }
       const { updates } = await broker.history(EARLIEST);
@@ -218,6 +257,77 @@ export function brokerContract(name: string, target: ContractTarget): void {
       const result = await broker.history('again');
       expect(result.found).toBe(true);
       expect(ids(result.updates)).toEqual(ids(after));
+    });
+
+    const PRESENCE = '/.well-known/mercure/subscriptions/';
+    const lanes = (count: number, presence: number, maxBytes = Number.POSITIVE_INFINITY): Retention => ({
+      updates: { maxCount: count, maxBytes },
+      lanes: [{ name: 'presence', prefix: PRESENCE, maxCount: presence, maxBytes: Number.POSITIVE_INFINITY }],
+    });
+    const presenceInput = (n: number): UpdateInput => ({
+      topics: [`${PRESENCE}exact/%2Fx/urn%3Auuid%3A${n}`],
+      data: `{"active":true,"n":${n}}`,
+      private: true,
+      type: 'mercure',
+    });
+
+    it('keeps each lane under its own bound: a flood in one lane evicts nothing of another', async () => {
+      const broker = await make(lanes(5, 3));
+      const app = await publishMany(broker, 5);
+      const flood: Update[] = [];
+      for (let i = 0; i < 40; i++) flood.push(await broker.publish(presenceInput(i)));
+      const { updates } = await broker.history(EARLIEST);
+      // Every application update is still there, then the newest three subscription events, in order.
+      expect(ids(updates)).toEqual(ids([...app, ...flood.slice(-3)]));
+      const resumed = await broker.history(app[1]!.id);
+      expect(resumed.found).toBe(true);
+      expect(ids(resumed.updates)).toEqual(ids([...app.slice(2), ...flood.slice(-3)]));
+      // The presence lane discarded events after that cursor: the broker says which lane lost them.
+      expect(resumed.lost).toEqual(['presence']);
+      // A cursor past everything that was discarded lost nothing.
+      expect((await broker.history(flood.at(-3)!.id)).lost).toEqual([]);
+      // And application updates still evict only their own kind.
+      const more = await publishMany(broker, 2, 100);
+      expect(ids((await broker.history(EARLIEST)).updates)).toEqual(
+        ids([...app.slice(2), ...flood.slice(-3), ...more]),
+      );
+    });
+
+    it('merges the lanes into one order, for listeners and for history alike', async () => {
+      const broker = await make(lanes(50, 50));
+      const listener = collect(broker);
+      const published: Update[] = [];
+      for (let i = 0; i < 12; i++) {
+        published.push(await broker.publish(i % 3 === 0 ? presenceInput(i) : input(i)));
+      }
+      expect(ids(await listener.until(12))).toEqual(ids(published));
+      expect(ids((await broker.history(EARLIEST)).updates)).toEqual(ids(published));
+      const fromPresence = await broker.history(published[3]!.id, 4);
+      expect(ids(fromPresence.updates)).toEqual(ids(published.slice(4, 8)));
+      expect(fromPresence.more).toBe(true);
+      expect(await broker.lastEventId()).toBe(published[11]!.id);
+    });
+
+    it('bounds a lane in bytes as well as in count', async () => {
+      const broker = await make(lanes(100, 100, 1000));
+      const big = (n: number) =>
+        broker.publish({ topics: ['/b'], data: 'x'.repeat(300), private: false, id: `b${n}` });
+      const published: Update[] = [];
+      for (let i = 0; i < 10; i++) published.push(await big(i));
+      const { updates } = await broker.history(EARLIEST);
+      // 300 bytes of data plus topic and id each: three fit under 1000, a fourth would not.
+      expect(ids(updates)).toEqual(ids(published.slice(-3)));
+      expect((await broker.history('b0')).found).toBe(false);
+    });
+
+    it('reports the lanes that lost updates after a page it already read', async () => {
+      const broker = await make(lanes(4, 4));
+      const first = await publishMany(broker, 4);
+      const page = await broker.history(EARLIEST, 2);
+      expect(ids(page.updates)).toEqual(ids(first.slice(0, 2)));
+      await publishMany(broker, 4, 10);
+      const next = await broker.historyAfter(page.updates.at(-1)!.pos, 2);
+      expect(next.lost).toEqual(['updates']);
     });
 
     it('gives concurrent publishers distinct ids and one order seen alike by history and listeners', async () => {

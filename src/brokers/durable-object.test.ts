@@ -4,25 +4,25 @@ import { createDurableObjectBroker, type HistoryStore } from './durable-object.t
 import { EARLIEST } from './types.ts';
 
 /** A history store in plain memory, with the behaviour of the SQLite one (tested in workerd). */
-function memoryStore(): HistoryStore & { bodies: string[] } {
-  const bodies: string[] = [];
-  const trim = (keep: number) => bodies.splice(0, Math.max(0, bodies.length - keep));
+function memoryStore(): HistoryStore & { rows: Map<number, string>; readonly bodies: string[] } {
+  const rows = new Map<number, string>();
   return {
-    bodies,
-    load(keep) {
-      trim(keep);
-      return [...bodies];
+    rows,
+    get bodies() {
+      return [...rows.entries()].sort(([a], [b]) => a - b).map(([, body]) => body);
     },
-    append(body, keep) {
-      bodies.push(body);
-      trim(keep);
+    load: () => [...rows.entries()].sort(([a], [b]) => a - b).map(([seq, body]) => ({ seq, body })),
+    append(seq, body) {
+      rows.set(seq, body);
+    },
+    remove(seq) {
+      rows.delete(seq);
     },
   };
 }
 
 brokerContract('durable-object', {
-  create: ({ historySize }) => createDurableObjectBroker(memoryStore(), { historySize }),
-  historySlack: 0,
+  create: ({ retention }) => createDurableObjectBroker(memoryStore(), { retention }),
 });
 
 describe('durable-object broker across restarts', () => {
@@ -75,11 +75,14 @@ describe('durable-object broker across restarts', () => {
     const store = memoryStore();
     const good = createDurableObjectBroker(store, { historySize: 5 });
     const kept = await good.publish({ topics: ['/k'], data: 'k', private: false });
-    store.bodies.unshift('{not json', JSON.stringify({ id: 'x', topics: [], data: 'no topics' }));
+    store.rows.set(-2, '{not json');
+    store.rows.set(-1, JSON.stringify({ id: 'x', topics: [], data: 'no topics' }));
     const reported: string[] = [];
     const broker = createDurableObjectBroker(store, { historySize: 5, onError: (m) => reported.push(m) });
     expect((await broker.history(EARLIEST)).updates.map((u) => u.id)).toEqual([kept.id]);
     expect(reported).toHaveLength(2);
+    // Unreadable rows are deleted, not read (and reported) again at every restart.
+    expect(store.rows.size).toBe(1);
   });
 
   it('rejects a publish the store cannot take, and announces nothing', async () => {
@@ -88,6 +91,7 @@ describe('durable-object broker across restarts', () => {
       append: () => {
         throw new Error('storage full');
       },
+      remove: () => {},
     };
     const broker = createDurableObjectBroker(failing, { historySize: 5 });
     const heard: unknown[] = [];

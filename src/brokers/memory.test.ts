@@ -1,7 +1,4 @@
 import { brokerContract } from './contract.ts';
 import { createMemoryBroker } from './memory.ts';
 
-brokerContract('memory', {
-  create: ({ historySize }) => createMemoryBroker({ historySize }),
-  historySlack: 0,
-});
+brokerContract('memory', { create: ({ retention }) => createMemoryBroker({ retention }) });

@@ -1,81 +1,197 @@
 import {
   type Broker,
+  countRetention,
+  DEFAULT_LANE,
   EARLIEST,
   generateId,
   type HistoryResult,
+  laneOf,
+  limitsOf,
+  type Retention,
   type Update,
   type UpdateInput,
   type UpdateListener,
+  weightOf,
 } from './types.ts';
 
 export interface MemoryBrokerOptions {
-  /** How many updates to keep for replay (a ring buffer). 0 keeps none. Default 1000. */
+  /** How many updates to keep for replay, with no byte bound: shorthand for `retention`. Default 1000. */
   historySize?: number;
-  /** Restores history, e.g. from Durable Object storage; oldest first. */
+  /** How long updates are kept, per lane (see {@link Retention}); wins over `historySize`. */
+  retention?: Retention;
+  /**
+   * Restores history, e.g. from Durable Object storage; oldest first. Their positions (decimal
+   * integers, ascending) are kept, and new updates are numbered after the last one.
+   */
   initialHistory?: readonly Update[];
-  /** Called after each update is stored (e.g. to persist it). */
-  onStore?: (update: Update) => void;
+  /**
+   * Called with each new update (id and position assigned) before it is kept or announced, e.g. to
+   * persist it. Throwing refuses the publish: nothing is kept, nothing is announced.
+   */
+  onStore?: (update: Update, lane: string) => void;
+  /** Called with each update the retention bounds discard (e.g. to delete it from storage). */
+  onEvict?: (update: Update) => void;
+}
+
+/** One retained update, with its position as a number and what it weighs. */
+interface Entry {
+  readonly seq: number;
+  readonly update: Update;
+  readonly weight: number;
+}
+
+/** The updates of one lane, oldest first: a queue that drops from its head. */
+class LaneQueue {
+  entries: Entry[] = [];
+  head = 0;
+  bytes = 0;
+  /** Position of the newest update this lane discarded, -1 before any. */
+  lostUpTo = -1;
+
+  constructor(
+    readonly name: string,
+    readonly maxCount: number,
+    readonly maxBytes: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.length - this.head;
+  }
+
+  oldest(): Entry | undefined {
+    return this.entries[this.head];
+  }
+
+  shift(): Entry {
+    const entry = this.entries[this.head]!;
+    this.entries[this.head++] = undefined as unknown as Entry;
+    // Compact once the dropped head is both large and most of the array.
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+    this.bytes -= entry.weight;
+    this.lostUpTo = entry.seq;
+    return entry;
+  }
+
+  /** Index of the first entry positioned after `seq`. */
+  after(seq: number): number {
+    let lo = this.head;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.entries[mid]!.seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }
 
 /**
- * The in-process broker: a bounded ring buffer of history and synchronous fan-out. The default for
+ * The in-process broker: bounded history in retention lanes and synchronous fan-out. The default for
  * a single hub process, and the one that runs inside the Cloudflare Durable Object.
  *
  * @example
  * const broker = createMemoryBroker({ historySize: 10_000 });
  */
 export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & { readonly size: number } {
-  const capacity = Math.max(0, Math.floor(options.historySize ?? 1000));
-  const ring: (Update | undefined)[] = new Array(capacity);
-  /** First retained sequence number and the next one to assign: history is [first, next). */
-  let first = 0;
+  const retention = options.retention ?? countRetention(Math.max(0, Math.floor(options.historySize ?? 1000)));
+  const lanes = new Map<string, LaneQueue>();
+  const laneNamed = (name: string): LaneQueue => {
+    let lane = lanes.get(name);
+    if (!lane) {
+      const { maxCount, maxBytes } = limitsOf(retention, name);
+      lane = new LaneQueue(name, Math.max(0, Math.floor(maxCount)), maxBytes);
+      lanes.set(name, lane);
+    }
+    return lane;
+  };
+  laneNamed(DEFAULT_LANE);
+  for (const lane of retention.lanes ?? []) laneNamed(lane.name);
+  /** The next position to assign. */
   let next = 0;
+  let size = 0;
   /** Earliest retained occurrence of each id (a reused id resolves to its earliest occurrence). */
-  const seqOf = new Map<string, number>();
+  const earliest = new Map<string, Entry>();
   const listeners = new Set<UpdateListener>();
 
-  const at = (seq: number) => ring[seq % capacity]!;
-
-  /** Appends at sequence number `next`. */
-  function append(update: Update): void {
-    if (capacity > 0) {
-      if (next - first === capacity) evictOldest();
-      ring[next % capacity] = update;
-      if (!seqOf.has(update.id)) seqOf.set(update.id, next);
-    }
-    next++;
-    if (capacity === 0) first = next;
+  function keep(lane: LaneQueue, entry: Entry): void {
+    lane.entries.push(entry);
+    lane.bytes += entry.weight;
+    size++;
+    if (!earliest.has(entry.update.id)) earliest.set(entry.update.id, entry);
+    while (lane.size > lane.maxCount || lane.bytes > lane.maxBytes) evict(lane);
   }
 
-  function evictOldest(): void {
-    const old = at(first);
-    ring[first % capacity] = undefined;
-    first++;
-    if (seqOf.get(old.id) === first - 1) {
-      seqOf.delete(old.id);
+  function evict(lane: LaneQueue): void {
+    const old = lane.shift();
+    size--;
+    const id = old.update.id;
+    if (earliest.get(id) === old) {
+      earliest.delete(id);
       // Rare: the id was reused later; its earliest retained occurrence becomes the cursor.
-      for (let s = first; s < next; s++) {
-        if (at(s).id === old.id) {
-          seqOf.set(old.id, s);
-          break;
+      let again: Entry | undefined;
+      for (const other of lanes.values()) {
+        for (let i = other.head; i < other.entries.length; i++) {
+          const candidate = other.entries[i]!;
+          if (candidate.update.id === id && (!again || candidate.seq < again.seq)) {
+            again = candidate;
+            break;
+          }
         }
       }
+      if (again) earliest.set(id, again);
+    }
+    options.onEvict?.(old.update);
+  }
+
+  /** Retained updates positioned after `seq`, across lanes in position order, at most `limit`. */
+  function after(seq: number, limit: number): { updates: Update[]; more: boolean } {
+    const queues = [...lanes.values()];
+    const at = queues.map((lane) => lane.after(seq));
+    const updates: Update[] = [];
+    for (;;) {
+      let pick = -1;
+      for (let q = 0; q < queues.length; q++) {
+        const entry = queues[q]!.entries[at[q]!];
+        if (entry && (pick === -1 || entry.seq < queues[pick]!.entries[at[pick]!]!.seq)) pick = q;
+      }
+      if (pick === -1) return { updates, more: false };
+      if (updates.length === limit) return { updates, more: true };
+      updates.push(queues[pick]!.entries[at[pick]!++]!.update);
     }
   }
 
-  for (const update of options.initialHistory ?? []) append({ ...update, pos: String(next) });
+  /** Lanes that discarded something positioned after `seq`. */
+  const lostAfter = (seq: number): string[] =>
+    [...lanes.values()].filter((lane) => lane.lostUpTo > seq).map((lane) => lane.name);
+
+  for (const update of options.initialHistory ?? []) {
+    const seq = Math.max(next, Number(update.pos) || 0);
+    next = seq + 1;
+    const stored: Update = { ...update, pos: String(seq) };
+    keep(laneNamed(laneOf(retention, stored.topics[0] ?? '')), {
+      seq,
+      update: stored,
+      weight: weightOf(stored),
+    });
+  }
 
   return {
     get size() {
-      return next - first;
+      return size;
     },
     get healthy() {
       return true;
     },
     async publish(input: UpdateInput): Promise<Update> {
-      const update: Update = { ...input, id: input.id ?? generateId(), pos: String(next) };
-      append(update);
-      options.onStore?.(update);
+      const seq = next;
+      const update: Update = { ...input, id: input.id ?? generateId(), pos: String(seq) };
+      const lane = laneOf(retention, update.topics[0] ?? '');
+      options.onStore?.(update, lane);
+      next++;
+      keep(laneNamed(lane), { seq, update, weight: weightOf(update) });
       const batch = [update];
       for (const listener of listeners) listener(batch);
       return update;
@@ -84,15 +200,23 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async history(cursor: string): Promise<HistoryResult> {
-      const found = cursor === EARLIEST ? first : seqOf.get(cursor);
-      const start = found === undefined ? first : cursor === EARLIEST ? first : found + 1;
-      const updates: Update[] = [];
-      for (let s = start; s < next; s++) updates.push(at(s));
-      return { found: found !== undefined, updates };
+    async history(cursor: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+      if (cursor === EARLIEST) return { found: true, ...after(-1, limit), lost: [] };
+      const anchor = earliest.get(cursor);
+      if (!anchor) return { found: false, ...after(-1, limit), lost: [] };
+      return { found: true, anchor: anchor.update, ...after(anchor.seq, limit), lost: lostAfter(anchor.seq) };
+    },
+    async historyAfter(pos: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+      const seq = Number(pos);
+      return { found: true, ...after(seq, limit), lost: lostAfter(seq) };
     },
     async lastEventId(): Promise<string> {
-      return next > first ? at(next - 1).id : EARLIEST;
+      let newest: Entry | undefined;
+      for (const lane of lanes.values()) {
+        const last = lane.entries.at(-1);
+        if (lane.size > 0 && last && (!newest || last.seq > newest.seq)) newest = last;
+      }
+      return newest ? newest.update.id : EARLIEST;
     },
     async close() {
       listeners.clear();

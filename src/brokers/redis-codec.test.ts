@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry, generatedId, hasPublisherId, streamIdOf } from './redis-codec.ts';
+import { mergeLanes } from './redis.ts';
+import {
+  decodeEntry,
+  encodeEntry,
+  generatedId,
+  hasPublisherId,
+  type RawEntry,
+  streamIdOf,
+} from './redis-codec.ts';
 
 describe('redis entry codec', () => {
   it('round-trips every field, and keeps publisher ids apart from hub-generated ones', () => {
@@ -32,5 +40,29 @@ describe('redis entry codec', () => {
     expect(decodeEntry('1-0', ['other', 'field'])).toBeUndefined();
     expect(decodeEntry('1-0', ['u', 'not json'])).toBeUndefined();
     expect(decodeEntry('1-0', ['u', '{"d":"no topics"}'])).toBeUndefined();
+  });
+});
+
+describe('merging lanes read together', () => {
+  const e = (sid: string): RawEntry => [sid, []];
+  it('delivers everything in order when no lane filled its batch', () => {
+    const { entries, through } = mergeLanes([[e('1-0'), e('3-0')], [e('2-0')]], 3);
+    expect(entries.map(([sid]) => sid)).toEqual(['1-0', '2-0', '3-0']);
+    expect(through).toEqual(['3-0', '2-0']);
+  });
+  it('holds back what may come after a lane that filled its batch', () => {
+    // The first lane returned a full batch: it may have 4-0 and 5-0 unread, so 6-0 must wait.
+    const { entries, through } = mergeLanes(
+      [
+        [e('1-0'), e('3-0')],
+        [e('2-0'), e('6-0')],
+      ],
+      2,
+    );
+    expect(entries.map(([sid]) => sid)).toEqual(['1-0', '2-0', '3-0']);
+    expect(through).toEqual(['3-0', '2-0']);
+  });
+  it('reads nothing from a lane with nothing to deliver', () => {
+    expect(mergeLanes([[], [e('5-1')]], 10).through).toEqual([undefined, '5-1']);
   });
 });

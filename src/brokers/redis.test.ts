@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { type RedisServer, skipRedis, startRedis } from '../../test/helpers/redis.ts';
 import { brokerContract } from './contract.ts';
 import { createRedisBroker } from './redis.ts';
+import type { Retention } from './types.ts';
 
 describe.skipIf(skipRedis)('redis broker', () => {
   let server: RedisServer;
@@ -10,21 +11,19 @@ describe.skipIf(skipRedis)('redis broker', () => {
   });
   afterAll(() => server?.dispose());
 
-  const keyOf = new WeakMap<object, { key: string; historySize: number }>();
+  const keyOf = new WeakMap<object, { key: string; retention: Retention }>();
   let n = 0;
   brokerContract('redis', {
-    async create({ historySize }) {
+    async create({ retention }) {
       // A fresh key prefix per broker is a fresh, empty backend.
       const key = `contract-${process.pid}-${n++}`;
-      const broker = await createRedisBroker({ url: server.url, key, historySize, log: () => {} });
-      keyOf.set(broker, { key, historySize });
+      const broker = await createRedisBroker({ url: server.url, key, retention, log: () => {} });
+      keyOf.set(broker, { key, retention });
       return broker;
     },
     peer(broker) {
-      const { key, historySize } = keyOf.get(broker)!;
-      return createRedisBroker({ url: server.url, key, historySize, log: () => {} });
+      const { key, retention } = keyOf.get(broker)!;
+      return createRedisBroker({ url: server.url, key, retention, log: () => {} });
     },
-    // MAXLEN ~ drops whole stream nodes: at most stream-node-max-entries (100 by default) extra.
-    historySlack: 100,
   });
 });

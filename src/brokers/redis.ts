@@ -1,8 +1,11 @@
 /**
- * The Redis Streams broker: many hub instances, one hub. Every update is appended to ONE stream
- * (`XADD … MAXLEN ~ N`); the stream id is the update's position in the hub-wide order. Each process
- * runs one `XREAD BLOCK` loop on a connection of its own and hands every batch it reads to the local
- * dispatcher, so every instance sees every update once, in stream order. Replay is `XRANGE`.
+ * The Redis Streams broker: many hub instances, one hub. Every update is appended to the stream of
+ * its retention lane by one Lua script that numbers it from a single sequence (so the stream id is the
+ * update's position in the hub-wide order) and trims the lane to its bounds, in updates and in bytes,
+ * without touching the other lanes. Each process runs one `XREAD BLOCK` loop over every lane's stream
+ * on a connection of its own and hands what it reads to the local dispatcher, merged in stream-id
+ * order, so every instance sees every update once, in one order. Replay is `XRANGE` in a
+ * `MULTI`, merged the same way.
  *
  * Client library: ioredis, chosen over node-redis for its connection-failure controls, which this
  * broker relies on: `enableOfflineQueue: false` + `maxRetriesPerRequest: 0` +
@@ -27,18 +30,26 @@ import { PUBLISH_LUA } from './redis-scripts.ts';
 import {
   type Broker,
   comparePos,
+  countRetention,
+  DEFAULT_LANE,
   EARLIEST,
   type HistoryResult,
+  laneOf,
+  limitsOf,
+  type Retention,
   type Update,
   type UpdateInput,
   type UpdateListener,
+  weightOf,
 } from './types.ts';
 
 export interface RedisBrokerOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
   url: string;
-  /** Updates kept for replay: the stream's `MAXLEN ~` (Redis may keep up to one stream node more). */
+  /** Updates kept for replay, with no byte bound: shorthand for `retention`. Default 1000. */
   historySize?: number;
+  /** How long updates are kept, per lane (see {@link Retention}); wins over `historySize`. */
+  retention?: Retention;
   /** Key prefix, so several hubs can share one Redis. Default `ssehub`. */
   key?: string;
   /** How long one `XREAD` blocks, in ms. Shorter means faster detection of a frozen server. */
@@ -55,8 +66,11 @@ export interface RedisBrokerOptions {
 
 /** The commands this module adds to the client with `defineCommand`. */
 interface Scripted {
-  ssehubPublish(stream: string, index: string, log: string, ...args: string[]): Promise<string>;
+  ssehubPublish(...keysAndArgs: string[]): Promise<string>;
 }
+
+/** Largest byte bound passed to the script (Lua numbers are doubles: no infinity from a string). */
+const NO_BYTE_BOUND = Number.MAX_SAFE_INTEGER;
 
 /**
  * Connects to Redis and resolves with a broker once both connections are ready.
@@ -67,10 +81,20 @@ interface Scripted {
  */
 export async function createRedisBroker(options: RedisBrokerOptions): Promise<Broker> {
   const prefix = options.key ?? 'ssehub';
-  // One hash tag for all keys: the publish script touches three keys, which Redis Cluster requires
-  // to live in one slot.
-  const keys = { stream: `{${prefix}}:stream`, index: `{${prefix}}:ids`, log: `{${prefix}}:idlog` };
-  const maxLen = String(Math.max(1, Math.floor(options.historySize ?? 1000)));
+  const retention = options.retention ?? countRetention(Math.max(0, Math.floor(options.historySize ?? 1000)));
+  // One hash tag for all keys: the publish script touches them together, which Redis Cluster requires
+  // to live in one slot. The default lane keeps the key the single-stream layout had.
+  const lanes = [DEFAULT_LANE, ...(retention.lanes ?? []).map((lane) => lane.name)];
+  const laneKeys = lanes.map((name) => ({
+    name,
+    stream: name === DEFAULT_LANE ? `{${prefix}}:stream` : `{${prefix}}:stream:${name}`,
+    log: `{${prefix}}:log:${name}`,
+  }));
+  const keys = {
+    meta: `{${prefix}}:meta`,
+    index: `{${prefix}}:ids`,
+    script: [`{${prefix}}:meta`, `{${prefix}}:ids`, ...laneKeys.flatMap((lane) => [lane.stream, lane.log])],
+  };
   const blockMs = options.blockMs ?? 1000;
   const commandTimeout = options.commandTimeoutMs ?? 2000;
   const log = options.log ?? ((message: string) => console.error(`ssehub: ${message}`));
@@ -102,7 +126,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     connectionName: `${prefix}:read`,
     socketTimeout: blockMs + commandTimeout,
   });
-  publisher.defineCommand('ssehubPublish', { numberOfKeys: 3, lua: PUBLISH_LUA });
+  publisher.defineCommand('ssehubPublish', { numberOfKeys: keys.script.length, lua: PUBLISH_LUA });
   const scripted = publisher as unknown as Scripted;
 
   let closed = false;
@@ -134,13 +158,31 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     });
   }
 
+  // The server's clock, as an offset from ours, so that a publish can carry a deadline the server
+  // checks (see PUBLISH_LUA). Measured at every (re)connection and every minute, from `TIME` round trips.
+  let clockOffset = 0;
+  const measureClock = async () => {
+    try {
+      const sent = Date.now();
+      const [seconds, micros] = (await publisher.time()) as unknown as [string, string];
+      const received = Date.now();
+      clockOffset = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (sent + received) / 2;
+    } catch {
+      // Not ready: measured again on the next `ready`.
+    }
+  };
+  publisher.on('ready', () => void measureClock());
+  const clockTimer = setInterval(() => void measureClock(), 60_000);
+
   try {
     await Promise.all([publisher, reader].map((c) => ready(c, options.startupTimeoutMs ?? 30_000)));
   } catch (error) {
+    clearInterval(clockTimer);
     publisher.disconnect();
     reader.disconnect();
     throw new Error(`cannot reach redis at ${where}: ${(error as Error).message}`);
   }
+  await measureClock();
   wasHealthy = isHealthy();
   started = true;
 
@@ -150,20 +192,26 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     for (const [sid, fields] of entries) {
       const update = decodeEntry(sid, fields);
       if (update) out.push(update);
-      else log(`skipped stream entry ${sid} under ${keys.stream}: not written by ssehub`);
+      else log(`skipped stream entry ${sid} under {${prefix}}: not written by ssehub`);
     }
     return out;
   };
-  const newest = async (): Promise<RawEntry | undefined> =>
-    ((await publisher.xrevrange(keys.stream, '+', '-', 'COUNT', 1)) as RawEntry[])[0];
 
-  // Start reading after the newest entry at startup: a subscriber can only be registered after this,
-  // and anything newer reaches it live, anything older through history.
-  let lastSeen = (await newest())?.[0] ?? '0-0';
+  /** The newest entry of each lane, in one atomic read. */
+  const newestPerLane = async (): Promise<(RawEntry | undefined)[]> => {
+    const multi = publisher.multi();
+    for (const lane of laneKeys) multi.xrevrange(lane.stream, '+', '-', 'COUNT', 1);
+    return results(await multi.exec()).map((reply) => (reply as RawEntry[])[0]);
+  };
+
+  // Start reading after the newest entry of each lane at startup: a subscriber can only be registered
+  // after this, and anything newer reaches it live, anything older through history.
+  const lastSeen = (await newestPerLane()).map((entry) => entry?.[0] ?? '0-0');
   const loop = readLoop();
 
   async function readLoop(): Promise<void> {
     let failures = 0;
+    const count = options.batchSize ?? 1000;
     while (!closed) {
       if (reader.status !== 'ready') {
         await Promise.race([ready(reader).catch(() => undefined), closing]);
@@ -174,12 +222,12 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       try {
         reply = (await reader.xread(
           'COUNT',
-          options.batchSize ?? 1000,
+          count,
           'BLOCK',
           blockMs,
           'STREAMS',
-          keys.stream,
-          lastSeen,
+          ...laneKeys.map((lane) => lane.stream),
+          ...lastSeen,
         )) as [string, RawEntry[]][] | null;
         failures = 0;
       } catch (error) {
@@ -192,9 +240,12 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
         }
         continue;
       }
-      const entries = reply?.[0]?.[1];
-      if (!entries || entries.length === 0) continue;
-      lastSeen = entries[entries.length - 1]![0];
+      if (!reply) continue;
+      const perLane = laneKeys.map((lane) => reply!.find(([stream]) => stream === lane.stream)?.[1] ?? []);
+      const { entries, through } = mergeLanes(perLane, count);
+      through.forEach((sid, i) => {
+        if (sid !== undefined) lastSeen[i] = sid;
+      });
       const updates = decodeAll(entries);
       if (updates.length === 0) continue;
       for (const listener of listeners) {
@@ -208,24 +259,63 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
   }
 
   /**
-   * After a reconnect: if the entry this instance read last has been trimmed away, entries after it
-   * may have been trimmed too before it could read them (MAXLEN too small for the outage, or Redis
-   * lost its data). Nothing can bring them back; say so, so that the operator can size the history.
+   * After a reconnect: if a lane discarded updates after the last one this instance read from it,
+   * they may have been discarded before it could read them (history too small for the outage, or
+   * Redis lost its data). Nothing can bring them back; say so, so that the operator can size the history.
    */
   async function warnOnGap(): Promise<void> {
     try {
-      const oldest = ((await reader.xrange(keys.stream, '-', '+', 'COUNT', 1)) as RawEntry[])[0];
-      if (oldest && lastSeen !== '0-0' && comparePos(oldest[0], lastSeen) > 0) {
-        log(
-          `after reconnecting, the stream starts at ${oldest[0]}, after the last update this instance read (${lastSeen}): updates may have been trimmed or lost meanwhile (raise the history size, check Redis persistence)`,
-        );
-      }
+      const lost = await reader.hmget(keys.meta, ...laneKeys.map((lane) => `lost:${lane.name}`));
+      laneKeys.forEach((lane, i) => {
+        const sid = lost[i];
+        if (sid && lastSeen[i] !== '0-0' && comparePos(sid, lastSeen[i]!) > 0) {
+          log(
+            `after reconnecting: the ${lane.name} lane discarded updates after the last one this instance read (${lastSeen[i]}); they were not delivered here (raise the history bounds, check Redis persistence)`,
+          );
+        }
+      });
     } catch {
       // The loop's next read reports a lasting failure.
     }
   }
 
-  const all = async () => decodeAll((await publisher.xrange(keys.stream, '-', '+')) as RawEntry[]);
+  /**
+   * Updates of every lane positioned after `from` (a stream id, included when `inclusive`, or `-`),
+   * at most `limit`, and which lanes discarded updates after it: one atomic read.
+   */
+  async function read(from: string, limit: number, inclusive: boolean) {
+    const multi = publisher.multi();
+    const extra = inclusive ? 1 : 0;
+    for (const lane of laneKeys) {
+      if (Number.isFinite(limit)) multi.xrange(lane.stream, from, '+', 'COUNT', limit + 1 + extra);
+      else multi.xrange(lane.stream, from, '+');
+    }
+    multi.hmget(keys.meta, ...laneKeys.map((lane) => `lost:${lane.name}`));
+    const replies = results(await multi.exec());
+    const lostIds = replies.pop() as (string | null)[];
+    const perLane = (replies as RawEntry[][]).map((entries) =>
+      from !== '-' && entries[0]?.[0] === from ? entries.slice(1) : entries,
+    );
+    const anchor = (replies as RawEntry[][])
+      .map((entries) => entries[0])
+      .find((entry) => entry?.[0] === from);
+    const merged = perLane.flat().sort((x, y) => comparePos(x[0], y[0]));
+    const more = merged.length > limit;
+    const lost =
+      from === '-'
+        ? []
+        : laneKeys.flatMap((lane, i) => {
+            const sid = lostIds[i];
+            return sid && comparePos(sid, from) > 0 ? [lane.name] : [];
+          });
+    return { entries: more ? merged.slice(0, limit) : merged, more, anchor, lost };
+  }
+
+  const page = (
+    found: boolean,
+    { entries, more, lost }: Awaited<ReturnType<typeof read>>,
+    anchor?: Update,
+  ): HistoryResult => ({ found, updates: decodeAll(entries), more, lost, ...(anchor ? { anchor } : {}) });
 
   return {
     get healthy() {
@@ -236,35 +326,56 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       // update still reaches the stream, and the reader picks it up when it resumes.
       if (closed || publisher.status !== 'ready') throw new Error('redis is unavailable');
       const [, json, , id] = encodeEntry(input);
-      const args = id === undefined ? [maxLen, json!] : [maxLen, json!, id];
-      const sid = await scripted.ssehubPublish(keys.stream, keys.index, keys.log, ...args);
+      const name = laneOf(retention, input.topics[0] ?? '');
+      const lane = lanes.indexOf(name) + 1;
+      const { maxCount, maxBytes } = limitsOf(retention, name);
+      // The server must run the script within half the command timeout: the other half is for its
+      // reply. Later, the publisher has been (or is about to be) told 503, so the script stores nothing.
+      const deadline = Math.floor(Date.now() + clockOffset + commandTimeout / 2);
+      const args = [
+        String(deadline),
+        String(lane),
+        name,
+        String(Math.max(0, Math.floor(maxCount))),
+        String(Math.min(maxBytes, NO_BYTE_BOUND)),
+        json!,
+        String(weightOf(input)),
+      ];
+      if (id !== undefined) args.push(id);
+      const sid = await scripted.ssehubPublish(...keys.script, ...args);
       return { ...input, id: input.id ?? generatedId(sid), pos: sid };
     },
     subscribe(listener: UpdateListener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async history(cursor: string): Promise<HistoryResult> {
-      if (cursor === EARLIEST) return { found: true, updates: await all() };
+    async history(cursor: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+      if (cursor === EARLIEST) return page(true, await read('-', limit, false));
       const generated = streamIdOf(cursor);
       const sid = generated ?? (await publisher.hget(keys.index, cursor));
       if (sid) {
-        const entries = (await publisher.xrange(keys.stream, sid, '+')) as RawEntry[];
-        const first = entries[0];
+        const result = await read(sid, limit, true);
         // A `#<stream id>` cursor names an update only if that entry got a hub-generated id.
-        if (first && first[0] === sid && !(generated && hasPublisherId(first))) {
-          return { found: true, updates: decodeAll(entries.slice(1)) };
+        if (result.anchor && !(generated && hasPublisherId(result.anchor))) {
+          return page(true, result, decodeEntry(result.anchor[0], result.anchor[1]));
         }
       }
-      return { found: false, updates: await all() };
+      return page(false, await read('-', limit, false));
+    },
+    async historyAfter(pos: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+      return page(true, await read(pos, limit, true));
     },
     async lastEventId(): Promise<string> {
-      const entry = await newest();
-      return (entry && decodeEntry(entry[0], entry[1])?.id) ?? EARLIEST;
+      let newest: RawEntry | undefined;
+      for (const entry of await newestPerLane()) {
+        if (entry && (!newest || comparePos(entry[0], newest[0]) > 0)) newest = entry;
+      }
+      return (newest && decodeEntry(newest[0], newest[1])?.id) ?? EARLIEST;
     },
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(clockTimer);
       onClosed();
       listeners.clear();
       reader.disconnect();
@@ -272,6 +383,47 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       await publisher.quit().catch(() => publisher.disconnect());
     },
   };
+}
+
+/**
+ * Merges what one read returned from each lane's stream into one order. A lane that returned a full
+ * batch (`count` entries) may have more after it that the read did not return, so nothing after the
+ * smallest last id of such lanes is delivered yet: it comes with the next read, in order. `through`
+ * is, per lane, the last id delivered from it (undefined: none).
+ */
+export function mergeLanes(
+  perLane: readonly (readonly RawEntry[])[],
+  count: number,
+): { entries: RawEntry[]; through: (string | undefined)[] } {
+  let cutoff: string | undefined;
+  for (const entries of perLane) {
+    const last = entries.at(-1)?.[0];
+    if (
+      entries.length >= count &&
+      last !== undefined &&
+      (cutoff === undefined || comparePos(last, cutoff) < 0)
+    ) {
+      cutoff = last;
+    }
+  }
+  const through: (string | undefined)[] = [];
+  const entries: RawEntry[] = [];
+  for (const lane of perLane) {
+    const kept = cutoff === undefined ? lane : lane.filter(([sid]) => comparePos(sid, cutoff!) <= 0);
+    through.push(kept.at(-1)?.[0]);
+    entries.push(...kept);
+  }
+  entries.sort((x, y) => comparePos(x[0], y[0]));
+  return { entries, through };
+}
+
+/** The replies of a `MULTI … EXEC`, or the first error among them. */
+function results(replies: [Error | null, unknown][] | null): unknown[] {
+  if (!replies) throw new Error('redis transaction aborted');
+  return replies.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
 }
 
 /** Resolves when `client` is ready (connecting it if needed); rejects after `timeoutMs`, if given. */

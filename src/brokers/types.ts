@@ -29,12 +29,77 @@ export interface Update extends UpdateInput {
 /** The answer to "what came after this cursor?" */
 export interface HistoryResult {
   /**
-   * False when the cursor is unknown or already discarded: `updates` then holds all retained history
-   * and the subscriber must be told it may have missed updates.
+   * False when the cursor is unknown or already discarded: `updates` then starts at the oldest
+   * retained update and the subscriber must be told it may have missed updates.
    */
   found: boolean;
-  /** Retained updates strictly after the cursor, oldest first. */
+  /** Retained updates strictly after the cursor, oldest first; at most `limit` when one was given. */
   updates: Update[];
+  /** True when `limit` cut the answer short: more updates follow the last one (read on with `historyAfter`). */
+  more: boolean;
+  /** The update the cursor names, when it was found (never for `earliest`). */
+  anchor?: Update;
+  /**
+   * Retention lanes that discarded updates positioned after the cursor (empty when nothing was lost
+   * there): a subscriber that may read a topic of such a lane may have missed updates.
+   */
+  lost: string[];
+}
+
+/**
+ * How long updates are kept for replay. Updates are kept in lanes, each bounded on its own, so that
+ * one kind of update can never evict another's history: the hub keeps its subscription events
+ * (presence) in a lane of their own.
+ */
+export interface Retention {
+  /** The default lane: every update no other lane takes. */
+  readonly updates: LaneLimits;
+  /** Further lanes, each taking the updates whose canonical (first) topic starts with its prefix. */
+  readonly lanes?: readonly Lane[];
+}
+
+/** Bounds of one lane. 0 keeps nothing. */
+export interface LaneLimits {
+  /** Most updates kept. */
+  readonly maxCount: number;
+  /** Most bytes kept: see {@link weightOf}. */
+  readonly maxBytes: number;
+}
+
+/** A retention lane of its own for the topics under `prefix`. */
+export interface Lane extends LaneLimits {
+  /** Reported in {@link HistoryResult.lost}; {@link DEFAULT_LANE} names the default lane. */
+  readonly name: string;
+  readonly prefix: string;
+}
+
+/** The default lane's name. */
+export const DEFAULT_LANE = 'updates';
+
+/** The name of the lane an update of canonical topic `topic` is kept in. */
+export function laneOf(retention: Retention, topic: string): string {
+  for (const lane of retention.lanes ?? []) if (topic.startsWith(lane.prefix)) return lane.name;
+  return DEFAULT_LANE;
+}
+
+/** The bounds of lane `name`. */
+export function limitsOf(retention: Retention, name: string): LaneLimits {
+  return retention.lanes?.find((lane) => lane.name === name) ?? retention.updates;
+}
+
+/**
+ * What an update weighs against a lane's byte bound: its text in UTF-16 code units (topics, id,
+ * type, data), an upper bound on its UTF-8 size and about what a JavaScript string of it takes.
+ */
+export function weightOf(update: UpdateInput): number {
+  let weight = update.data.length + (update.id?.length ?? 0) + (update.type?.length ?? 0);
+  for (const topic of update.topics) weight += topic.length;
+  return weight;
+}
+
+/** One lane bounded by `maxCount` updates only: what a broker keeps when given just a count. */
+export function countRetention(maxCount: number): Retention {
+  return { updates: { maxCount, maxBytes: Number.POSITIVE_INFINITY } };
 }
 
 /** Called with updates in publish order, every update exactly once per hub instance. */
@@ -46,8 +111,17 @@ export interface Broker {
   publish(input: UpdateInput): Promise<Update>;
   /** Registers a listener for every update published from now on; returns the unsubscribe function. */
   subscribe(listener: UpdateListener): () => void;
-  /** Updates after `cursor` (an update id, or `earliest` for all retained history). */
-  history(cursor: string): Promise<HistoryResult>;
+  /**
+   * Updates after `cursor` (an update id, or `earliest` for all retained history), oldest first; at
+   * most `limit` of them (default: all), so that a long replay can be read in pages.
+   */
+  history(cursor: string, limit?: number): Promise<HistoryResult>;
+  /**
+   * The next page of a replay: updates positioned strictly after `pos`, the position of the last
+   * update read. `lost` names the lanes that discarded updates after `pos` before they could be
+   * read; `found` is always true and `anchor` never set.
+   */
+  historyAfter(pos: string, limit?: number): Promise<HistoryResult>;
   /** The id of the newest update, or `earliest` when there is none. */
   lastEventId(): Promise<string>;
   /** False while the backend is unreachable; the hub then reports unhealthy and refuses publishes (503). */
