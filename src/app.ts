@@ -4,6 +4,7 @@ import type { Broker } from './brokers/types.ts';
 import type { Config } from './config.ts';
 import { createHub, HUB_PATH, type Hub, type HubOptions } from './hub/app.ts';
 import { errorResponse } from './hub/errors.ts';
+import { retentionOf } from './hub/history.ts';
 import { createRooms } from './signaling/rooms.ts';
 import { clientScript } from './web/client-script.ts';
 import { consolePage } from './web/console.ts';
@@ -11,7 +12,7 @@ import { demoPage } from './web/demo.ts';
 
 export interface AppOptions {
   config: Config;
-  /** Defaults to the memory broker sized by `config.historySize`. */
+  /** Defaults to the memory broker, bounded by `config.historySize` and `config.historyBytes`. */
   broker?: Broker;
   /** Runtime-provided hub options: issuers read from a file, a shared registry, the client address. */
   hub?: Pick<HubOptions, 'issuers' | 'registry' | 'clientAddress' | 'defer'>;
@@ -23,7 +24,7 @@ export interface AppOptions {
  * @throws {ConfigError} for invalid settings (issuers, CORS origins, rooms).
  */
 export function createApp(options: AppOptions): { app: Hono; hub: Hub } {
-  const broker = options.broker ?? createMemoryBroker({ historySize: options.config.historySize });
+  const broker = options.broker ?? createMemoryBroker({ retention: retentionOf(options.config, HUB_PATH) });
   const rooms = createRooms(options.config, HUB_PATH);
   const base = createHub({
     ...options.hub,

@@ -33,6 +33,7 @@ export type HubSettings = Pick<
   | 'maxTopicLength'
   | 'maxMatchers'
   | 'maxMatcherLength'
+  | 'maxPatterns'
   | 'jwtKey'
   | 'allowAnonymousPublish'
   | 'allowAnonymousSubscribe'
@@ -126,6 +127,7 @@ export function createHub(options: HubOptions): Hub {
     heartbeat,
     compiler,
     limits: settings,
+    hubPath: HUB_PATH,
     legacy,
     limiter: new ConnectionLimiter({
       maxConnections: settings.maxConnections ?? 0,

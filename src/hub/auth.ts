@@ -13,7 +13,7 @@ import {
   mergeGrants,
 } from './grants.ts';
 import { type IssuerConfig, type KeyUse, type LoadedIssuer, loadIssuers } from './issuers.ts';
-import type { PatternCompiler } from './matchers.ts';
+import { CompileBudget, type PatternCompiler } from './matchers.ts';
 import { InvalidToken, verifyToken } from './verify.ts';
 
 /** Who is making a request, and what their token allows. */
@@ -112,8 +112,14 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
         defaultIssuer: options.issuer ?? hubUrl.origin,
         legacy: options.legacy,
       });
-      const compile = (pattern: string) =>
-        options.compiler.compile(pattern, hubUrl.href, options.maxMatcherLength);
+      // A token's URL pattern grants share the budget of one request's patterns; past it the token
+      // is refused (invalid_token), as it is for too many entries.
+      const budget = new CompileBudget();
+      const compile = (pattern: string) => {
+        const compiled = options.compiler.compile(pattern, hubUrl.href, options.maxMatcherLength);
+        budget.charge(compiled);
+        return compiled;
+      };
       let grants: Grants = grantsFromAuthorizationDetails(claims.authorization_details, compile);
       if (options.legacy) grants = mergeGrants(grants, grantsFromMercureClaim(claims.mercure));
       return {

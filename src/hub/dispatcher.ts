@@ -28,6 +28,8 @@ export class Subscriber {
    * already covered) when the replay is done. Undefined once live.
    */
   pending: Update[] | undefined;
+  /** What the pending updates weigh as frames: with the stream's backlog, held to its bound. */
+  pendingBytes = 0;
   /** Position of the last replayed update: live updates at or before it were already sent. */
   replayedTo: string | undefined;
 
@@ -53,10 +55,16 @@ export class Subscriber {
     return false;
   }
 
-  /** Filters one live update: buffered during replay, dropped when the replay already sent it. */
+  /**
+   * Filters one live update: kept aside during replay (a subscriber that falls further behind than
+   * its bound meanwhile is closed as too slow, as it would be live), dropped when the replay already
+   * sent it.
+   */
   accepts(update: Update): boolean {
     if (this.pending) {
       this.pending.push(update);
+      this.pendingBytes += frameOf(update).byteLength;
+      if (this.pendingBytes + this.stream.buffered > this.stream.limit) this.stream.abort('slow');
       return false;
     }
     if (this.replayedTo !== undefined) {
@@ -65,7 +73,24 @@ export class Subscriber {
     }
     return this.canRead(update);
   }
+
+  /** Forgets pending updates at or before `pos`: the replay reads them from history. */
+  replayed(pos: string): void {
+    this.replayedTo = pos;
+    if (!this.pending?.length) return;
+    const newer = this.pending.filter((u) => comparePos(u.pos, pos) > 0);
+    if (newer.length === this.pending.length) return;
+    this.pending = newer;
+    this.pendingBytes = newer.reduce((sum, u) => sum + frameOf(u).byteLength, 0);
+  }
 }
+
+/**
+ * Longest stretch of fan-out in one turn of the event loop, in ms. Matching is bounded per update, but
+ * a burst of updates (a Redis batch, many publishes in one turn) can add up; what is left waits for
+ * the next turn, so other requests (health checks, publishes, new subscribers) are served in between.
+ */
+const SLICE_MS = 10;
 
 /**
  * Fans updates out to local subscribers: matches each update once, encodes it once, and writes the
@@ -77,7 +102,10 @@ export class Dispatcher {
   /** Every open subscriber, for shutdown and the subscription API. */
   readonly subscribers = new Set<Subscriber>();
 
-  #queue: Update[] | undefined;
+  /** Updates waiting for fan-out, in order, from `#head` on. */
+  #queue: Update[] = [];
+  #head = 0;
+  #scheduled = false;
 
   /**
    * @param defer schedules the fan-out of what the broker delivered. Updates that arrive before it
@@ -93,66 +121,100 @@ export class Dispatcher {
 
   add(subscriber: Subscriber): void {
     this.subscribers.add(subscriber);
-    this.index.add(subscriber, subscriber.subscriptions);
+    this.index.add(subscriber, subscriber.subscriptions, subscriber.principal !== null);
     this.metrics.connections++;
     this.metrics.subscriptions += subscriber.subscriptions.length;
   }
 
   remove(subscriber: Subscriber): void {
     if (!this.subscribers.delete(subscriber)) return;
-    this.index.remove(subscriber, subscriber.subscriptions);
+    this.index.remove(subscriber, subscriber.subscriptions, subscriber.principal !== null);
     this.metrics.connections--;
     this.metrics.subscriptions -= subscriber.subscriptions.length;
   }
 
   /** Broker listener: queues updates (in order) for the next fan-out. */
   dispatch(updates: readonly Update[]): void {
-    if (this.#queue) {
-      for (const update of updates) this.#queue.push(update);
-      return;
-    }
-    this.#queue = [...updates];
+    for (const update of updates) this.#queue.push(update);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
     const defer = this.defer; // called unbound: host functions reject a foreign `this`
     defer(() => {
-      const batch = this.#queue!;
-      this.#queue = undefined;
-      this.deliver(batch);
+      this.#scheduled = false;
+      this.#flush();
     });
   }
 
-  /** Delivers a batch of updates, in order, to every matching subscriber now. */
-  deliver(updates: readonly Update[]): void {
+  /** Fans out what is queued, for at most {@link SLICE_MS}; the rest waits for the next turn. */
+  #flush(): void {
+    const deadline = performance.now() + SLICE_MS;
+    const queue = this.#queue;
+    const end = queue.length;
+    const done = this.deliver(queue, this.#head, end, deadline);
+    this.#head = done;
+    if (this.#head < queue.length) {
+      // Drop what is done once it is most of the queue, so a long backlog is not copied every turn.
+      if (this.#head > 1024 && this.#head * 2 > queue.length) {
+        this.#queue = queue.slice(this.#head);
+        this.#head = 0;
+      }
+      this.#schedule();
+    } else {
+      this.#queue = [];
+      this.#head = 0;
+    }
+  }
+
+  /**
+   * Delivers `updates[from, to)`, in order, to every matching subscriber, until `deadline` (a
+   * `performance.now()` time) passes; returns the index of the first update not delivered.
+   */
+  deliver(
+    updates: readonly Update[],
+    from = 0,
+    to = updates.length,
+    deadline = Number.POSITIVE_INFINITY,
+  ): number {
     // Frames are encoded on the first delivery: an update nobody receives (e.g. a subscription event
     // no one watches) costs no encoding until a replay asks for it.
-    if (updates.length === 1) {
-      const update = updates[0]!;
+    if (to - from === 1) {
+      const update = updates[from]!;
       let frame: Uint8Array | undefined;
-      this.index.forEachMatch(update.topics, (s) => {
+      this.index.forEachMatch(update.topics, update.private, (s) => {
         if (!s.accepts(update)) return;
         frame ??= frameOf(update);
         this.#write(s, frame);
       });
-      return;
+      return to;
     }
     const perSubscriber = new Map<Subscriber, Uint8Array[]>();
-    for (const update of updates) {
+    let i = from;
+    while (i < to) {
+      const update = updates[i++]!;
       let frame: Uint8Array | undefined;
-      this.index.forEachMatch(update.topics, (s) => {
+      this.index.forEachMatch(update.topics, update.private, (s) => {
         if (!s.accepts(update)) return;
         frame ??= frameOf(update);
         const list = perSubscriber.get(s);
         if (list) list.push(frame);
         else perSubscriber.set(s, [frame]);
       });
+      if (performance.now() > deadline) break;
     }
+    const count = i - from;
     let whole: Uint8Array | undefined;
     for (const [s, list] of perSubscriber) {
       // Subscribers that take the whole batch (the usual case) share one concatenated buffer.
-      if (list.length === updates.length) {
+      if (list.length === count) {
         whole ??= concat(list);
         this.#write(s, whole, list.length);
       } else this.#write(s, list.length === 1 ? list[0]! : concat(list), list.length);
     }
+    return i;
   }
 
   /**
@@ -161,6 +223,7 @@ export class Dispatcher {
   goLive(subscriber: Subscriber): void {
     const pending = subscriber.pending ?? [];
     subscriber.pending = undefined;
+    subscriber.pendingBytes = 0;
     const frames: Uint8Array[] = [];
     for (const update of pending) if (subscriber.accepts(update)) frames.push(frameOf(update));
     if (frames.length > 0) this.#write(subscriber, concat(frames), frames.length);

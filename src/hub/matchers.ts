@@ -1,7 +1,7 @@
 import {
   type CompiledUrlPattern,
   compileUriTemplate,
-  createUrlPatternCache,
+  compileUrlPattern,
   isUriTemplate,
   UrlPatternError,
 } from '../urlpattern/index.ts';
@@ -36,24 +36,105 @@ export interface MatcherLimits {
   maxMatcherLength: number;
 }
 
-/** Compiles URL patterns once per distinct pattern and base, with a bounded cache. */
-export class PatternCompiler {
-  readonly #caches = new Map<string, ReturnType<typeof createUrlPatternCache>>();
+/**
+ * What compiling the patterns of one request (its URL patterns and URI templates, or a token's URL
+ * pattern grants) may cost in all, in the units of `CompiledUrlPattern.cost`: about 20 ms on Node 20.
+ * Each pattern counts whether it was compiled now or found in the cache, so the answer to a request
+ * never depends on what other clients did.
+ */
+export const MAX_COMPILE_COST_PER_REQUEST = 200_000;
 
+/** Characters of automata keys the compiler's cache may hold (about what their tables take). */
+const CACHE_WEIGHT = 4_000_000;
+
+/**
+ * Compiles URL patterns (and legacy URI templates) once per distinct source and base, with a cache
+ * bounded in memory, and hands out one shared object per distinct automaton: `/books/:id` and
+ * `/books/:bookId` get the same matcher, which remembers its last answer, so every subscription and
+ * grant holding either costs one test per topic.
+ */
+export class PatternCompiler {
+  /** `base \n source` → compiled, least recently used first. */
+  readonly #bySource = new Map<string, CompiledUrlPattern>();
+  /** Automaton key → the shared object, and how many cached sources point at it. */
+  readonly #byKey = new Map<string, { pattern: CompiledUrlPattern; sources: number }>();
+  #weight = 0;
+
+  /**
+   * The compiled URL pattern, relative to `base`.
+   * @throws {HubError} 400 for a malformed, too long or too complex pattern.
+   */
   compile(pattern: string, base: string, maxLength: number): CompiledUrlPattern {
-    let cache = this.#caches.get(base);
-    if (!cache) {
-      // Bases are few (the configured public URL, or the origins the hub is reached on); cap them anyway.
-      if (this.#caches.size >= 64) this.#caches.clear();
-      cache = createUrlPatternCache(base, 10_000);
-      this.#caches.set(base, cache);
-    }
     if (pattern.length > maxLength) throw badRequest(`URL pattern longer than ${maxLength} characters`);
-    try {
-      return cache.get(pattern);
-    } catch (error) {
-      if (error instanceof UrlPatternError) throw badRequest(`invalid match_urlpattern: ${error.message}`);
-      throw error;
+    return this.#get(`${base}\n${pattern}`, () => {
+      try {
+        return compileUrlPattern(pattern, base, { maxPatternLength: maxLength });
+      } catch (error) {
+        if (error instanceof UrlPatternError) throw badRequest(`invalid match_urlpattern: ${error.message}`);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * The compiled legacy URI template (`topic=` selectors).
+   * @throws {HubError} 400 for a template too complex to match quickly.
+   */
+  template(template: string): CompiledUrlPattern {
+    return this.#get(`\n${template}`, () => {
+      try {
+        return compileUriTemplate(template);
+      } catch (error) {
+        if (error instanceof UrlPatternError) throw badRequest(`invalid URI template: ${error.message}`);
+        throw error;
+      }
+    });
+  }
+
+  #get(source: string, compile: () => CompiledUrlPattern): CompiledUrlPattern {
+    const hit = this.#bySource.get(source);
+    if (hit) {
+      this.#bySource.delete(source);
+      this.#bySource.set(source, hit);
+      return hit;
+    }
+    // Errors are not cached: a bad pattern is cheap to refuse again, and caching it would let clients
+    // evict good ones.
+    const compiled = compile();
+    const shared = this.#byKey.get(compiled.key);
+    const pattern = shared ? shared.pattern : compiled;
+    if (shared) shared.sources++;
+    else {
+      this.#byKey.set(compiled.key, { pattern, sources: 1 });
+      this.#weight += compiled.key.length;
+    }
+    this.#bySource.set(source, pattern);
+    while (this.#weight > CACHE_WEIGHT && this.#bySource.size > 1) this.#evictOldest();
+    return pattern;
+  }
+
+  #evictOldest(): void {
+    const [source, pattern] = this.#bySource.entries().next().value!;
+    this.#bySource.delete(source);
+    const shared = this.#byKey.get(pattern.key)!;
+    if (--shared.sources === 0) {
+      this.#byKey.delete(pattern.key);
+      this.#weight -= pattern.key.length;
+    }
+  }
+}
+
+/** Charges compiled patterns to one request's budget. */
+export class CompileBudget {
+  #left = MAX_COMPILE_COST_PER_REQUEST;
+
+  /**
+   * @throws {HubError} 400 (built by `refuse`) once the patterns cost more than one request may.
+   */
+  charge(pattern: CompiledUrlPattern, refuse: (message: string) => Error = badRequest): void {
+    this.#left -= pattern.cost;
+    if (this.#left < 0) {
+      throw refuse('the URL patterns of this request are too complex in total; use fewer or simpler ones');
     }
   }
 }
@@ -72,6 +153,7 @@ export function parseMatchers(
   extra: Record<string, MatchType> = {},
 ): Subscription[] {
   const subscriptions: Subscription[] = [];
+  const budget = new CompileBudget();
   for (const [name, value] of query) {
     const type = matcherParams[name] ?? extra[name];
     if (type === undefined) {
@@ -89,16 +171,16 @@ export function parseMatchers(
     }
     if (hasControl(value)) throw badRequest(`${name} must not contain control characters`);
     if (type === 'urlpattern' && value !== '*') {
-      subscriptions.push({
-        type,
-        match: value,
-        pattern: compiler.compile(value, base, limits.maxMatcherLength),
-      });
+      const pattern = compiler.compile(value, base, limits.maxMatcherLength);
+      budget.charge(pattern);
+      subscriptions.push({ type, match: value, pattern });
     } else if (type === 'uritemplate') {
       // Legacy `topic=`: a URI template when it has an expression, else an exact topic.
-      if (isUriTemplate(value))
-        subscriptions.push({ type, match: value, pattern: compileUriTemplate(value) });
-      else subscriptions.push({ type: 'exact', match: value });
+      if (isUriTemplate(value)) {
+        const pattern = compiler.template(value);
+        budget.charge(pattern);
+        subscriptions.push({ type, match: value, pattern });
+      } else subscriptions.push({ type: 'exact', match: value });
     } else subscriptions.push({ type, match: value });
   }
   if (subscriptions.length === 0) {
@@ -107,33 +189,70 @@ export function parseMatchers(
   return subscriptions;
 }
 
+/** The subscribers holding one distinct pattern (by what it matches, see `CompiledUrlPattern.key`). */
+interface PatternEntry<S> {
+  readonly pattern: CompiledUrlPattern;
+  readonly subscribers: Set<S>;
+  /** How many of them may read private updates at all (they have a token): 0 skips private updates. */
+  readers: number;
+}
+
 /**
  * Which subscribers want which topics. Exact matchers are one hash lookup; `*` is a set; each distinct
- * URL pattern is evaluated once per update, whatever the number of subscribers sharing it.
+ * pattern (by what it matches, whatever its source text) is tested once per topic, whatever the number
+ * of subscribers sharing it, and not at all for a private update when none of them has a token.
  */
 export class SubscriptionIndex<S> {
   readonly #exact = new Map<string, Set<S>>();
   readonly #all = new Set<S>();
-  readonly #patterns = new Map<CompiledUrlPattern, Set<S>>();
+  readonly #patterns = new Map<string, PatternEntry<S>>();
 
-  add(subscriber: S, subscriptions: readonly Subscription[]): void {
+  /** Distinct patterns held. */
+  get patterns(): number {
+    return this.#patterns.size;
+  }
+
+  /** How many distinct patterns adding these subscriptions would add. */
+  newPatterns(subscriptions: readonly Subscription[]): number {
+    const fresh = new Set<string>();
+    for (const s of subscriptions) {
+      if (s.match !== '*' && s.pattern && !this.#patterns.has(s.pattern.key)) fresh.add(s.pattern.key);
+    }
+    return fresh.size;
+  }
+
+  /** @param reader the subscriber has a token, so private updates may be for it. */
+  add(subscriber: S, subscriptions: readonly Subscription[], reader: boolean): void {
     for (const s of subscriptions) {
       if (s.match === '*') this.#all.add(subscriber);
-      else if (s.pattern) addTo(this.#patterns, s.pattern, subscriber);
-      else addTo(this.#exact, s.match, subscriber);
+      else if (s.pattern) {
+        let entry = this.#patterns.get(s.pattern.key);
+        if (!entry) {
+          entry = { pattern: s.pattern, subscribers: new Set(), readers: 0 };
+          this.#patterns.set(s.pattern.key, entry);
+        }
+        if (!entry.subscribers.has(subscriber)) {
+          entry.subscribers.add(subscriber);
+          if (reader) entry.readers++;
+        }
+      } else addTo(this.#exact, s.match, subscriber);
     }
   }
 
-  remove(subscriber: S, subscriptions: readonly Subscription[]): void {
+  remove(subscriber: S, subscriptions: readonly Subscription[], reader: boolean): void {
     for (const s of subscriptions) {
       if (s.match === '*') this.#all.delete(subscriber);
-      else if (s.pattern) removeFrom(this.#patterns, s.pattern, subscriber);
-      else removeFrom(this.#exact, s.match, subscriber);
+      else if (s.pattern) {
+        const entry = this.#patterns.get(s.pattern.key);
+        if (!entry?.subscribers.delete(subscriber)) continue;
+        if (reader) entry.readers--;
+        if (entry.subscribers.size === 0) this.#patterns.delete(s.pattern.key);
+      } else removeFrom(this.#exact, s.match, subscriber);
     }
   }
 
   /** Calls `visit` once for each subscriber with a matcher that matches at least one of `topics`. */
-  forEachMatch(topics: readonly string[], visit: (subscriber: S) => void): void {
+  forEachMatch(topics: readonly string[], isPrivate: boolean, visit: (subscriber: S) => void): void {
     if (topics.length === 1 && this.#all.size === 0 && this.#patterns.size === 0) {
       // The hot path: one topic, exact matchers only — no de-duplication needed.
       const set = this.#exact.get(topics[0]!);
@@ -145,8 +264,9 @@ export class SubscriptionIndex<S> {
       const set = this.#exact.get(topic);
       if (set) for (const s of set) seen.add(s);
     }
-    for (const [pattern, set] of this.#patterns) {
-      if (topics.some((topic) => pattern.test(topic))) for (const s of set) seen.add(s);
+    for (const entry of this.#patterns.values()) {
+      if (isPrivate && entry.readers === 0) continue;
+      if (topics.some((topic) => entry.pattern.test(topic))) for (const s of entry.subscribers) seen.add(s);
     }
     for (const s of seen) visit(s);
   }

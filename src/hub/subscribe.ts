@@ -1,4 +1,4 @@
-import { type Broker, EARLIEST } from '../brokers/types.ts';
+import { type Broker, EARLIEST, type HistoryResult } from '../brokers/types.ts';
 import { concat } from '../sse/bytes.ts';
 import type { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream } from '../sse/stream.ts';
@@ -6,6 +6,7 @@ import type { Authorizer } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
+import { PRESENCE_LANE, presencePrefix } from './history.ts';
 import type { ConnectionLimiter } from './limits.ts';
 import { type MatcherLimits, type PatternCompiler, parseMatchers } from './matchers.ts';
 
@@ -15,7 +16,14 @@ export interface SubscribeContext {
   authorizer: Authorizer;
   heartbeat: Heartbeat;
   compiler: PatternCompiler;
-  limits: MatcherLimits & { maxQueueBytes: number; retry: number };
+  limits: MatcherLimits & {
+    maxQueueBytes: number;
+    retry: number;
+    /** Most distinct URL patterns (and URI templates) the hub holds at once. */
+    maxPatterns: number;
+  };
+  /** The hub's path: subscription events live below it. */
+  hubPath: string;
   /** Connection limits; `client` is the runtime-reported client address, when known. */
   limiter?: ConnectionLimiter;
   /** Pre-standardization dialect: `topic=`, `lastEventID`, and a `Last-Event-ID` response header. */
@@ -31,9 +39,20 @@ const LEGACY_MATCHERS = { topic: 'uritemplate' } as const;
 /** Longest cursor looked up; anything longer cannot be one of our ids and is treated as unknown. */
 const MAX_CURSOR_LENGTH = 1024;
 
+/** Updates read from history at a time: the first page, and the most ever asked for. */
+const FIRST_PAGE = 16;
+const MAX_PAGE = 512;
+/** Most bytes of replay written to a stream in one write. */
+const MAX_REPLAY_WRITE = 64 * 1024;
+
 /**
  * `GET {hub}`: validates matchers and the token, opens the event stream, replays history after the
  * cursor (if any), then goes live — with no gap and no duplicate at the seam.
+ *
+ * The replay goes at the subscriber's pace, page by page, under the same backlog bound as live
+ * updates: a subscriber that stops reading holds at most one page of history and its bound of bytes,
+ * however long the history, and one that falls too far behind is closed as slow (it resumes later
+ * from the last event it got). An error after the subscriber was registered unregisters it.
  */
 export async function subscribe(
   ctx: SubscribeContext,
@@ -47,15 +66,23 @@ export async function subscribe(
   const extra = ctx.legacy ? LEGACY_MATCHERS : undefined;
   const subscriptions = parseMatchers(query, hubUrl.href, ctx.limits, ctx.compiler, extra);
   const principal = await ctx.authorizer.subscriber(request, hubUrl);
-  // Per client: the token's subject when it has one (one user, many addresses), else the address.
-  const release = ctx.limiter?.acquire(
-    principal?.subject !== undefined ? `sub:${principal.subject}` : client,
-  );
 
   // The header wins over the query parameter (EventSource sends the header when it reconnects).
   let cursor = request.headers.get('last-event-id') ?? undefined;
   if (cursor === undefined) cursor = query.find(([name]) => name === 'last_event_id')?.[1];
   if (cursor === undefined && ctx.legacy) cursor = query.find(([name]) => name === 'lastEventID')?.[1];
+
+  // Each distinct pattern is tested against every update: their number is what bounds matching.
+  const index = ctx.dispatcher.index;
+  if (index.patterns + index.newPatterns(subscriptions) > ctx.limits.maxPatterns) {
+    throw new HubError('too_many_requests', 'the hub holds too many distinct URL patterns; retry later', {
+      'retry-after': '30',
+    });
+  }
+  // Per client: the token's subject when it has one (one user, many addresses), else the address.
+  const release = ctx.limiter?.acquire(
+    principal?.subject !== undefined ? `sub:${principal.subject}` : client,
+  );
 
   let subscriber: Subscriber | undefined;
   let expiry: ReturnType<typeof setTimeout> | undefined;
@@ -80,47 +107,137 @@ export async function subscribe(
   subscriber = new Subscriber(`urn:uuid:${crypto.randomUUID()}`, stream, subscriptions, principal);
   if (stream.closed) return new Response(null, { status: 499 });
 
-  const headers = new Headers();
-  if (cursor !== undefined) subscriber.pending = [];
-  ctx.dispatcher.add(subscriber);
-  if (cursor !== undefined) {
-    // Registered first (live updates are buffered), history read second: nothing falls in between.
-    const known = cursor.length <= MAX_CURSOR_LENGTH ? cursor : '\u0000unknown';
-    let history: Awaited<ReturnType<Broker['history']>>;
-    try {
-      history = await ctx.broker.history(known);
-    } catch (error) {
-      stream.abort('server');
-      // The broker is unreachable (e.g. Redis restarting): a retryable 503, not a 500.
-      console.error('ssehub: history lookup failed', error);
-      throw new HubError('unavailable', 'the broker is unavailable; retry later');
+  try {
+    const headers = new Headers();
+    let replay: HistoryResult | undefined;
+    if (cursor !== undefined) {
+      // Registered first (live updates are kept aside), history read second: nothing falls in between.
+      subscriber.pending = [];
+      ctx.dispatcher.add(subscriber);
+      const known = cursor.length <= MAX_CURSOR_LENGTH ? cursor : '\u0000unknown';
+      replay = await fromBroker(() => ctx.broker.history(known, FIRST_PAGE));
+      headers.set('mercure-last-event-id', resumedFrom(ctx, subscriber, cursor, replay));
+      if (ctx.legacy) headers.set('last-event-id', headers.get('mercure-last-event-id')!);
+    } else {
+      ctx.dispatcher.add(subscriber);
+      // Legacy clients read the hub's position at connect time here, to reconcile a fetched state.
+      if (ctx.legacy) headers.set('last-event-id', await fromBroker(() => ctx.broker.lastEventId()));
     }
-    const { found, updates } = history;
-    headers.set('mercure-last-event-id', found && cursor !== EARLIEST ? cursor : EARLIEST);
-    if (ctx.legacy) headers.set('last-event-id', headers.get('mercure-last-event-id')!);
-    const frames: Uint8Array[] = [];
-    for (const update of updates) {
-      if (subscriber.canRead(update) && subscriber.matches(update.topics)) frames.push(frameOf(update));
-    }
-    if (frames.length > 0) {
-      stream.write(concat(frames), true);
-      ctx.dispatcher.metrics.eventsDelivered += frames.length;
-    }
-    const last = updates.at(-1);
-    if (last) subscriber.replayedTo = last.pos;
-    ctx.dispatcher.goLive(subscriber);
-  } else if (ctx.legacy) {
-    // Legacy clients read the hub's position at connect time here, to reconcile a fetched state.
-    headers.set('last-event-id', await ctx.broker.lastEventId());
-  }
 
-  const expiresAt = principal?.expiresAt;
-  if (expiresAt !== undefined) {
-    const delay = expiresAt - Date.now();
-    // setTimeout overflows past 2^31-1 ms (~24.8 days); such far expiries are not armed.
-    if (delay <= 0) stream.close('expired');
-    else if (delay < 2 ** 31 - 1) expiry = setTimeout(() => stream.close('expired'), delay);
+    const expiresAt = principal?.expiresAt;
+    if (expiresAt !== undefined) {
+      const delay = expiresAt - Date.now();
+      // setTimeout overflows past 2^31-1 ms (~24.8 days); such far expiries are not armed.
+      if (delay <= 0) stream.close('expired');
+      else if (delay < 2 ** 31 - 1) expiry = setTimeout(() => stream.close('expired'), delay);
+    }
+    if (!stream.closed) ctx.onOpen?.(subscriber);
+    const response = stream.response({ headers });
+    if (replay) void replayHistory(ctx, subscriber, replay);
+    return response;
+  } catch (error) {
+    // Whatever went wrong, the subscriber must not stay registered (nor keep its connection slot).
+    stream.abort('server');
+    throw error;
   }
-  if (!stream.closed) ctx.onOpen?.(subscriber);
-  return stream.response({ headers });
+}
+
+/** Calls the broker; a broker that is away (e.g. Redis restarting) is a retryable 503, not a 500. */
+async function fromBroker<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    console.error('ssehub: history lookup failed', error);
+    throw new HubError('unavailable', 'the broker is unavailable; retry later');
+  }
+}
+
+/**
+ * The `Mercure-Last-Event-ID` of a resumed subscription: the cursor when the replay starts right after
+ * it with nothing missing; `earliest` when the cursor is `earliest`, unknown or discarded, when a
+ * retention lane the subscriber may read from discarded updates after it, or when the cursor names an
+ * update the subscriber may not read (the header must not tell it which private ids exist).
+ */
+function resumedFrom(ctx: SubscribeContext, subscriber: Subscriber, cursor: string, first: HistoryResult) {
+  if (cursor === EARLIEST || !first.found || !first.anchor) return EARLIEST;
+  if (!subscriber.canRead(first.anchor)) return EARLIEST;
+  if (first.lost.some((lane) => concerns(ctx, subscriber, lane))) return EARLIEST;
+  return cursor;
+}
+
+/**
+ * True when `subscriber` may have missed something that retention lane `lane` discarded. Subscription
+ * events (the presence lane) are private, so only a subscriber with a token whose matchers can select
+ * their topics may; any other lane holds application topics, which any subscriber may match.
+ */
+function concerns(ctx: SubscribeContext, subscriber: Subscriber, lane: string): boolean {
+  if (lane !== PRESENCE_LANE) return true;
+  if (subscriber.principal === null) return false;
+  const prefix = presencePrefix(ctx.hubPath);
+  return subscriber.subscriptions.some((s) => s.match === '*' || s.pattern || s.match.startsWith(prefix));
+}
+
+/**
+ * Sends the history after the cursor, page by page at the subscriber's pace, then what arrived live
+ * meanwhile, and goes live. Runs after the response is returned; every failure ends the stream, from
+ * which the client resumes with the last id it got.
+ */
+async function replayHistory(ctx: SubscribeContext, subscriber: Subscriber, first: HistoryResult) {
+  const { stream } = subscriber;
+  // Pause at half the backlog bound (live updates keep the other half), go on once below a quarter.
+  const high = stream.limit / 2;
+  const low = stream.limit / 4;
+  try {
+    let page = first;
+    let limit = FIRST_PAGE;
+    for (;;) {
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      let pageBytes = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        // A batch too big to share the bound waits for an empty queue (one update may exceed the bound).
+        if (stream.buffered > 0 && stream.buffered + batchBytes > high) {
+          await stream.drained(batchBytes > high - low ? 0 : low);
+        }
+        if (stream.write(batch.length === 1 ? batch[0]! : concat(batch))) {
+          ctx.dispatcher.metrics.eventsDelivered += batch.length;
+        }
+        batch = [];
+        batchBytes = 0;
+      };
+      for (const update of page.updates) {
+        if (stream.closed) return;
+        if (subscriber.canRead(update) && subscriber.matches(update.topics)) {
+          const frame = frameOf(update);
+          if (batchBytes > 0 && batchBytes + frame.byteLength > Math.min(MAX_REPLAY_WRITE, high))
+            await flush();
+          batch.push(frame);
+          batchBytes += frame.byteLength;
+          pageBytes += frame.byteLength;
+        }
+        subscriber.replayed(update.pos);
+      }
+      await flush();
+      if (stream.closed) return;
+      const last = page.updates.at(-1);
+      if (!page.more || !last) break;
+      // Pages as large as half the bound, as far as the last one tells.
+      limit = Math.max(
+        1,
+        Math.min(MAX_PAGE, pageBytes > 0 ? Math.floor((limit * high) / pageBytes) : limit * 2),
+      );
+      page = await ctx.broker.historyAfter(last.pos, limit);
+      // Retention moved past what this subscriber had read: it would miss updates. It resumes from
+      // its last event, and is then told (`earliest`) if that one is gone too.
+      if (page.lost.some((lane) => concerns(ctx, subscriber, lane))) {
+        stream.abort('slow');
+        return;
+      }
+    }
+    if (!stream.closed) ctx.dispatcher.goLive(subscriber);
+  } catch (error) {
+    console.error('ssehub: replay failed', error);
+    stream.close('server');
+  }
 }

@@ -12,6 +12,7 @@ import { ConfigError, defaults, parseConfig } from '../config.ts';
 import { HUB_PATH, type Hub } from '../hub/app.ts';
 import { HubError } from '../hub/errors.ts';
 import { readBody } from '../hub/form.ts';
+import { retentionOf } from '../hub/history.ts';
 import { devTokens } from '../hub/tokens.ts';
 import { randomKey } from './dev-key.ts';
 
@@ -91,7 +92,7 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
   let app: { fetch(request: Request): Response | Promise<Response> };
   try {
     const broker = createDurableObjectBroker(sqlHistoryStore(ctx.storage.sql), {
-      historySize: config.historySize,
+      retention: retentionOf(config, HUB_PATH),
     });
     // Cloudflare's edge sets CF-Connecting-IP on every request (a client cannot forge it there).
     ({ app, hub } = createApp({

@@ -130,4 +130,10 @@ class ResponseSink implements StreamSink {
   abort(): void {
     this.res.destroy();
   }
+
+  onDrain(listener: () => void): void {
+    const emitter = this.#socket ?? this.res;
+    if (this.res.destroyed || this.buffered === 0) listener();
+    else emitter.once('drain', listener);
+  }
 }

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { createApp } from '../app.ts';
 import { type Config, ConfigError, helpText, parseConfig } from '../config.ts';
 import { HUB_PATH, type Hub } from '../hub/app.ts';
+import { retentionOf } from '../hub/history.ts';
 import type { IssuerConfig } from '../hub/issuers.ts';
 import { devTokens } from '../hub/tokens.ts';
 import { randomKey } from './dev-key.ts';
@@ -84,7 +85,7 @@ export async function runHub(
     ? await (await import('../brokers/redis.ts')).createRedisBroker({
         url: config.redisUrl,
         key: config.redisKey,
-        historySize: config.historySize,
+        retention: retentionOf(config, HUB_PATH),
       })
     : undefined;
   // With Redis, the Subscription API and the expiry of dead instances need the shared registry.

@@ -23,6 +23,11 @@ export interface StreamSink {
   end(): void;
   /** Drops queued bytes and closes at once. */
   abort(): void;
+  /**
+   * Calls `listener` once, the next time the backlog has been handed on (it may have grown again
+   * since). Optional: without it, {@link EventStream.drained} checks the backlog every 100 ms.
+   */
+  onDrain?(listener: () => void): void;
 }
 
 export interface EventStreamOptions {
@@ -137,24 +142,28 @@ export class EventStream {
     return this.#sink ? this.#sink.buffered : this.#pendingBytes;
   }
 
+  /** The backlog bound, in bytes (see {@link EventStreamOptions.maxQueueBytes}). */
+  get limit(): number {
+    return this.#limit;
+  }
+
   /**
    * Queues already-encoded bytes. Returns false when the stream is closed. When the backlog passes
-   * the bound the subscriber is closed as too slow (reason `slow`).
-   * @param burst bytes the caller knowingly sends at once (a history replay): they widen the bound.
+   * the bound the subscriber is closed as too slow (reason `slow`) — except that a chunk larger than
+   * the bound always goes to a subscriber with nothing queued: an update the bound cannot hold must not
+   * close every subscriber it is for, again at each of their reconnects.
    */
-  write(chunk: Uint8Array, burst = false): boolean {
+  write(chunk: Uint8Array): boolean {
     if (this.#closed) return false;
-    if (burst) this.#limit += chunk.byteLength;
     this.active = true;
     const sink = this.#sink;
-    if (sink) {
-      sink.write(chunk);
-      if (sink.buffered > this.#limit) this.abort('slow');
-    } else {
+    const before = this.buffered;
+    if (sink) sink.write(chunk);
+    else {
       this.#pending!.push(chunk);
       this.#pendingBytes += chunk.byteLength;
-      if (this.#pendingBytes > this.#limit) this.abort('slow');
     }
+    if (before > 0 && this.buffered > this.#limit) this.abort('slow');
     return !this.#closed;
   }
 
@@ -184,6 +193,31 @@ export class EventStream {
     }
     for (const chunk of pending) sink.write(chunk);
     if (this.#closed) sink.end();
+    // Waiters registered before there was a sink to report drains.
+    if (this.#drainWaiters.length > 0) sink.onDrain?.(() => this.#wakeDrainWaiters());
+  }
+
+  /**
+   * Resolves once the backlog is at most `bytes` (or the stream has ended): lets a writer with much to
+   * send (a history replay) go at the pace of the subscriber instead of queueing it all.
+   */
+  async drained(bytes: number): Promise<void> {
+    while (!this.#closed && this.buffered > bytes) {
+      await new Promise<void>((resolve) => {
+        this.#drainWaiters.push(resolve);
+        const sink = this.#sink;
+        if (sink?.onDrain) sink.onDrain(() => this.#wakeDrainWaiters());
+        else if (sink) setTimeout(() => this.#wakeDrainWaiters(), 100);
+      });
+    }
+  }
+
+  #drainWaiters: (() => void)[] = [];
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Ends the stream after what is queued has been sent. */
@@ -220,6 +254,7 @@ export class EventStream {
     this.#closeReason = reason;
     this.#heartbeat?.delete(this);
     this.#onClose?.(reason);
+    this.#wakeDrainWaiters();
   }
 }
 
@@ -261,6 +296,7 @@ class PullSink implements StreamSink {
   #queued = 0;
   /** The consumer has a read waiting and nothing was there for it. */
   #demand = false;
+  #drainListeners: (() => void)[] = [];
   #ending = false;
   #done = false;
 
@@ -295,6 +331,14 @@ class PullSink implements StreamSink {
       this.#enqueue(chunks.length === 1 ? chunks[0]! : concat(chunks));
     } else if (this.#ending) this.#close();
     else this.#demand = true;
+    const listeners = this.#drainListeners;
+    this.#drainListeners = [];
+    for (const listener of listeners) listener();
+  }
+
+  onDrain(listener: () => void): void {
+    if (this.#queued === 0 || this.#done) listener();
+    else this.#drainListeners.push(listener);
   }
 
   end(): void {

@@ -37,7 +37,7 @@ export const BASE_COST = 2_000;
  * Largest automaton table of one pattern, in entries (2 bytes each): the memory a pattern may hold.
  * Ordinary patterns take tens to a few hundred.
  */
-export const MAX_TABLE_ENTRIES = 32_768;
+export const MAX_TABLE_ENTRIES = 16_384;
 
 /** A fresh budget for one pattern with `states` NFA states allowed. */
 export function compileBudget(states: number): CompileBudget {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { authTests } from './auth.ts';
 import { corsTests } from './cors.ts';
+import { costTests } from './costs.ts';
 import { fuzzTests } from './fuzz.ts';
 import { legacyTests } from './legacy.ts';
 import { lifecycleTests } from './lifecycle.ts';
@@ -40,6 +41,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('CORS and discovery', () => corsTests(current));
     describe('active subscriptions', () => presenceTests(current));
     describe('connection limits', () => limitsTests(start));
+    describe('costs and bounds', () => costTests(current, start));
     describe('legacy mode', () => legacyTests(current, start));
   });
 }

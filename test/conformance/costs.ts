@@ -1,0 +1,160 @@
+/**
+ * What an anonymous client can make the hub do, and keep, is bounded: URL pattern work (refused when
+ * compiled, never slow when matched), distinct patterns per hub, replay at the subscriber's pace, and
+ * subscription events that never evict application history. See docs/security.md.
+ */
+import { type IncomingMessage, request } from 'node:http';
+import { expect, it } from 'vitest';
+import { eventually } from '../helpers/sse.ts';
+import { HUB, metric, publishOk, q, subscribe, uniqueTopic } from './client.ts';
+import type { Start, Target } from './target.ts';
+import { bearer, detail, draft } from './tokens.ts';
+
+export function costTests(target: () => Target, start: Start) {
+  const url = () => target().url;
+
+  it('refuses a URL pattern whose automaton would be too large (400), at once', async () => {
+    // (a|b)*a followed by 14 (a|b): a deterministic automaton needs 2^14 states to remember them.
+    const pattern = '/:x((?:a|b)*a(?:a|b){14})';
+    const started = performance.now();
+    const sub = await subscribe(url(), `match_urlpattern=${q(pattern)}`);
+    expect(sub.status).toBe(400);
+    await sub.ended;
+    expect(sub.text()).toMatch(/too complex/);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses a request whose URL patterns cost too much in total (400)', async () => {
+    // Sixteen distinct patterns of 250 characters: each is fine alone, all of them together are not.
+    const patterns = Array.from(
+      { length: 16 },
+      (_, i) => `/${String(i).padStart(2, '0')}${'abcdefghij'.repeat(24)}/*`,
+    );
+    const sub = await subscribe(url(), patterns.map((p) => `match_urlpattern=${q(p)}`).join('&'));
+    expect(sub.status).toBe(400);
+    await sub.ended;
+    expect(sub.text()).toMatch(/too complex in total/);
+    // Half of them are fine.
+    const half = await subscribe(
+      url(),
+      patterns
+        .slice(0, 8)
+        .map((p) => `match_urlpattern=${q(p)}`)
+        .join('&'),
+    );
+    expect(half.status).toBe(200);
+    half.close();
+  });
+
+  it('holds a bounded number of distinct URL patterns (429 past it); patterns that match alike share one', async () => {
+    const hub = await start({ SSEHUB_MAX_PATTERNS: '3' });
+    try {
+      const open = (pattern: string) => subscribe(hub.url, `match_urlpattern=${q(pattern)}`);
+      const held = [await open('/a/:x'), await open('/b/:x'), await open('/c/:x')];
+      expect(held.map((s) => s.status)).toEqual([200, 200, 200]);
+      const fourth = await open('/d/:x');
+      expect(fourth.status).toBe(429);
+      expect(fourth.headers.get('retry-after')).toMatch(/^\d+$/);
+      // Another name for the same pattern is the same pattern: no new one held.
+      const alias = await open('/a/:other');
+      expect(alias.status).toBe(200);
+      const topic = `/a/${crypto.randomUUID()}`;
+      await publishOk(hub.url, { topic, data: 'to both' });
+      expect((await held[0]!.waitForEvents(1))[0]!.data).toBe('to both');
+      expect((await alias.waitForEvents(1))[0]!.data).toBe('to both');
+      // Once no one holds a pattern, its place is free.
+      held[2]!.close();
+      await eventually(
+        async () => (await open('/d/:x').then((s) => (s.close(), s.status))) === 200,
+        'a freed place',
+      );
+      for (const s of [...held, alias]) s.close();
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  it('keeps application history however many subscriptions come and go', async () => {
+    const topic = uniqueTopic('kept');
+    const before = await publishOk(url(), { topic, data: 'before' });
+    // A watcher of subscription events, to know when they are all in history.
+    const watcher = await subscribe(
+      url(),
+      `match_urlpattern=${q(`${HUB}/subscriptions/*`)}`,
+      bearer(await draft([detail(['subscribe'], [{ match: '*' }])])),
+    );
+    const matchers = Array.from({ length: 16 }, (_, i) => `match=${q(`${topic}/churn/${i}`)}`).join('&');
+    // 20 connections of 16 matchers: 320 subscription events on opening alone, more than the history
+    // size of the fixture (200), and as many again on closing.
+    for (let i = 0; i < 20; i++) {
+      const churn = await subscribe(url(), matchers);
+      expect(churn.status).toBe(200);
+      churn.close();
+    }
+    await watcher.waitFor(() => watcher.events.length >= 320, '320 subscription events', 20_000);
+    watcher.close();
+    const after = await publishOk(url(), { topic, data: 'after' });
+    const resumed = await subscribe(url(), `match=${q(topic)}`, { 'last-event-id': before });
+    expect(resumed.headers.get('mercure-last-event-id')).toBe(before);
+    expect((await resumed.waitForEvents(1)).map((e) => e.id)).toEqual([after]);
+    resumed.close();
+  });
+
+  it('never names in Mercure-Last-Event-ID a private update the subscriber may not read', async () => {
+    const topic = uniqueTopic('secret');
+    const secret = await publishOk(url(), {
+      topic,
+      data: 'hidden',
+      private: 'on',
+      id: `secret-${crypto.randomUUID()}`,
+    });
+    const next = await publishOk(url(), { topic, data: 'public' });
+    // An anonymous subscriber guessing a private id learns nothing about it: `earliest`.
+    const guess = await subscribe(url(), `match=${q(topic)}`, { 'last-event-id': secret });
+    expect(guess.headers.get('mercure-last-event-id')).toBe('earliest');
+    expect((await guess.waitForEvents(1)).map((e) => e.id)).toEqual([next]);
+    guess.close();
+    // A subscriber allowed to read it resumes after it as usual.
+    const allowed = await subscribe(url(), `match=${q(topic)}`, {
+      ...bearer(await draft([detail(['subscribe'], [{ match: topic }])])),
+      'last-event-id': secret,
+    });
+    expect(allowed.headers.get('mercure-last-event-id')).toBe(secret);
+    expect((await allowed.waitForEvents(1)).map((e) => e.id)).toEqual([next]);
+    allowed.close();
+  });
+
+  it('replays long history at the pace of a subscriber that stops reading, then goes live', async () => {
+    const topic = uniqueTopic('paced');
+    // Far more history than the backlog bound of the fixture (64 KiB): 40 updates of 50 KB.
+    const payload = 'r'.repeat(50_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await publishOk(url(), { topic, data: `${i}:${payload}` }));
+    const slowBefore = await metric(url(), 'ssehub_slow_subscribers_closed_total');
+    const received: Buffer[] = [];
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(
+        `${url()}${HUB}?match=${q(topic)}`,
+        { headers: { 'last-event-id': ids[0]! } },
+        resolve,
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['mercure-last-event-id']).toBe(ids[0]);
+    // Reads nothing for a while: the hub must wait for it, not queue the history, not close it.
+    res.pause();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await metric(url(), 'ssehub_slow_subscribers_closed_total')).toBe(slowBefore);
+    res.on('data', (chunk: Buffer) => received.push(chunk));
+    res.resume();
+    const text = () => Buffer.concat(received).toString();
+    await eventually(() => text().includes(`id: ${ids[39]}\n`), 'the whole replay', 20_000);
+    const live = await publishOk(url(), { topic, data: 'live' });
+    await eventually(() => text().includes(`id: ${live}\n`), 'the live update after the replay');
+    const got = [...text().matchAll(/^id: (.+)$/gm)].map((m) => m[1]);
+    expect(got).toEqual([...ids.slice(1), live]);
+    res.destroy();
+  });
+}
