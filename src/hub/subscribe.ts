@@ -6,6 +6,7 @@ import type { Authorizer } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
+import { fromHeaderValue, toHeaderValue } from './header-values.ts';
 import type { ConnectionLimiter } from './limits.ts';
 import { type MatcherLimits, type PatternCompiler, parseMatchers } from './matchers.ts';
 
@@ -53,7 +54,8 @@ export async function subscribe(
   );
 
   // The header wins over the query parameter (EventSource sends the header when it reconnects).
-  let cursor = request.headers.get('last-event-id') ?? undefined;
+  const sent = request.headers.get('last-event-id');
+  let cursor = sent === null ? undefined : fromHeaderValue(sent);
   if (cursor === undefined) cursor = query.find(([name]) => name === 'last_event_id')?.[1];
   if (cursor === undefined && ctx.legacy) cursor = query.find(([name]) => name === 'lastEventID')?.[1];
 
@@ -96,7 +98,7 @@ export async function subscribe(
       throw new HubError('unavailable', 'the broker is unavailable; retry later');
     }
     const { found, updates } = history;
-    headers.set('mercure-last-event-id', found && cursor !== EARLIEST ? cursor : EARLIEST);
+    headers.set('mercure-last-event-id', toHeaderValue(found && cursor !== EARLIEST ? cursor : EARLIEST));
     if (ctx.legacy) headers.set('last-event-id', headers.get('mercure-last-event-id')!);
     const frames: Uint8Array[] = [];
     for (const update of updates) {
@@ -111,7 +113,7 @@ export async function subscribe(
     ctx.dispatcher.goLive(subscriber);
   } else if (ctx.legacy) {
     // Legacy clients read the hub's position at connect time here, to reconcile a fetched state.
-    headers.set('last-event-id', await ctx.broker.lastEventId());
+    headers.set('last-event-id', toHeaderValue(await ctx.broker.lastEventId()));
   }
 
   const expiresAt = principal?.expiresAt;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { authTests } from './auth.ts';
 import { corsTests } from './cors.ts';
 import { fuzzTests } from './fuzz.ts';
+import { idTests } from './ids.ts';
 import { legacyTests } from './legacy.ts';
 import { lifecycleTests } from './lifecycle.ts';
 import { limitsTests } from './limits.ts';
@@ -32,6 +33,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     // Reconciliation first: its first test needs a hub with empty history.
     describe('reconciliation', () => reconcileTests(current));
     describe('publish', () => publishTests(current));
+    describe('ids in headers', () => idTests(current));
     describe('subscribe', () => subscribeTests(current));
     describe('lifecycle', () => lifecycleTests(current, start, caps));
     describe('authorization', () => authTests(current));
