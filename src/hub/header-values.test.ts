@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromHeaderValue, toHeaderValue } from './header-values.ts';
+import { fromHeaderValue, toHeaderValue, utf8Length } from './header-values.ts';
 
 describe('header values', () => {
   it('carries any text as its UTF-8 bytes, one char per byte, and back', () => {
@@ -27,5 +27,21 @@ describe('header values', () => {
 
   it('keeps a leading U+FEFF', () => {
     expect(fromHeaderValue(toHeaderValue('\ufeffx'))).toBe('\ufeffx');
+  });
+
+  it('counts UTF-8 bytes like TextEncoder, lone surrogates included', () => {
+    fc.assert(
+      fc.property(
+        fc.string({
+          unit: fc.oneof(
+            fc.constantFrom('\ud800', '\udc00'),
+            fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+          ),
+        }),
+        (text) => {
+          expect(utf8Length(text)).toBe(new TextEncoder().encode(text).length);
+        },
+      ),
+    );
   });
 });

@@ -36,3 +36,19 @@ export function fromHeaderValue(value: string): string {
     return value;
   }
 }
+
+/** How many bytes `text` takes in UTF-8: in a header value, and in a form. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // One UTF-16 unit per char: U+0080-U+07FF take 2 bytes, the rest of the BMP 3, and a surrogate
+    // pair (2 units) 4. A lone surrogate becomes U+FFFD, 3 bytes.
+    if (c >= 0x80) bytes += c < 0x800 ? 1 : 2;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  return bytes;
+}

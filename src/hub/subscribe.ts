@@ -6,7 +6,7 @@ import type { Authorizer } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
-import { fromHeaderValue, toHeaderValue } from './header-values.ts';
+import { fromHeaderValue, toHeaderValue, utf8Length } from './header-values.ts';
 import type { ConnectionLimiter } from './limits.ts';
 import { type MatcherLimits, type PatternCompiler, parseMatchers } from './matchers.ts';
 
@@ -16,7 +16,8 @@ export interface SubscribeContext {
   authorizer: Authorizer;
   heartbeat: Heartbeat;
   compiler: PatternCompiler;
-  limits: MatcherLimits & { maxQueueBytes: number; retry: number };
+  /** `maxIdBytes`: a longer cursor cannot be one of our ids, and is treated as unknown. */
+  limits: MatcherLimits & { maxQueueBytes: number; retry: number; maxIdBytes: number };
   /** Connection limits; `client` is the runtime-reported client address, when known. */
   limiter?: ConnectionLimiter;
   /** Pre-standardization dialect: `topic=`, `lastEventID`, and a `Last-Event-ID` response header. */
@@ -28,9 +29,6 @@ export interface SubscribeContext {
 
 /** Legacy `topic=` subscriptions: exact topics, or URI templates. */
 const LEGACY_MATCHERS = { topic: 'uritemplate' } as const;
-
-/** Longest cursor looked up; anything longer cannot be one of our ids and is treated as unknown. */
-const MAX_CURSOR_LENGTH = 1024;
 
 /**
  * `GET {hub}`: validates matchers and the token, opens the event stream, replays history after the
@@ -87,7 +85,7 @@ export async function subscribe(
   ctx.dispatcher.add(subscriber);
   if (cursor !== undefined) {
     // Registered first (live updates are buffered), history read second: nothing falls in between.
-    const known = cursor.length <= MAX_CURSOR_LENGTH ? cursor : '\u0000unknown';
+    const known = utf8Length(cursor) <= ctx.limits.maxIdBytes ? cursor : '\u0000unknown';
     let history: Awaited<ReturnType<Broker['history']>>;
     try {
       history = await ctx.broker.history(known);

@@ -1,13 +1,17 @@
 /**
  * MERCURE.md — Publish `id` and Reconciliation: ids are IRIs, so they may be any Unicode, and they
  * cross headers both ways (`Last-Event-ID` in, `Mercure-Last-Event-ID` and the Subscription API's
- * `Link` out). On the wire they are UTF-8 bytes, as a browser's EventSource sends them back.
+ * `Link` out). On the wire they are UTF-8 bytes, as a browser's EventSource sends them back. Ids
+ * are bounded, so a cursor always fits in a request header.
  */
 import { expect, it } from 'vitest';
 import { eventually } from '../helpers/sse.ts';
-import { HUB, metric, publishOk, q, subscribe, uniqueTopic } from './client.ts';
-import type { Target } from './target.ts';
+import { HUB, metric, publish, publishOk, q, subscribe, uniqueTopic } from './client.ts';
+import { fixtureEnv, type Target } from './target.ts';
 import { bearer, detail, draft } from './tokens.ts';
+
+/** The fixture's `SSEHUB_MAX_ID_BYTES`. */
+const MAX_ID_BYTES = Number(fixtureEnv.SSEHUB_MAX_ID_BYTES);
 
 /**
  * `id` as a browser sends it in `Last-Event-ID`: its UTF-8 bytes. `fetch` only takes byte strings
@@ -81,6 +85,39 @@ export function idTests(target: () => Target) {
     const sub = await subscribe(url(), `match=${q(topic)}`, { 'last-event-id': match![1]! });
     expect(bytesOf(sub.headers.get('mercure-last-event-id'))).toEqual(utf8(id));
     expect((await sub.waitForEvents(1)).map((e) => e.id)).toEqual([after]);
+    sub.close();
+  });
+
+  it('refuses a publisher id over the byte bound (413), counting UTF-8 bytes, and takes one at it', async () => {
+    const topic = uniqueTopic();
+    // Exactly the bound in bytes, in well under half as many characters.
+    let atBound = `urn:${crypto.randomUUID()}:😀é`;
+    while (utf8(atBound).length + 3 <= MAX_ID_BYTES) atBound += '日';
+    atBound += ['', 'x', 'é'][MAX_ID_BYTES - utf8(atBound).length];
+    expect(utf8(atBound).length).toBe(MAX_ID_BYTES);
+    expect(atBound.length).toBeLessThan(MAX_ID_BYTES / 2);
+    expect(await publishOk(url(), { topic, id: atBound, data: 'x' })).toBe(atBound);
+    for (const over of [`${atBound}x`, '日'.repeat(Math.floor(MAX_ID_BYTES / 3) + 1), 'x'.repeat(100_000)]) {
+      expect((await publish(url(), { topic, id: over, data: 'x' })).status, `${over.length} chars`).toBe(413);
+    }
+
+    // An id at the bound is a cursor: it resumes right after it.
+    const next = await publishOk(url(), { topic, data: 'next' });
+    const sub = await subscribe(url(), `match=${q(topic)}`, { 'last-event-id': utf8Header(atBound) });
+    expect(bytesOf(sub.headers.get('mercure-last-event-id'))).toEqual(utf8(atBound));
+    expect((await sub.waitForEvents(1)).map((e) => e.id)).toEqual([next]);
+    sub.close();
+  });
+
+  it('treats a cursor longer than the id bound as unknown: earliest, and replay from the start', async () => {
+    const topic = uniqueTopic();
+    const first = await publishOk(url(), { topic, data: 'first' });
+    const sub = await subscribe(url(), `match=${q(topic)}`, {
+      'last-event-id': utf8Header('日'.repeat(MAX_ID_BYTES)),
+    });
+    expect(sub.status).toBe(200);
+    expect(sub.headers.get('mercure-last-event-id')).toBe('earliest');
+    expect((await sub.waitForEvents(1))[0]!.id).toBe(first);
     sub.close();
   });
 }
