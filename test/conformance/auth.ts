@@ -193,6 +193,29 @@ export function authTests(target: () => Target) {
       'a valid entry beside a malformed one',
       [detail(['publish'], [{ match: '*' }]), { type: DETAIL, actions: ['subscribe'], topics: 'x' }],
     ],
+    ...(
+      [
+        ['empty topics', detail(['subscribe'], [])],
+        ['empty actions', detail([], [{ match: '/a' }])],
+        ['a match that is not a string', detail(['subscribe'], [{ match: 42 } as never])],
+        ['an empty match', detail(['subscribe'], [{ match: '' }])],
+        ['a match with a control character', detail(['subscribe'], [{ match: '/a\u0085b' }])],
+        ['a match with a zero-width space (Cf)', detail(['subscribe'], [{ match: '/a\u200bb' }])],
+        ['a match with a leading U+FEFF (Cf)', detail(['subscribe'], [{ match: '\ufeff/a' }])],
+        ['an unknown match_type', detail(['subscribe'], [{ match: '/a', match_type: 'prefix' }])],
+        ['a null match_type', detail(['subscribe'], [{ match: '/a', match_type: null } as never])],
+        [
+          'a malformed URL pattern',
+          detail(['subscribe'], [{ match: '/books/:id(', match_type: 'urlpattern' }]),
+        ],
+        ['a payload that is a string', detail(['subscribe'], [{ match: '/a' }], { payload: 'Ada' })],
+        ['a payload that is an array', detail(['subscribe'], [{ match: '/a' }], { payload: ['Ada'] })],
+        ['a null payload', detail(['subscribe'], [{ match: '/a' }], { payload: null })],
+      ] as const
+    ).map(([what, broken]): [string, unknown] => [
+      `a valid entry beside one with ${what}`,
+      [detail(['publish'], [{ match: '*' }]), broken],
+    ]),
   ])('refuses the whole token when authorization_details has %s (401)', async (what, details) => {
     await expectInvalidToken(
       url(),
@@ -206,6 +229,8 @@ export function authTests(target: () => Target) {
     const mixed = await draft([
       detail(['read', 'publish', 'admin'], [{ match: topic }]),
       { type: 'https://example.com/other-detail', actions: ['publish'], locations: ['x'] },
+      // Other types follow their own rules: what would break one of ours is none of our business.
+      { type: 'https://example.com/other-detail', actions: [], topics: [], payload: 'x' },
     ]);
     expect((await publish(url(), { topic, data: 'x' }, { token: mixed })).status).toBe(200);
     const onlyUnknown = await draft([detail(['admin', 'write'], [{ match: '*' }])]);
