@@ -1,6 +1,6 @@
 import { badRequest } from './errors.ts';
 import type { FormFields } from './form.ts';
-import { hasControl } from './topics.ts';
+import { hasControlOrFormat } from './topics.ts';
 import { compileUriTemplate, isUriTemplate } from './uri-template.ts';
 import { type CompiledUrlPattern, createUrlPatternCache, UrlPatternError } from './urlpattern.ts';
 
@@ -56,7 +56,8 @@ export class PatternCompiler {
 /**
  * Reads the matchers of a subscribe request: `match`, `match_exact`, `match_urlpattern`. Any other
  * parameter in the `match` namespace (ASCII case-insensitive) is refused, as are empty values,
- * control characters, too many or too long matchers, and malformed patterns — all with 400.
+ * control or format (Cf) characters, too many or too long matchers, and malformed patterns — all
+ * with 400.
  * @param extra additional matcher parameters (legacy `topic` → exact… ) when enabled.
  */
 export function parseMatchers(
@@ -82,7 +83,10 @@ export function parseMatchers(
     if (value.length > limits.maxMatcherLength) {
       throw badRequest(`${name} longer than ${limits.maxMatcherLength} characters`);
     }
-    if (hasControl(value)) throw badRequest(`${name} must not contain control characters`);
+    // Format characters (zero-width, bidi, U+FEFF) would make a matcher look like another one.
+    if (hasControlOrFormat(value)) {
+      throw badRequest(`${name} must not contain control or format characters`);
+    }
     if (type === 'urlpattern' && value !== '*') {
       subscriptions.push({
         type,

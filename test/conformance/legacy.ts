@@ -85,6 +85,14 @@ export function legacyTests(target: () => Target, start: Start) {
     sub.close();
   });
 
+  it('refuses control and format characters in topic= (400)', async () => {
+    for (const topic of ['%2Fa%0Ab', '%2Fa%E2%80%8Bb', '%EF%BB%BF%2Fa%2F%7Bid%7D']) {
+      const res = await fetch(`${url()}${HUB}?topic=${topic}`);
+      expect(res.status, topic).toBe(400);
+      await res.text();
+    }
+  });
+
   it('reads the cursor from lastEventID and answers Last-Event-ID too', async () => {
     const topic = uniqueTopic();
     const token = await phpToken({ publish: ['*'] });

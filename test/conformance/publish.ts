@@ -72,6 +72,12 @@ export function publishTests(target: () => Target) {
     expect((await publish(url(), body)).status).toBe(400);
   });
 
+  it('accepts format characters (Cf) in topics: only controls are refused', async () => {
+    for (const topic of [`/a\u200bb/${crypto.randomUUID()}`, `/a\u202eb`, '\u{e0001}x']) {
+      expect((await publish(url(), { topic, data: 'x' })).status, JSON.stringify(topic)).toBe(200);
+    }
+  });
+
   it('refuses invalid UTF-8 in data (400)', async () => {
     expect((await publish(url(), `topic=${q(uniqueTopic())}&data=%C3%28`)).status).toBe(400);
   });
