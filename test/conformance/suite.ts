@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe } from 'vitest';
 import { authTests } from './auth.ts';
+import { configuredTests } from './configured.ts';
 import { corsTests } from './cors.ts';
 import { fuzzTests } from './fuzz.ts';
 import { idTests } from './ids.ts';
@@ -42,6 +43,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('CORS and discovery', () => corsTests(current));
     describe('active subscriptions', () => presenceTests(current));
     describe('connection limits', () => limitsTests(start));
+    describe('configured resource, cookie and JWKS URL', () => configuredTests(start));
     describe('legacy mode', () => legacyTests(current, start));
   });
 }
