@@ -1,5 +1,5 @@
 /** MERCURE.md — Authorization: token validation, issuers and keys, grants, presentation, challenges. */
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, exportPKCS8, generateKeyPair, importPKCS8 } from 'jose';
 import { expect, it } from 'vitest';
 import { HUB, publish, publishOk, q, subscribe, uniqueTopic } from './client.ts';
 import { keys, SPLIT_PUBLISH_SECRET, SPLIT_SUBSCRIBE_SECRET } from './keys.ts';
@@ -100,6 +100,14 @@ export function authTests(target: () => Target) {
         sign(
           { iss: 'https://rs.example', aud: FIXTURE_RESOURCE, authorization_details: [publishGrant()] },
           { key: keys.rsPublicPem },
+        ),
+    ],
+    [
+      "signed with an algorithm outside its issuer's allowlist (PS256 with the RS256 key)",
+      async () =>
+        sign(
+          { iss: 'https://rs.example', aud: FIXTURE_RESOURCE, authorization_details: [publishGrant()] },
+          { alg: 'PS256', key: await importPKCS8(await exportPKCS8(keys.rs), 'PS256') },
         ),
     ],
     [
