@@ -61,9 +61,10 @@ export function subscribeTests(target: () => Target) {
 
   it('treats * as match-all for every matcher type', async () => {
     const all = await subscribe(url(), 'match=*');
+    const exact = await subscribe(url(), 'match_exact=*');
     const pattern = await subscribe(url(), 'match_urlpattern=*');
     const id = await publishOk(url(), { topic: `urn:anything:${crypto.randomUUID()}`, data: 'x' });
-    for (const s of [all, pattern]) {
+    for (const s of [all, exact, pattern]) {
       await s.waitFor(() => s.events.some((e) => e.id === id), 'the update');
       s.close();
     }
