@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { generatedId } from './brokers/redis-codec.ts';
+import { generateId } from './brokers/types.ts';
 import { ConfigError, defaults, helpText, parseConfig, settings } from './config.ts';
+import { utf8Length } from './hub/header-values.ts';
 
 const config = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = parseConfig(argv, env);
@@ -55,5 +58,15 @@ describe('parseConfig', () => {
       expect(help).toContain(`--${s.flag}`);
       expect(help).toContain(s.env);
     }
+  });
+
+  it('lets no --max-id-bytes bound hub-generated ids, which are cursors too', () => {
+    const u64 = '18446744073709551615';
+    for (const id of [generateId(), generatedId(`${u64}-${u64}`)]) {
+      expect(utf8Length(id)).toBeLessThanOrEqual(settings.maxIdBytes.min);
+    }
+    expect(() => parseConfig(['--max-id-bytes', String(settings.maxIdBytes.min - 1)], {})).toThrow(
+      ConfigError,
+    );
   });
 });

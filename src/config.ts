@@ -86,6 +86,14 @@ export const settings = {
     min: 1,
     doc: 'Longest topic, in characters (413 above)',
   },
+  maxIdBytes: {
+    env: 'SSEHUB_MAX_ID_BYTES',
+    flag: 'max-id-bytes',
+    kind: 'integer',
+    // Hub-generated ids are cursors too, whatever this bound: `urn:uuid:…` is 45 bytes.
+    min: 64,
+    doc: 'Longest publisher-chosen update id, in UTF-8 bytes (413 above); also the longest Last-Event-ID looked up',
+  },
   maxMatchers: {
     env: 'SSEHUB_MAX_MATCHERS',
     flag: 'max-matchers',
@@ -304,6 +312,7 @@ export const defaults: Config = {
   maxBodyBytes: 1024 * 1024,
   maxTopics: 32,
   maxTopicLength: 2048,
+  maxIdBytes: 512,
   maxMatchers: 64,
   maxMatcherLength: 1024,
   maxPatterns: 1000,

@@ -31,6 +31,7 @@ export type HubSettings = Pick<
   | 'maxBodyBytes'
   | 'maxTopics'
   | 'maxTopicLength'
+  | 'maxIdBytes'
   | 'maxMatchers'
   | 'maxMatcherLength'
   | 'maxPatterns'

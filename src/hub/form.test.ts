@@ -20,6 +20,14 @@ describe('parseForm', () => {
     ]);
   });
 
+  it('keeps a leading U+FEFF in names and values, escaped or not', () => {
+    expect(parseForm(enc('%EF%BB%BFa=%EF%BB%BFb&c=\ufeffd'))).toEqual([
+      ['\ufeffa', '\ufeffb'],
+      ['c', '\ufeffd'],
+    ]);
+    expect(parseQuery('?match=%EF%BB%BF%2Fa')).toEqual([['match', '\ufeff/a']]);
+  });
+
   it('keeps malformed escapes literally', () => {
     expect(parseForm(enc('a=%zz%4&b=%'))).toEqual([
       ['a', '%zz%4'],

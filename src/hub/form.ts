@@ -1,7 +1,8 @@
 import { concat } from '../sse/bytes.ts';
 import { badRequest, HubError } from './errors.ts';
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** `ignoreBOM`: a leading U+FEFF is part of the value (a TextDecoder would silently drop it). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8 = new TextEncoder();
 
 /** Ordered name/value pairs, as `application/x-www-form-urlencoded` allows repeated names. */

@@ -6,6 +6,7 @@
 import type { CompiledUrlPattern } from '../urlpattern/index.ts';
 import { compileUriTemplate, isUriTemplate } from '../urlpattern/index.ts';
 import type { MatchType } from './matchers.ts';
+import { hasControlOrFormat } from './topics.ts';
 
 /** The `type` of the authorization details entries this hub reads (RFC 9396). */
 export const AUTHORIZATION_DETAIL_TYPE = 'https://mercure.rocks/authorization-detail';
@@ -47,8 +48,11 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 /**
  * Reads `authorization_details` (absent: no grants). Entries of other types are for other resource
- * servers and are skipped; an entry of our type with a missing or mistyped field, an unknown
- * `match_type` or a malformed pattern makes the whole token invalid. Unknown actions grant nothing.
+ * servers and are skipped. An entry of our type is valid or it invalidates the whole token: the draft
+ * forbids accepting part of a token. Valid means non-empty `actions` (strings) and `topics`, each topic
+ * a non-empty `match` without control or format characters and a known `match_type` (a well-formed
+ * pattern for `urlpattern`), and a `payload`, when present, that is a JSON object. Unknown actions
+ * grant nothing.
  * @throws {MalformedGrants}
  */
 export function grantsFromAuthorizationDetails(details: unknown, compile: PatternCompile): Grants {
@@ -62,11 +66,14 @@ export function grantsFromAuthorizationDetails(details: unknown, compile: Patter
     }
     if (entry.type !== AUTHORIZATION_DETAIL_TYPE) continue;
     const { actions, topics } = entry;
-    if (!Array.isArray(actions) || !actions.every((a) => typeof a === 'string')) {
-      throw new MalformedGrants('actions must be an array of strings');
+    if (!Array.isArray(actions) || actions.length === 0 || !actions.every((a) => typeof a === 'string')) {
+      throw new MalformedGrants('actions must be a non-empty array of strings');
     }
-    if (!Array.isArray(topics) || topics.length > MAX_TOPICS) {
-      throw new MalformedGrants('topics must be an array');
+    if (!Array.isArray(topics) || topics.length === 0 || topics.length > MAX_TOPICS) {
+      throw new MalformedGrants('topics must be a non-empty array');
+    }
+    if ('payload' in entry && !isObject(entry.payload)) {
+      throw new MalformedGrants('payload must be a JSON object');
     }
     const selectors = topics.map((topic) => selectorOf(topic, compile));
     if (actions.includes('publish')) grants.publish.push(...selectors);
@@ -82,9 +89,13 @@ function selectorOf(topic: unknown, compile: PatternCompile): TopicSelector {
   if (!isObject(topic) || typeof topic.match !== 'string' || topic.match === '') {
     throw new MalformedGrants('each topic must be an object with a non-empty match');
   }
-  const type = topic.match_type ?? 'exact';
-  if (type !== 'exact' && type !== 'urlpattern') throw new MalformedGrants('unknown match_type');
   const match = topic.match;
+  // As in subscribe matchers: such characters make a grant look like another one.
+  if (hasControlOrFormat(match)) {
+    throw new MalformedGrants('match must not hold control or format characters');
+  }
+  const type = topic.match_type === undefined ? 'exact' : topic.match_type;
+  if (type !== 'exact' && type !== 'urlpattern') throw new MalformedGrants('unknown match_type');
   if (match === '*') return everything;
   if ((type satisfies MatchType) === 'exact') return (candidate) => candidate === match;
   let pattern: CompiledUrlPattern;

@@ -7,7 +7,7 @@ import {
 } from '../urlpattern/index.ts';
 import { badRequest } from './errors.ts';
 import type { FormFields } from './form.ts';
-import { hasControl } from './topics.ts';
+import { hasControlOrFormat } from './topics.ts';
 
 /**
  * The matcher types of the protocol, as they appear in subscription events and tokens, plus the URI
@@ -142,7 +142,8 @@ export class CompileBudget {
 /**
  * Reads the matchers of a subscribe request: `match`, `match_exact`, `match_urlpattern`. Any other
  * parameter in the `match` namespace (ASCII case-insensitive) is refused, as are empty values,
- * control characters, too many or too long matchers, and malformed patterns — all with 400.
+ * control or format (Cf) characters, too many or too long matchers, and malformed patterns — all
+ * with 400.
  * @param extra additional matcher parameters (legacy `topic` → exact… ) when enabled.
  */
 export function parseMatchers(
@@ -169,7 +170,10 @@ export function parseMatchers(
     if (value.length > limits.maxMatcherLength) {
       throw badRequest(`${name} longer than ${limits.maxMatcherLength} characters`);
     }
-    if (hasControl(value)) throw badRequest(`${name} must not contain control characters`);
+    // Format characters (zero-width, bidi, U+FEFF) would make a matcher look like another one.
+    if (hasControlOrFormat(value)) {
+      throw badRequest(`${name} must not contain control or format characters`);
+    }
     if (type === 'urlpattern' && value !== '*') {
       const pattern = compiler.compile(value, base, limits.maxMatcherLength);
       budget.charge(pattern);

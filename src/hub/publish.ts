@@ -1,11 +1,14 @@
 import type { UpdateInput } from '../brokers/types.ts';
 import { badRequest, HubError } from './errors.ts';
 import type { FormFields } from './form.ts';
+import { utf8Length } from './header-values.ts';
 import { checkPublishTopic, hasControlOrFormat } from './topics.ts';
 
 export interface PublishLimits {
   maxTopics: number;
   maxTopicLength: number;
+  /** Every id comes back as a subscriber's `Last-Event-ID` header: it must fit in one. */
+  maxIdBytes: number;
 }
 
 const singleValued = new Set(['data', 'id', 'type', 'retry']);
@@ -14,7 +17,7 @@ const singleValued = new Set(['data', 'id', 'type', 'retry']);
  * Turns a publish form into an update, applying every field rule of the protocol: one or more
  * `topic`s (first canonical), `data`, `private` (its presence alone marks the update private), `id`,
  * `type`, `retry`. Unknown fields are ignored.
- * @throws {HubError} 400 for an invalid field, 413 for too many or too long topics.
+ * @throws {HubError} 400 for an invalid field, 413 for too many or too long topics, or too long an id.
  */
 export function parsePublishForm(fields: FormFields, hubUrl: URL, limits: PublishLimits): UpdateInput {
   const topics: string[] = [];
@@ -45,6 +48,9 @@ export function parsePublishForm(fields: FormFields, hubUrl: URL, limits: Publis
   const { id, type, retry } = single;
   if (id !== undefined) {
     if (id === '') throw badRequest('id must not be empty');
+    if (utf8Length(id) > limits.maxIdBytes) {
+      throw new HubError('payload_too_large', `id longer than ${limits.maxIdBytes} bytes of UTF-8`);
+    }
     if (id.startsWith('#')) throw badRequest('id must not start with "#" (reserved for hub-generated ids)');
     if (id === 'earliest') throw badRequest('"earliest" is a reserved id');
     if (hasControlOrFormat(id)) throw badRequest('id must not contain control or format characters');

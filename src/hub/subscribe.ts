@@ -6,6 +6,7 @@ import type { Authorizer } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
+import { fromHeaderValue, toHeaderValue, utf8Length } from './header-values.ts';
 import { PRESENCE_LANE, presencePrefix } from './history.ts';
 import type { ConnectionLimiter } from './limits.ts';
 import { type MatcherLimits, type PatternCompiler, parseMatchers } from './matchers.ts';
@@ -21,6 +22,8 @@ export interface SubscribeContext {
     retry: number;
     /** Most distinct URL patterns (and URI templates) the hub holds at once. */
     maxPatterns: number;
+    /** A longer cursor cannot be one of our ids, and is treated as unknown. */
+    maxIdBytes: number;
   };
   /** The hub's path: subscription events live below it. */
   hubPath: string;
@@ -35,9 +38,6 @@ export interface SubscribeContext {
 
 /** Legacy `topic=` subscriptions: exact topics, or URI templates. */
 const LEGACY_MATCHERS = { topic: 'uritemplate' } as const;
-
-/** Longest cursor looked up; anything longer cannot be one of our ids and is treated as unknown. */
-const MAX_CURSOR_LENGTH = 1024;
 
 /** Updates read from history at a time: the first page, and the most ever asked for. */
 const FIRST_PAGE = 16;
@@ -68,7 +68,8 @@ export async function subscribe(
   const principal = await ctx.authorizer.subscriber(request, hubUrl);
 
   // The header wins over the query parameter (EventSource sends the header when it reconnects).
-  let cursor = request.headers.get('last-event-id') ?? undefined;
+  const sent = request.headers.get('last-event-id');
+  let cursor = sent === null ? undefined : fromHeaderValue(sent);
   if (cursor === undefined) cursor = query.find(([name]) => name === 'last_event_id')?.[1];
   if (cursor === undefined && ctx.legacy) cursor = query.find(([name]) => name === 'lastEventID')?.[1];
 
@@ -110,18 +111,23 @@ export async function subscribe(
   try {
     const headers = new Headers();
     let replay: HistoryResult | undefined;
+    let resumed = false;
     if (cursor !== undefined) {
       // Registered first (live updates are kept aside), history read second: nothing falls in between.
       subscriber.pending = [];
       ctx.dispatcher.add(subscriber);
-      const known = cursor.length <= MAX_CURSOR_LENGTH ? cursor : '\u0000unknown';
+      const known = utf8Length(cursor) <= ctx.limits.maxIdBytes ? cursor : '\u0000unknown';
       replay = await fromBroker(() => ctx.broker.history(known, FIRST_PAGE));
-      headers.set('mercure-last-event-id', resumedFrom(ctx, subscriber, cursor, replay));
+      const from = resumedFrom(ctx, subscriber, cursor, replay);
+      resumed = from !== EARLIEST;
+      headers.set('mercure-last-event-id', toHeaderValue(from));
       if (ctx.legacy) headers.set('last-event-id', headers.get('mercure-last-event-id')!);
     } else {
       ctx.dispatcher.add(subscriber);
       // Legacy clients read the hub's position at connect time here, to reconcile a fetched state.
-      if (ctx.legacy) headers.set('last-event-id', await fromBroker(() => ctx.broker.lastEventId()));
+      if (ctx.legacy) {
+        headers.set('last-event-id', toHeaderValue(await fromBroker(() => ctx.broker.lastEventId())));
+      }
     }
 
     const expiresAt = principal?.expiresAt;
@@ -133,7 +139,7 @@ export async function subscribe(
     }
     if (!stream.closed) ctx.onOpen?.(subscriber);
     const response = stream.response({ headers });
-    if (replay) void replayHistory(ctx, subscriber, replay);
+    if (replay) void replayHistory(ctx, subscriber, replay, resumed);
     return response;
   } catch (error) {
     // Whatever went wrong, the subscriber must not stay registered (nor keep its connection slot).
@@ -181,8 +187,15 @@ function concerns(ctx: SubscribeContext, subscriber: Subscriber, lane: string): 
  * Sends the history after the cursor, page by page at the subscriber's pace, then what arrived live
  * meanwhile, and goes live. Runs after the response is returned; every failure ends the stream, from
  * which the client resumes with the last id it got.
+ * @param resumed the response promised a replay with nothing missing (`Mercure-Last-Event-ID` is the
+ *   cursor): if retention discards what the subscriber has not read yet, it must not go on silently.
  */
-async function replayHistory(ctx: SubscribeContext, subscriber: Subscriber, first: HistoryResult) {
+async function replayHistory(
+  ctx: SubscribeContext,
+  subscriber: Subscriber,
+  first: HistoryResult,
+  resumed: boolean,
+) {
   const { stream } = subscriber;
   // Pause at half the backlog bound (live updates keep the other half), go on once below a quarter.
   const high = stream.limit / 2;
@@ -230,7 +243,7 @@ async function replayHistory(ctx: SubscribeContext, subscriber: Subscriber, firs
       page = await ctx.broker.historyAfter(last.pos, limit);
       // Retention moved past what this subscriber had read: it would miss updates. It resumes from
       // its last event, and is then told (`earliest`) if that one is gone too.
-      if (page.lost.some((lane) => concerns(ctx, subscriber, lane))) {
+      if (resumed && page.lost.some((lane) => concerns(ctx, subscriber, lane))) {
         stream.abort('slow');
         return;
       }

@@ -7,6 +7,7 @@
 import type { Broker } from '../brokers/types.ts';
 import { type Authorizer, insufficientScope, unauthorized } from './auth.ts';
 import { HubError } from './errors.ts';
+import { toHeaderValue } from './header-values.ts';
 import { encodeSegment, type SubscriptionFilter, type SubscriptionRegistry } from './subscriptions.ts';
 
 export interface SubscriptionApiContext {
@@ -16,6 +17,8 @@ export interface SubscriptionApiContext {
 }
 
 const notFound = () => new HubError('not_found', 'no such subscription');
+
+const utf8 = new TextEncoder();
 
 /** Quotes a `Link` parameter value (RFC 9110 quoted-string). */
 const quoted = (value: string) => `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
@@ -61,13 +64,15 @@ export async function subscriptionApi(
   const headers = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
-    link: `<${hubUrl.href}>; rel="mercure"; last-event-id=${quoted(lastEventId)}`,
+    link: `<${hubUrl.href}>; rel="mercure"; last-event-id=${quoted(toHeaderValue(lastEventId))}`,
   };
+  // The body as bytes, not a string: Node's HTTP server writes the header block in the encoding of a
+  // string body, UTF-8, which would encode the cursor's bytes in the Link header a second time.
   if (subscriber !== undefined) {
     const [one] = subscriptions;
     if (!one) throw notFound();
-    return new Response(JSON.stringify(one), { headers });
+    return new Response(utf8.encode(JSON.stringify(one)), { headers });
   }
   const body = { id: topic, type: 'subscriptions', last_event_id: lastEventId, subscriptions };
-  return new Response(JSON.stringify(body), { headers });
+  return new Response(utf8.encode(JSON.stringify(body)), { headers });
 }

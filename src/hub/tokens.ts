@@ -28,7 +28,10 @@ export interface MintOptions {
   kid?: string;
   publish?: readonly TopicGrant[];
   subscribe?: readonly TopicGrant[];
-  /** Attached to the subscriptions of the token (shown in subscription events). */
+  /**
+   * Attached to the subscriptions of the token (shown in subscription events): a JSON object that goes
+   * with `subscribe` grants (any JSON in a legacy token).
+   */
   payload?: unknown;
   /**
    * Mint the pre-standardization shape instead: a `mercure` claim (`publish`/`subscribe` selectors,
@@ -39,18 +42,29 @@ export interface MintOptions {
   claims?: Record<string, unknown>;
 }
 
-/** The `authorization_details` (current draft) of a token with these grants. */
+/**
+ * The `authorization_details` (current draft) of a token with these grants.
+ * @throws {TypeError} for a payload the hub would refuse the token for: one that is not a JSON object,
+ * or one without a subscribe grant to go with (an entry with no topics is malformed).
+ */
 export function authorizationDetails(options: Pick<MintOptions, 'publish' | 'subscribe' | 'payload'>) {
+  const { payload } = options;
+  if (payload !== undefined) {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      throw new TypeError('the payload must be a JSON object');
+    }
+    if (!options.subscribe?.length) throw new TypeError('a payload goes with subscribe grants');
+  }
   const details: Record<string, unknown>[] = [];
   if (options.publish?.length) {
     details.push({ type: AUTHORIZATION_DETAIL_TYPE, actions: ['publish'], topics: options.publish });
   }
-  if (options.subscribe?.length || options.payload !== undefined) {
+  if (options.subscribe?.length) {
     details.push({
       type: AUTHORIZATION_DETAIL_TYPE,
       actions: ['subscribe'],
-      topics: options.subscribe ?? [],
-      ...(options.payload !== undefined ? { payload: options.payload } : {}),
+      topics: options.subscribe,
+      ...(payload !== undefined ? { payload } : {}),
     });
   }
   return details;

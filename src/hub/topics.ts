@@ -1,8 +1,11 @@
 import { badRequest } from './errors.ts';
 
-/** C0 controls, DEL and C1 controls: forbidden in topics, matchers, ids and types. */
+/** C0 controls, DEL and C1 controls: forbidden in topics, matchers, grants, ids and types. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** Unicode format characters (Cf: zero-width joiners, bidi overrides…): forbidden in ids and types. */
+/**
+ * Unicode format characters (Cf: zero-width joiners, bidi overrides…): forbidden in matchers, grants,
+ * ids and types, but not in topics (only controls are).
+ */
 const FORMAT = /\p{Cf}/u;
 
 /** True when `value` contains a C0/C1 control character or DEL. */

@@ -12,6 +12,7 @@ import { ConfigError, defaults, parseConfig } from '../config.ts';
 import { HUB_PATH, type Hub } from '../hub/app.ts';
 import { HubError } from '../hub/errors.ts';
 import { readBody } from '../hub/form.ts';
+import { fromHeaderValue, toHeaderValue } from '../hub/header-values.ts';
 import { retentionOf } from '../hub/history.ts';
 import { devTokens } from '../hub/tokens.ts';
 import { randomKey } from './dev-key.ts';
@@ -120,9 +121,37 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
           ),
         );
       }
-      return app.fetch(request);
+      return withByteStrings(request, (r) => app.fetch(r));
     },
   };
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * workerd departs from the Fetch standard in header values: it hands a request's over as their UTF-8
+ * decoding (U+FFFD for bytes that are not UTF-8) and writes a response's as the UTF-8 of the string,
+ * where Node, Bun and Deno use byte strings both ways, one char per byte (observed with workerd
+ * 2026-04-26 under wrangler 4.86). The hub speaks byte strings (`hub/header-values.ts`): this edge
+ * converts both ways, so the same bytes reach the wire as on the other runtimes.
+ */
+async function withByteStrings(request: Request, handle: Handler): Promise<Response> {
+  const sent = converted(request.headers, toHeaderValue);
+  const response = await handle(sent ? new Request(request, { headers: sent }) : request);
+  const headers = converted(response.headers, fromHeaderValue);
+  if (!headers) return response;
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/** A copy of `headers` with every non-ASCII value converted, or undefined when all are ASCII. */
+function converted(headers: Headers, convert: (value: string) => string): Headers | undefined {
+  let copy: Headers | undefined;
+  for (const [name, value] of headers) {
+    if (!NON_ASCII.test(value)) continue;
+    copy ??= new Headers(headers);
+    copy.set(name, convert(value));
+  }
+  return copy;
 }
 
 /** The string bindings: vars and secrets, which carry the settings (env var names of the table). */

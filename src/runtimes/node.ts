@@ -39,7 +39,11 @@ export function serveNode(
     }
     const { outgoing } = env as { outgoing: ServerResponse };
     outgoing.writeHead(response.status, headersOf(response));
-    outgoing.flushHeaders();
+    // Sends the headers now. Not `flushHeaders()`: Node writes the header block in the encoding of the
+    // first write, and that one writes a string, as UTF-8, which would encode a second time the bytes
+    // above 0x7F of a header value (an id's UTF-8 bytes in Mercure-Last-Event-ID). A first write of
+    // bytes sends the header block as Latin-1, one byte per char, as the Fetch API holds it (Node 20).
+    outgoing.write(NO_BYTES);
     // The app built a direct stream without `request.signal`: the response's close is the disconnect.
     // (`close` fires once; `on` spares the wrapper `once` would keep for the stream's lifetime.)
     if (outgoing.destroyed) stream.abort('client');
@@ -70,6 +74,8 @@ export function serveNode(
     });
   });
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** The response's headers as a plain object, built outside the listener so no closure keeps it. */
 function headersOf(response: Response): Record<string, string> {
@@ -132,8 +138,11 @@ class ResponseSink implements StreamSink {
   }
 
   onDrain(listener: () => void): void {
-    const emitter = this.#socket ?? this.res;
-    if (this.res.destroyed || this.buffered === 0) listener();
-    else emitter.once('drain', listener);
+    const socket = this.res.socket;
+    if (this.res.destroyed || !socket || socket.destroyed || this.buffered === 0) listener();
+    // 'drain' only follows a write that returned false; otherwise the callback of an empty write
+    // runs once everything queued before it has been handed to the kernel.
+    else if (socket.writableNeedDrain) socket.once('drain', listener);
+    else socket.write(NO_BYTES, () => listener());
   }
 }

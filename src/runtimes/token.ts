@@ -20,7 +20,7 @@ Prints a signed access token for the hub.
   --subscribe <topic>          Grant subscribe on an exact topic, or * (repeatable)
   --subscribe-pattern <pattern>
                                Grant subscribe on a URL pattern (repeatable)
-  --payload <json>             Payload shown in the subscription events of the token's subscriptions
+  --payload <json>             JSON object shown in the subscription events of the token's subscriptions
   --subject <sub>              The token's sub (per-client connection limits count by it)
   --ttl <seconds>              Lifetime (default 3600); 0 = no exp (legacy mode only)
   --issuer <iss>               Default: SSEHUB_ISSUER, else the origin of SSEHUB_PUBLIC_URL
@@ -82,6 +82,13 @@ export async function tokenOptions(argv: readonly string[], env: Env): Promise<M
       payload = JSON.parse(values.payload);
     } catch {
       throw new ConfigError('--payload must be JSON');
+    }
+    // The draft: a payload is a JSON object, part of a subscribe grant (legacy tokens take any JSON).
+    if (!legacy && (typeof payload !== 'object' || payload === null || Array.isArray(payload))) {
+      throw new ConfigError('--payload must be a JSON object');
+    }
+    if (!legacy && subscribe.length === 0) {
+      throw new ConfigError('--payload goes with a subscribe grant: add --subscribe or --subscribe-pattern');
     }
   }
   const alg = values.alg ?? 'HS256';

@@ -129,6 +129,16 @@ describe('ssehub token', () => {
       ['--subscribe', '*', '--key', KEY, '--payload', '{x'],
       /--payload must be JSON/,
     ],
+    [
+      'a payload that is not an object',
+      ['--subscribe', '*', '--key', KEY, '--payload', '"ada"'],
+      /--payload must be a JSON object/,
+    ],
+    [
+      'a payload without a subscribe grant',
+      ['--publish', '*', '--key', KEY, '--payload', '{"user":"ada"}'],
+      /--payload goes with a subscribe grant/,
+    ],
     ['alg none', ['--publish', '*', '--key', KEY, '--alg', 'none'], /unsupported algorithm "none"/],
     [
       'an asymmetric alg without a private key',
@@ -147,6 +157,18 @@ describe('ssehub token', () => {
     ],
   ])('refuses %s with a clear message', async (_, args, message) => {
     await expect(tokenOptions(args, {})).rejects.toThrow(message);
+  });
+
+  it('never mints a current-draft token the hub refuses for its payload', async () => {
+    const common = { key: KEY, ttl: 60, issuer: ISSUER, audience: RESOURCE };
+    await expect(
+      mintToken({ ...common, publish: [{ match: '*' }], payload: { user: 'ada' } }),
+    ).rejects.toThrow(TypeError);
+    await expect(mintToken({ ...common, subscribe: [{ match: '*' }], payload: 'ada' })).rejects.toThrow(
+      TypeError,
+    );
+    const legacy = await mintToken({ ...common, legacy: true, publish: [{ match: '*' }], payload: 'ada' });
+    expect(decodeJwt(legacy).mercure).toEqual({ publish: ['*'], subscribe: [], payload: 'ada' });
   });
 
   it('exits 2 on bad input, with the message on stderr and nothing on stdout', async () => {

@@ -1,5 +1,5 @@
 /** MERCURE.md — Authorization: token validation, issuers and keys, grants, presentation, challenges. */
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, exportPKCS8, generateKeyPair, importPKCS8 } from 'jose';
 import { expect, it } from 'vitest';
 import { HUB, publish, publishOk, q, subscribe, uniqueTopic } from './client.ts';
 import { keys, SPLIT_PUBLISH_SECRET, SPLIT_SUBSCRIBE_SECRET } from './keys.ts';
@@ -103,6 +103,14 @@ export function authTests(target: () => Target) {
         ),
     ],
     [
+      "signed with an algorithm outside its issuer's allowlist (PS256 with the RS256 key)",
+      async () =>
+        sign(
+          { iss: 'https://rs.example', aud: FIXTURE_RESOURCE, authorization_details: [publishGrant()] },
+          { alg: 'PS256', key: await importPKCS8(await exportPKCS8(keys.rs), 'PS256') },
+        ),
+    ],
+    [
       'signed by a key of its own jwk header',
       async () => {
         const attacker = await generateKeyPair('ES256', { extractable: true });
@@ -193,6 +201,29 @@ export function authTests(target: () => Target) {
       'a valid entry beside a malformed one',
       [detail(['publish'], [{ match: '*' }]), { type: DETAIL, actions: ['subscribe'], topics: 'x' }],
     ],
+    ...(
+      [
+        ['empty topics', detail(['subscribe'], [])],
+        ['empty actions', detail([], [{ match: '/a' }])],
+        ['a match that is not a string', detail(['subscribe'], [{ match: 42 } as never])],
+        ['an empty match', detail(['subscribe'], [{ match: '' }])],
+        ['a match with a control character', detail(['subscribe'], [{ match: '/a\u0085b' }])],
+        ['a match with a zero-width space (Cf)', detail(['subscribe'], [{ match: '/a\u200bb' }])],
+        ['a match with a leading U+FEFF (Cf)', detail(['subscribe'], [{ match: '\ufeff/a' }])],
+        ['an unknown match_type', detail(['subscribe'], [{ match: '/a', match_type: 'prefix' }])],
+        ['a null match_type', detail(['subscribe'], [{ match: '/a', match_type: null } as never])],
+        [
+          'a malformed URL pattern',
+          detail(['subscribe'], [{ match: '/books/:id(', match_type: 'urlpattern' }]),
+        ],
+        ['a payload that is a string', detail(['subscribe'], [{ match: '/a' }], { payload: 'Ada' })],
+        ['a payload that is an array', detail(['subscribe'], [{ match: '/a' }], { payload: ['Ada'] })],
+        ['a null payload', detail(['subscribe'], [{ match: '/a' }], { payload: null })],
+      ] as const
+    ).map(([what, broken]): [string, unknown] => [
+      `a valid entry beside one with ${what}`,
+      [detail(['publish'], [{ match: '*' }]), broken],
+    ]),
   ])('refuses the whole token when authorization_details has %s (401)', async (what, details) => {
     await expectInvalidToken(
       url(),
@@ -206,6 +237,8 @@ export function authTests(target: () => Target) {
     const mixed = await draft([
       detail(['read', 'publish', 'admin'], [{ match: topic }]),
       { type: 'https://example.com/other-detail', actions: ['publish'], locations: ['x'] },
+      // Other types follow their own rules: what would break one of ours is none of our business.
+      { type: 'https://example.com/other-detail', actions: [], topics: [], payload: 'x' },
     ]);
     expect((await publish(url(), { topic, data: 'x' }, { token: mixed })).status).toBe(200);
     const onlyUnknown = await draft([detail(['admin', 'write'], [{ match: '*' }])]);

@@ -64,10 +64,11 @@ export function costTests(target: () => Target, start: Start) {
       expect((await alias.waitForEvents(1))[0]!.data).toBe('to both');
       // Once no one holds a pattern, its place is free.
       held[2]!.close();
-      await eventually(
-        async () => (await open('/d/:x').then((s) => (s.close(), s.status))) === 200,
-        'a freed place',
-      );
+      await eventually(async () => {
+        const again = await open('/d/:x');
+        again.close();
+        return again.status === 200;
+      }, 'a freed place');
       for (const s of [...held, alias]) s.close();
     } finally {
       await hub.stop();

@@ -3,9 +3,9 @@ import { createHmac } from 'node:crypto';
 import { createConnection } from 'node:net';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { HUB, publishOk, uniqueTopic } from './client.ts';
+import { HUB, publish, publishOk, uniqueTopic } from './client.ts';
 import { FIXTURE_ISSUER, FIXTURE_KEY, FIXTURE_RESOURCE, type Target } from './target.ts';
-import { detail, draft } from './tokens.ts';
+import { bearer, DETAIL, detail, draft } from './tokens.ts';
 
 /** Sends raw bytes as the Authorization header value; resolves with the status line's code. */
 function rawRequest(base: string, value: Uint8Array): Promise<number> {
@@ -87,6 +87,24 @@ export function fuzzTests(target: () => Target) {
     );
   });
 
+  it('never accepts part of a token: one valid entry beside a broken one is always 401 invalid_token', async () => {
+    await fc.assert(
+      fc.asyncProperty(tokenShape(), async ({ details, topic }) => {
+        const token = await draft(details);
+        const published = await publish(url(), { topic, data: 'x' }, { token });
+        expect(published.status).toBe(401);
+        expect(published.headers.get('www-authenticate')).toContain('error="invalid_token"');
+        const res = await fetch(`${url()}${HUB}?match=${encodeURIComponent(topic)}`, {
+          headers: bearer(token),
+        });
+        await res.body?.cancel();
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('refuses huge tokens and huge claims with 401, and stays up', async () => {
     const hugeClaim = await draft(
       [detail(['subscribe'], [{ match: '*' }])],
@@ -121,4 +139,99 @@ function sameBytes(a: string, b: string): boolean {
     sa.length === sb.length &&
     sa.every((seg, i) => Buffer.from(seg, 'base64url').equals(Buffer.from(sb[i]!, 'base64url')))
   );
+}
+
+/** Controls (C0, DEL, C1) and Unicode format characters (Cf): never in a grant's `match`. */
+const forbiddenChar = fc.constantFrom(
+  ...'\u0000\u0009\u000a\u001f\u007f\u0080\u0085\u009f',
+  ...'\u00ad\u0600\u061c\u06dd\u180e\u200b\u200c\u200d\u200e\u202a\u202e\u2060\u2066\ufeff\ufff9',
+  '\u{110bd}',
+  '\u{e0001}',
+);
+
+const scalar = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null));
+/** A JSON value that is not an object. */
+const notObject = fc.oneof(scalar, fc.array(fc.jsonValue(), { maxLength: 3 }));
+/** A JSON value that is not an array. */
+const notArray = fc.oneof(scalar, fc.object());
+/** A JSON value that is not a non-empty string. */
+const notMatch = fc.oneof(
+  fc.constant(''),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.object(),
+  fc.array(fc.string(), { maxLength: 2 }),
+);
+
+/**
+ * A current-draft token's `authorization_details`: one valid entry of ours granting publish and
+ * subscribe on `topic`, one entry of ours broken in one random way, in either order, and maybe an
+ * entry of another type (skipped, whatever it holds).
+ */
+function tokenShape() {
+  const topic = fc.uuid().map((id) => `/fuzz/grants/${id}`);
+  const match = fc.oneof(
+    fc.constant('*'),
+    fc.webPath().map((path) => `/x${path}`),
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).filter((m) => !/[\p{Cc}\p{Cf}]/u.test(m)),
+  );
+  const goodTopic = fc.record({ match });
+  const base = fc.record({
+    actions: fc.subarray(['publish', 'subscribe', 'admin'], { minLength: 1 }),
+    topics: fc.array(goodTopic, { minLength: 1, maxLength: 3 }),
+  });
+  const badTopic = fc.oneof(
+    notObject,
+    fc.record({ match_type: fc.constantFrom('exact', 'urlpattern') }),
+    fc.record({ match: notMatch }),
+    fc
+      .tuple(match, forbiddenChar, fc.nat())
+      .map(([m, c, at]) => ({ match: m.slice(0, at % (m.length + 1)) + c + m.slice(at % (m.length + 1)) })),
+    fc.record({
+      match,
+      match_type: fc.oneof(notObject, fc.object()).filter((t) => t !== 'exact' && t !== 'urlpattern'),
+    }),
+    fc.record({
+      match: fc.constantFrom('/(a', '/books/:id(', '/a/{b', '/:', '/(?<x>a)', '/a}b', '/a{b}?('),
+      match_type: fc.constant('urlpattern'),
+    }),
+  );
+  const broken = fc.oneof(
+    // actions missing, empty, not an array, or not all strings
+    base.map(({ topics }) => ({ type: DETAIL, topics })),
+    base.map(({ topics }) => ({ type: DETAIL, actions: [], topics })),
+    fc.tuple(base, notArray).map(([{ topics }, actions]) => ({ type: DETAIL, actions, topics })),
+    fc
+      .tuple(base, fc.oneof(fc.integer(), fc.constant(null), fc.object()))
+      .map(([{ actions, topics }, odd]) => ({ type: DETAIL, actions: [...actions, odd], topics })),
+    // topics missing, empty, not an array, or one of them broken
+    base.map(({ actions }) => ({ type: DETAIL, actions })),
+    base.map(({ actions }) => ({ type: DETAIL, actions, topics: [] })),
+    fc.tuple(base, notArray).map(([{ actions }, topics]) => ({ type: DETAIL, actions, topics })),
+    fc.tuple(base, badTopic, fc.nat()).map(([{ actions, topics }, bad, at]) => {
+      const i = at % (topics.length + 1);
+      return { type: DETAIL, actions, topics: [...topics.slice(0, i), bad, ...topics.slice(i)] };
+    }),
+    // a payload that is not an object
+    fc.tuple(base, notObject).map(([entry, payload]) => ({ type: DETAIL, ...entry, payload })),
+  );
+  const other = fc.record({
+    type: fc.constantFrom('https://example.com/other-detail', 'openid_credential'),
+    actions: fc.jsonValue(),
+    topics: fc.jsonValue(),
+  });
+  return fc
+    .record({
+      topic,
+      broken,
+      brokenFirst: fc.boolean(),
+      other: fc.option(other, { nil: undefined }),
+    })
+    .map(({ topic, broken, brokenFirst, other }) => {
+      const valid = detail(['publish', 'subscribe'], [{ match: topic }]);
+      const details: unknown[] = brokenFirst ? [broken, valid] : [valid, broken];
+      if (other) details.splice(1, 0, other);
+      return { details, topic };
+    });
 }

@@ -5,7 +5,9 @@
  */
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { HUB, publish, q, subscribe, uniqueTopic } from './client.ts';
+import { eventually } from '../helpers/sse.ts';
+import { HUB, metric, publish, q, subscribe, uniqueTopic } from './client.ts';
+import { bytesOf, utf8Header } from './ids.ts';
 import type { Start, Target } from './target.ts';
 import { bearer, detail, draft, sign } from './tokens.ts';
 
@@ -83,6 +85,14 @@ export function legacyTests(target: () => Target, start: Start) {
     sub.close();
   });
 
+  it('refuses control and format characters in topic= (400)', async () => {
+    for (const topic of ['%2Fa%0Ab', '%2Fa%E2%80%8Bb', '%EF%BB%BF%2Fa%2F%7Bid%7D']) {
+      const res = await fetch(`${url()}${HUB}?topic=${topic}`);
+      expect(res.status, topic).toBe(400);
+      await res.text();
+    }
+  });
+
   it('reads the cursor from lastEventID and answers Last-Event-ID too', async () => {
     const topic = uniqueTopic();
     const token = await phpToken({ publish: ['*'] });
@@ -98,6 +108,37 @@ export function legacyTests(target: () => Target, start: Start) {
     expect(plain.headers.get('last-event-id')).toBeTruthy();
     expect(plain.headers.has('mercure-last-event-id')).toBe(false);
     plain.close();
+  });
+
+  it('answers Last-Event-ID with an id beyond Latin-1 as its UTF-8 bytes, with a cursor or without', async () => {
+    const topic = uniqueTopic();
+    const token = await phpToken({ publish: ['*'] });
+    const id = `urn:日本-${crypto.randomUUID()}`;
+    expect((await publish(url(), { topic, id, data: '1' }, { token })).text).toBe(id);
+    const second = (await publish(url(), { topic, data: '2' }, { token })).text;
+    const utf8 = Buffer.from(id, 'utf8');
+    for (const [query, headers] of [
+      [`topic=${q(topic)}&lastEventID=${q(id)}`, {}],
+      [`topic=${q(topic)}`, { 'last-event-id': utf8Header(id) }],
+    ] as const) {
+      const sub = await subscribe(url(), query, headers);
+      expect(sub.status).toBe(200);
+      expect(bytesOf(sub.headers.get('last-event-id'))).toEqual(utf8);
+      expect(bytesOf(sub.headers.get('mercure-last-event-id'))).toEqual(utf8);
+      expect((await sub.waitForEvents(1)).map((e) => e.id)).toEqual([second]);
+      sub.close();
+    }
+    // Without a cursor, the hub's position. Subscription events move it too: once the streams above
+    // are gone (and their events out), ask until nothing slipped in between publish and subscription.
+    await eventually(async () => {
+      await eventually(async () => (await metric(url(), 'ssehub_connections')) === 0, 'no open streams');
+      const last = `urn:日本-${crypto.randomUUID()}`;
+      await publish(url(), { topic, id: last, data: '3' }, { token });
+      const plain = await subscribe(url(), `topic=${q(topic)}`);
+      plain.close();
+      expect(plain.status).toBe(200);
+      return bytesOf(plain.headers.get('last-event-id')).equals(Buffer.from(last, 'utf8'));
+    }, "the hub's position");
   });
 
   it('delivers private updates to an EventSource carrying the mercureAuthorization cookie', async () => {

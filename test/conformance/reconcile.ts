@@ -1,7 +1,7 @@
 /** MERCURE.md — Reconciliation: cursors, replay, the replay/live seam, Mercure-Last-Event-ID. */
 import { expect, it } from 'vitest';
 import { publishOk, q, subscribe, uniqueTopic } from './client.ts';
-import { subscriberToken, type Target } from './target.ts';
+import { fixtureEnv, subscriberToken, type Target } from './target.ts';
 
 export function reconcileTests(target: () => Target) {
   const url = () => target().url;
@@ -63,6 +63,24 @@ export function reconcileTests(target: () => Target) {
       expect((await sub.waitForEvents(1))[0]!.id).toBe(id);
       sub.close();
     }
+  });
+
+  it('answers earliest, and replays retained history, for a cursor that history has discarded', async () => {
+    const topic = uniqueTopic();
+    const discarded = await publishOk(url(), { topic, data: 'discarded' });
+    // The fixture keeps 200 updates: 200 more push the cursor out.
+    const later: string[] = [];
+    for (let i = 0; i < Number(fixtureEnv.SSEHUB_HISTORY_SIZE); i++) {
+      later.push(await publishOk(url(), { topic, data: String(i) }));
+    }
+    const sub = await subscribe(url(), `match=${q(topic)}`, { 'last-event-id': discarded });
+    expect(sub.status).toBe(200);
+    expect(sub.headers.get('mercure-last-event-id')).toBe('earliest');
+    await sub.waitFor(() => sub.events.at(-1)?.id === later.at(-1), 'the retained history');
+    const ids = sub.events.map((e) => e.id!);
+    expect(ids).not.toContain(discarded);
+    expect(ids).toEqual(later.slice(later.indexOf(ids[0]!)));
+    sub.close();
   });
 
   it('sends no Mercure-Last-Event-ID without a cursor', async () => {

@@ -61,9 +61,10 @@ export function subscribeTests(target: () => Target) {
 
   it('treats * as match-all for every matcher type', async () => {
     const all = await subscribe(url(), 'match=*');
+    const exact = await subscribe(url(), 'match_exact=*');
     const pattern = await subscribe(url(), 'match_urlpattern=*');
     const id = await publishOk(url(), { topic: `urn:anything:${crypto.randomUUID()}`, data: 'x' });
-    for (const s of [all, pattern]) {
+    for (const s of [all, exact, pattern]) {
       await s.waitFor(() => s.events.some((e) => e.id === id), 'the update');
       s.close();
     }
@@ -93,6 +94,10 @@ export function subscribeTests(target: () => Target) {
     ['invalid UTF-8', 'match=%FF'],
     ['a control character', 'match=%2Fa%0Ab'],
     ['a C1 control', 'match=%C2%9F'],
+    ['a zero-width space (Cf)', 'match=%2Fa%E2%80%8Bb'],
+    ['a leading U+FEFF (Cf)', 'match_exact=%EF%BB%BF%2Fa'],
+    ['a bidi mark (Cf) in a URL pattern', 'match_urlpattern=%2Fa%2F%E2%80%8E%3Aid'],
+    ['a tag character (Cf, beyond the BMP)', 'match=%2Fa%F3%A0%80%81'],
     ['a malformed URL pattern', 'match_urlpattern=%2F(a'],
     ['too long a matcher', `match=${'a'.repeat(257)}`],
     ['too many matchers', Array.from({ length: 17 }, (_, i) => `match=%2F${i}`).join('&')],

@@ -4,9 +4,11 @@
  */
 import { afterAll, beforeAll, describe } from 'vitest';
 import { authTests } from './auth.ts';
+import { configuredTests } from './configured.ts';
 import { corsTests } from './cors.ts';
 import { costTests } from './costs.ts';
 import { fuzzTests } from './fuzz.ts';
+import { idTests } from './ids.ts';
 import { legacyTests } from './legacy.ts';
 import { lifecycleTests } from './lifecycle.ts';
 import { limitsTests } from './limits.ts';
@@ -33,6 +35,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     // Reconciliation first: its first test needs a hub with empty history.
     describe('reconciliation', () => reconcileTests(current));
     describe('publish', () => publishTests(current));
+    describe('ids in headers', () => idTests(current));
     describe('subscribe', () => subscribeTests(current));
     describe('lifecycle', () => lifecycleTests(current, start, caps));
     describe('authorization', () => authTests(current));
@@ -42,6 +45,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('active subscriptions', () => presenceTests(current));
     describe('connection limits', () => limitsTests(start));
     describe('costs and bounds', () => costTests(current, start));
+    describe('configured resource, cookie and JWKS URL', () => configuredTests(start));
     describe('legacy mode', () => legacyTests(current, start));
   });
 }

@@ -64,6 +64,7 @@ export const fixtureEnv: Record<string, string> = {
   SSEHUB_MAX_BODY_BYTES: '4000000',
   SSEHUB_MAX_TOPICS: '8',
   SSEHUB_MAX_TOPIC_LENGTH: '512',
+  SSEHUB_MAX_ID_BYTES: '200',
   SSEHUB_MAX_MATCHERS: '16',
   SSEHUB_MAX_MATCHER_LENGTH: '256',
 };
