@@ -114,36 +114,51 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   let size = 0;
   /** Earliest retained occurrence of each id (a reused id resolves to its earliest occurrence). */
   const earliest = new Map<string, Entry>();
+  /** How many retained updates carry each id that is retained more than once (rare). */
+  const reused = new Map<string, number>();
   const listeners = new Set<UpdateListener>();
 
   function keep(lane: LaneQueue, entry: Entry): void {
     lane.entries.push(entry);
     lane.bytes += entry.weight;
     size++;
-    if (!earliest.has(entry.update.id)) earliest.set(entry.update.id, entry);
+    const id = entry.update.id;
+    if (!earliest.has(id)) earliest.set(id, entry);
+    else reused.set(id, (reused.get(id) ?? 1) + 1);
     while (lane.size > lane.maxCount || lane.bytes > lane.maxBytes) evict(lane);
   }
 
   function evict(lane: LaneQueue): void {
     const old = lane.shift();
     size--;
+    forget(old);
+    options.onEvict?.(old.update);
+  }
+
+  /** Drops a discarded update from the id index, in O(1) unless its id is retained more than once. */
+  function forget(old: Entry): void {
     const id = old.update.id;
-    if (earliest.get(id) === old) {
+    const copies = reused.get(id);
+    if (copies === undefined) {
       earliest.delete(id);
-      // Rare: the id was reused later; its earliest retained occurrence becomes the cursor.
-      let again: Entry | undefined;
-      for (const other of lanes.values()) {
-        for (let i = other.head; i < other.entries.length; i++) {
-          const candidate = other.entries[i]!;
-          if (candidate.update.id === id && (!again || candidate.seq < again.seq)) {
-            again = candidate;
-            break;
-          }
+      return;
+    }
+    if (copies > 2) reused.set(id, copies - 1);
+    else reused.delete(id);
+    if (earliest.get(id) !== old) return;
+    // The id was reused: its earliest retained occurrence becomes the cursor (a scan, but a rare one).
+    let again: Entry | undefined;
+    for (const other of lanes.values()) {
+      for (let i = other.head; i < other.entries.length; i++) {
+        const candidate = other.entries[i]!;
+        if (candidate.update.id === id) {
+          if (!again || candidate.seq < again.seq) again = candidate;
+          break;
         }
       }
-      if (again) earliest.set(id, again);
     }
-    options.onEvict?.(old.update);
+    if (again) earliest.set(id, again);
+    else earliest.delete(id);
   }
 
   /** Retained updates positioned after `seq`, across lanes in position order, at most `limit`. */
