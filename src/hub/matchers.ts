@@ -44,6 +44,9 @@ export interface MatcherLimits {
  */
 export const MAX_COMPILE_COST_PER_REQUEST = 200_000;
 
+/** Longest stretch of compiling in one turn of the event loop, in ms, before other requests get theirs. */
+const YIELD_AFTER_MS = 5;
+
 /** Characters of automata keys the compiler's cache may hold (about what their tables take). */
 const CACHE_WEIGHT = 4_000_000;
 
@@ -89,6 +92,16 @@ export class PatternCompiler {
         throw error;
       }
     });
+  }
+
+  /** The compiled pattern if it is in the cache; never compiles. */
+  cached(pattern: string, base: string): CompiledUrlPattern | undefined {
+    return this.#bySource.get(`${base}\n${pattern}`);
+  }
+
+  /** The compiled template if it is in the cache; never compiles. */
+  cachedTemplate(template: string): CompiledUrlPattern | undefined {
+    return this.#bySource.get(`\n${template}`);
   }
 
   #get(source: string, compile: () => CompiledUrlPattern): CompiledUrlPattern {
@@ -140,21 +153,51 @@ export class CompileBudget {
 }
 
 /**
+ * At most how many distinct patterns the matchers of `query` would add to those `held` — counted
+ * without compiling anything (a pattern that is not in the compiler's cache counts as new), so that a
+ * hub with no room left refuses a request before spending its compile budget on it.
+ */
+export function newPatternsAtMost(
+  query: FormFields,
+  base: string,
+  compiler: PatternCompiler,
+  held: (pattern: CompiledUrlPattern) => boolean,
+  extra: Record<string, MatchType> = {},
+): number {
+  let count = 0;
+  for (const [name, value] of query) {
+    const type = matcherParams[name] ?? extra[name];
+    if (value === '*' || (type !== 'urlpattern' && !(type === 'uritemplate' && isUriTemplate(value))))
+      continue;
+    const cached = type === 'urlpattern' ? compiler.cached(value, base) : compiler.cachedTemplate(value);
+    if (!cached || !held(cached)) count++;
+  }
+  return count;
+}
+
+/**
  * Reads the matchers of a subscribe request: `match`, `match_exact`, `match_urlpattern`. Any other
  * parameter in the `match` namespace (ASCII case-insensitive) is refused, as are empty values,
  * control or format (Cf) characters, too many or too long matchers, and malformed patterns — all
  * with 400.
  * @param extra additional matcher parameters (legacy `topic` → exact… ) when enabled.
  */
-export function parseMatchers(
+export async function parseMatchers(
   query: FormFields,
   base: string,
   limits: MatcherLimits,
   compiler: PatternCompiler,
   extra: Record<string, MatchType> = {},
-): Subscription[] {
+): Promise<Subscription[]> {
   const subscriptions: Subscription[] = [];
   const budget = new CompileBudget();
+  // Compiling many new patterns takes a while: let other requests in every few milliseconds.
+  let since = performance.now();
+  const pause = async () => {
+    if (performance.now() - since < YIELD_AFTER_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    since = performance.now();
+  };
   for (const [name, value] of query) {
     const type = matcherParams[name] ?? extra[name];
     if (type === undefined) {
@@ -178,12 +221,14 @@ export function parseMatchers(
       const pattern = compiler.compile(value, base, limits.maxMatcherLength);
       budget.charge(pattern);
       subscriptions.push({ type, match: value, pattern });
+      await pause();
     } else if (type === 'uritemplate') {
       // Legacy `topic=`: a URI template when it has an expression, else an exact topic.
       if (isUriTemplate(value)) {
         const pattern = compiler.template(value);
         budget.charge(pattern);
         subscriptions.push({ type, match: value, pattern });
+        await pause();
       } else subscriptions.push({ type: 'exact', match: value });
     } else subscriptions.push({ type, match: value });
   }
@@ -210,10 +255,17 @@ export class SubscriptionIndex<S> {
   readonly #exact = new Map<string, Set<S>>();
   readonly #all = new Set<S>();
   readonly #patterns = new Map<string, PatternEntry<S>>();
+  /** The entries with at least one reader: the only ones a private update is tested against. */
+  readonly #readable = new Set<PatternEntry<S>>();
 
   /** Distinct patterns held. */
   get patterns(): number {
     return this.#patterns.size;
+  }
+
+  /** True when some subscriber holds this pattern (or one that matches alike). */
+  holds(pattern: CompiledUrlPattern): boolean {
+    return this.#patterns.has(pattern.key);
   }
 
   /** How many distinct patterns adding these subscriptions would add. */
@@ -237,7 +289,7 @@ export class SubscriptionIndex<S> {
         }
         if (!entry.subscribers.has(subscriber)) {
           entry.subscribers.add(subscriber);
-          if (reader) entry.readers++;
+          if (reader && entry.readers++ === 0) this.#readable.add(entry);
         }
       } else addTo(this.#exact, s.match, subscriber);
     }
@@ -249,7 +301,7 @@ export class SubscriptionIndex<S> {
       else if (s.pattern) {
         const entry = this.#patterns.get(s.pattern.key);
         if (!entry?.subscribers.delete(subscriber)) continue;
-        if (reader) entry.readers--;
+        if (reader && --entry.readers === 0) this.#readable.delete(entry);
         if (entry.subscribers.size === 0) this.#patterns.delete(s.pattern.key);
       } else removeFrom(this.#exact, s.match, subscriber);
     }
@@ -257,7 +309,11 @@ export class SubscriptionIndex<S> {
 
   /** Calls `visit` once for each subscriber with a matcher that matches at least one of `topics`. */
   forEachMatch(topics: readonly string[], isPrivate: boolean, visit: (subscriber: S) => void): void {
-    if (topics.length === 1 && this.#all.size === 0 && this.#patterns.size === 0) {
+    if (
+      topics.length === 1 &&
+      this.#all.size === 0 &&
+      (isPrivate ? this.#readable : this.#patterns).size === 0
+    ) {
       // The hot path: one topic, exact matchers only — no de-duplication needed.
       const set = this.#exact.get(topics[0]!);
       if (set) for (const s of set) visit(s);
@@ -268,8 +324,7 @@ export class SubscriptionIndex<S> {
       const set = this.#exact.get(topic);
       if (set) for (const s of set) seen.add(s);
     }
-    for (const entry of this.#patterns.values()) {
-      if (isPrivate && entry.readers === 0) continue;
+    for (const entry of isPrivate ? this.#readable : this.#patterns.values()) {
       if (topics.some((topic) => entry.pattern.test(topic))) for (const s of entry.subscribers) seen.add(s);
     }
     for (const s of seen) visit(s);

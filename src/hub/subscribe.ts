@@ -2,6 +2,7 @@ import { type Broker, EARLIEST, type HistoryResult } from '../brokers/types.ts';
 import { concat } from '../sse/bytes.ts';
 import type { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream } from '../sse/stream.ts';
+import type { CompiledUrlPattern } from '../urlpattern/index.ts';
 import type { Authorizer } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
@@ -9,7 +10,7 @@ import { parseQuery } from './form.ts';
 import { fromHeaderValue, toHeaderValue, utf8Length } from './header-values.ts';
 import { PRESENCE_LANE, presencePrefix } from './history.ts';
 import type { ConnectionLimiter } from './limits.ts';
-import { type MatcherLimits, type PatternCompiler, parseMatchers } from './matchers.ts';
+import { type MatcherLimits, newPatternsAtMost, type PatternCompiler, parseMatchers } from './matchers.ts';
 
 export interface SubscribeContext {
   broker: Broker;
@@ -64,7 +65,13 @@ export async function subscribe(
 ): Promise<Response> {
   const query = parseQuery(new URL(request.url).search);
   const extra = ctx.legacy ? LEGACY_MATCHERS : undefined;
-  const subscriptions = parseMatchers(query, hubUrl.href, ctx.limits, ctx.compiler, extra);
+  // Each distinct pattern is tested against every update: their number is what bounds matching. A
+  // hub with no room left says so before compiling anything, and exactly once they are compiled.
+  const index = ctx.dispatcher.index;
+  const room = ctx.limits.maxPatterns - index.patterns;
+  const held = (pattern: CompiledUrlPattern) => index.holds(pattern);
+  if (newPatternsAtMost(query, hubUrl.href, ctx.compiler, held, extra) > room) throw tooManyPatterns();
+  const subscriptions = await parseMatchers(query, hubUrl.href, ctx.limits, ctx.compiler, extra);
   const principal = await ctx.authorizer.subscriber(request, hubUrl);
 
   // The header wins over the query parameter (EventSource sends the header when it reconnects).
@@ -73,13 +80,7 @@ export async function subscribe(
   if (cursor === undefined) cursor = query.find(([name]) => name === 'last_event_id')?.[1];
   if (cursor === undefined && ctx.legacy) cursor = query.find(([name]) => name === 'lastEventID')?.[1];
 
-  // Each distinct pattern is tested against every update: their number is what bounds matching.
-  const index = ctx.dispatcher.index;
-  if (index.patterns + index.newPatterns(subscriptions) > ctx.limits.maxPatterns) {
-    throw new HubError('too_many_requests', 'the hub holds too many distinct URL patterns; retry later', {
-      'retry-after': '30',
-    });
-  }
+  if (index.patterns + index.newPatterns(subscriptions) > ctx.limits.maxPatterns) throw tooManyPatterns();
   // Per client: the token's subject when it has one (one user, many addresses), else the address.
   const release = ctx.limiter?.acquire(
     principal?.subject !== undefined ? `sub:${principal.subject}` : client,
@@ -147,6 +148,11 @@ export async function subscribe(
     throw error;
   }
 }
+
+const tooManyPatterns = () =>
+  new HubError('too_many_requests', 'the hub holds too many distinct URL patterns; retry later', {
+    'retry-after': '30',
+  });
 
 /** Calls the broker; a broker that is away (e.g. Redis restarting) is a retryable 503, not a 500. */
 async function fromBroker<T>(call: () => Promise<T>): Promise<T> {

@@ -138,6 +138,8 @@ const SETTLED = Promise.resolve();
  */
 export class Presence {
   readonly #chains = new WeakMap<Subscriber, Promise<void>>();
+  /** What `opened` announced for each connection, announced again (inactive) by `closed`. */
+  readonly #announced = new WeakMap<Subscriber, ActiveSubscription[]>();
   readonly #pending = new Set<Promise<void>>();
 
   constructor(
@@ -149,19 +151,22 @@ export class Presence {
   /** A connection is live: record its subscriptions, then announce them. */
   opened(subscriber: Subscriber): void {
     const subscriptions = subscriptionsOf(subscriber, this.hubPath);
+    this.#announced.set(subscriber, subscriptions);
     this.#chain(subscriber, async () => {
       await this.registry.add(subscriptions);
-      for (const s of subscriptions) await this.broker.publish(subscriptionUpdate(s, true));
+      // Published together: the broker keeps the order of the calls.
+      await Promise.all(subscriptions.map((s) => this.broker.publish(subscriptionUpdate(s, true))));
     });
   }
 
   /** A connection ended, whoever ended it: forget its subscriptions, then announce it. */
   closed(subscriber: Subscriber): void {
-    if (!this.#chains.has(subscriber)) return; // Never announced as open.
-    const subscriptions = subscriptionsOf(subscriber, this.hubPath);
+    const subscriptions = this.#announced.get(subscriber);
+    if (!subscriptions) return; // Never announced as open.
+    this.#announced.delete(subscriber);
     this.#chain(subscriber, async () => {
       await this.registry.remove(subscriptions);
-      for (const s of subscriptions) await this.broker.publish(subscriptionUpdate(s, false));
+      await Promise.all(subscriptions.map((s) => this.broker.publish(subscriptionUpdate(s, false))));
     });
   }
 
