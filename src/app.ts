@@ -15,7 +15,7 @@ export interface AppOptions {
   /** Defaults to the memory broker, bounded by `config.historySize` and `config.historyBytes`. */
   broker?: Broker;
   /** Runtime-provided hub options: issuers read from a file, a shared registry, the client address. */
-  hub?: Pick<HubOptions, 'issuers' | 'registry' | 'clientAddress' | 'defer'>;
+  hub?: Pick<HubOptions, 'issuers' | 'registry' | 'clientAddress' | 'defer' | 'loopDelay'>;
 }
 
 /**

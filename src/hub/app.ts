@@ -12,7 +12,7 @@ import { parseForm, readBody } from './form.ts';
 import { type IssuerConfig, parseIssuers } from './issuers.ts';
 import { ConnectionLimiter } from './limits.ts';
 import { PatternCompiler } from './matchers.ts';
-import { Metrics } from './metrics.ts';
+import { type LoopDelay, Metrics } from './metrics.ts';
 import { parsePublishForm } from './publish.ts';
 import { type SubscribeContext, subscribe } from './subscribe.ts';
 import { subscriptionApi } from './subscription-api.ts';
@@ -65,6 +65,11 @@ export interface HubOptions {
   registry?: SubscriptionRegistry;
   /** The client's network address, as the runtime knows it (per-client connection limits). */
   clientAddress?: (c: Context) => string | undefined;
+  /**
+   * The event loop's delay since the previous call (and starts a new period), for `/metrics`: on
+   * runtimes that can measure it (Node).
+   */
+  loopDelay?: () => LoopDelay;
   /** How fan-out is scheduled (see {@link Dispatcher}); Node passes `setImmediate`. */
   defer?: (flush: () => void) => void;
   /**
@@ -219,7 +224,7 @@ export function createHub(options: HubOptions): Hub {
 
   app.get('/metrics', () => {
     const size = (broker as { size?: number }).size;
-    return new Response(metrics.render(size), {
+    return new Response(metrics.render(size, options.loopDelay?.()), {
       headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
     });
   });

@@ -8,8 +8,11 @@ export class Metrics {
   eventsDelivered = 0;
   slowSubscribersClosed = 0;
 
-  /** Prometheus exposition (text format 0.0.4). `historyLength` comes from the broker when it knows it. */
-  render(historyLength?: number): string {
+  /**
+   * Prometheus exposition (text format 0.0.4). `historyLength` comes from the broker when it knows it;
+   * `loopDelay` (seconds) from the runtime when it can measure it.
+   */
+  render(historyLength?: number, loopDelay?: LoopDelay): string {
     const lines = [
       metric('ssehub_connections', 'gauge', 'Open subscriber streams.', this.connections),
       metric(
@@ -40,8 +43,22 @@ export class Metrics {
     if (historyLength !== undefined) {
       lines.push(metric('ssehub_history_length', 'gauge', 'Updates retained for replay.', historyLength));
     }
+    if (loopDelay) {
+      const name = 'ssehub_event_loop_delay_seconds';
+      lines.push(
+        `# HELP ${name} How late the event loop ran timers since the previous scrape: the longest anything held it.\n`,
+        `# TYPE ${name} gauge\n`,
+        `${name}{quantile="0.99"} ${loopDelay.p99}\n${name}{quantile="1"} ${loopDelay.max}\n`,
+      );
+    }
     return lines.join('');
   }
+}
+
+/** Event-loop delay since the previous reading, in seconds (see `HubOptions.loopDelay`). */
+export interface LoopDelay {
+  readonly p99: number;
+  readonly max: number;
 }
 
 function metric(name: string, type: string, help: string, value: number): string {

@@ -5,7 +5,7 @@
  * the Bun and Deno entries (`startup.ts`); this file is only Node's glue.
  */
 import type { IncomingMessage } from 'node:http';
-import { serveNode } from './node.ts';
+import { loopDelayMonitor, serveNode } from './node.ts';
 import { runHub } from './startup.ts';
 import { tokenCommand } from './token.ts';
 
@@ -24,6 +24,7 @@ const run =
           (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
         // Fan out once per event-loop turn: every publish handled in the turn shares one write per subscriber.
         defer: setImmediate,
+        loopDelay: loopDelayMonitor(),
         onSignal: (signal, handler) => process.on(signal, handler),
         exit: (code) => process.exit(code),
       });

@@ -1,7 +1,9 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { LoopDelay } from '../hub/metrics.ts';
 import { DIRECT_STREAMS, eventStreamOf, type StreamSink } from '../sse/stream.ts';
 
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
@@ -76,6 +78,20 @@ export function serveNode(
 }
 
 const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Node's event-loop delay histogram (libuv, no JavaScript timer), read and reset by each `/metrics`
+ * scrape: the longest any request, fan-out slice or garbage collection held the loop.
+ */
+export function loopDelayMonitor(): () => LoopDelay {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return () => {
+    const delay = { p99: histogram.percentile(99) / 1e9, max: histogram.max / 1e9 };
+    histogram.reset();
+    return delay;
+  };
+}
 
 /** The response's headers as a plain object, built outside the listener so no closure keeps it. */
 function headersOf(response: Response): Record<string, string> {

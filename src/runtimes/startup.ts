@@ -10,6 +10,7 @@ import { type Config, ConfigError, helpText, parseConfig } from '../config.ts';
 import { HUB_PATH, type Hub } from '../hub/app.ts';
 import { retentionOf } from '../hub/history.ts';
 import type { IssuerConfig } from '../hub/issuers.ts';
+import type { LoopDelay } from '../hub/metrics.ts';
 import { devTokens } from '../hub/tokens.ts';
 import { randomKey } from './dev-key.ts';
 import { loadIssuersFile } from './issuers-file.ts';
@@ -23,6 +24,8 @@ export interface RuntimeGlue {
   name: string;
   /** The command `--help` names. */
   command: string;
+  /** The event loop's delay since the previous call, where the runtime measures it (see `HubOptions`). */
+  loopDelay?: () => LoopDelay;
   /** How the hub schedules fan-out (see `Dispatcher`); e.g. `setImmediate` where the runtime has it. */
   defer?: (flush: () => void) => void;
   /** Starts the HTTP server; resolves once it listens. */
@@ -117,7 +120,13 @@ export async function runHub(
     const built = createApp({
       config,
       broker,
-      hub: { issuers, registry, clientAddress: glue.clientAddress, defer: glue.defer },
+      hub: {
+        issuers,
+        registry,
+        clientAddress: glue.clientAddress,
+        defer: glue.defer,
+        loopDelay: glue.loopDelay,
+      },
     });
     handler = built.app.fetch;
     hub = built.hub;
