@@ -28,7 +28,7 @@ export const settings = {
     flag: 'public-url',
     kind: 'string',
     optional: true,
-    doc: 'Public origin of the hub (e.g. https://hub.example.com); relative topics and URL patterns resolve against it. Default: the request origin',
+    doc: 'Public origin of the hub (e.g. https://hub.example.com); relative topics and URL patterns resolve against it. Default: the origin of --resource when it is an http(s) URL, else the request origin',
   },
   historySize: {
     env: 'SSEHUB_HISTORY_SIZE',
@@ -105,14 +105,14 @@ export const settings = {
     flag: 'issuer',
     kind: 'string',
     optional: true,
-    doc: 'The `iss` that tokens signed with --jwt-key carry. Default: the hub origin (--public-url, else the request origin)',
+    doc: 'The `iss` that tokens signed with --jwt-key carry. Default: the hub origin (--public-url, else the origin of --resource, else the request origin)',
   },
   resource: {
     env: 'SSEHUB_RESOURCE',
     flag: 'resource',
     kind: 'string',
     optional: true,
-    doc: "The hub's resource identifier, which every token's `aud` must contain. Default: the public URL (else the request origin) + /.well-known/mercure",
+    doc: "The hub's resource identifier, which every token's `aud` must contain; without --public-url it must be an http(s) URL, whose origin relative topics resolve against. Default: the public URL (else the request origin) + /.well-known/mercure",
   },
   issuers: {
     env: 'SSEHUB_ISSUERS',

@@ -9,6 +9,7 @@ import { resourceMetadata } from './discovery.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseForm, readBody } from './form.ts';
+import { type HubUrls, hubUrls } from './hub-url.ts';
 import { type IssuerConfig, parseIssuers } from './issuers.ts';
 import { ConnectionLimiter } from './limits.ts';
 import { PatternCompiler } from './matchers.ts';
@@ -82,6 +83,8 @@ export interface Hub {
   readonly registry: SubscriptionRegistry;
   /** Resolves the principals of requests (for endpoints mounted beside the hub). */
   readonly authorizer: Authorizer;
+  /** The hub URL of a request: what relative topics resolve against (see `hub-url.ts`). */
+  readonly urls: HubUrls;
   /** Resolves once the configured keys are imported; rejects with a `ConfigError` for a bad key. */
   readonly ready: Promise<void>;
   /** Ends every stream cleanly (clients reconnect elsewhere) and stops listening to the broker. */
@@ -90,7 +93,7 @@ export interface Hub {
 
 /**
  * Builds the Mercure hub over a broker.
- * @throws {ConfigError} for invalid issuers or CORS origins.
+ * @throws {ConfigError} for invalid issuers, CORS origins, public URL or resource identifier.
  *
  * @example
  * const hub = createHub({ broker: createMemoryBroker(), settings: { ...defaults, allowAnonymousPublish: true } });
@@ -98,6 +101,9 @@ export interface Hub {
  */
 export function createHub(options: HubOptions): Hub {
   const { broker, settings } = options;
+  // First: a ConfigError here leaves nothing started.
+  const urls = hubUrls(settings, HUB_PATH);
+  const hubUrlOf = urls.of;
   const metrics = new Metrics();
   const dispatcher = new Dispatcher(metrics, options.defer);
   const heartbeat = new Heartbeat(settings.heartbeat * 1000);
@@ -116,8 +122,6 @@ export function createHub(options: HubOptions): Hub {
   const events = settings.subscriptionEvents ?? true;
   const presence = events ? new Presence(registry, broker, HUB_PATH) : undefined;
   const unsubscribe = broker.subscribe((updates) => dispatcher.dispatch(updates));
-  const configured = settings.publicUrl ? new URL(HUB_PATH, settings.publicUrl) : undefined;
-  const hubUrlOf = (request: Request) => configured ?? new URL(HUB_PATH, request.url);
 
   const ctx: SubscribeContext = {
     broker,
@@ -228,6 +232,7 @@ export function createHub(options: HubOptions): Hub {
     dispatcher,
     registry,
     authorizer,
+    urls,
     ready: authorizer.ready,
     async shutdown() {
       closing = true;

@@ -12,6 +12,7 @@ import { ConfigError, defaults, parseConfig } from '../config.ts';
 import { HUB_PATH, type Hub } from '../hub/app.ts';
 import { HubError } from '../hub/errors.ts';
 import { readBody } from '../hub/form.ts';
+import { configuredHubUrl } from '../hub/hub-url.ts';
 import { devTokens } from '../hub/tokens.ts';
 import { randomKey } from './dev-key.ts';
 
@@ -109,7 +110,7 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
     handler: (request) => {
       if (!tokensShown && devKey) {
         tokensShown = true;
-        const hubUrl = new URL(HUB_PATH, config.publicUrl ?? request.url).href;
+        const hubUrl = (configuredHubUrl(config, HUB_PATH) ?? new URL(HUB_PATH, request.url)).href;
         ctx.waitUntil(
           devTokens({ key: devKey, hubUrl, issuer: config.issuer, audience: config.resource }).then(
             ({ publisher, subscriber }) =>

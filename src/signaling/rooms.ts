@@ -44,7 +44,6 @@ export type RoomsSettings = Pick<
   | 'jwtKey'
   | 'issuer'
   | 'resource'
-  | 'publicUrl'
   | 'dev'
   | 'historySize'
   | 'corsOrigins'
@@ -170,7 +169,7 @@ interface AttachOptions {
 function attach(hub: Hub, options: AttachOptions) {
   const { settings, hubPath, key, upstream } = options;
   const states = new RoomStates(hub.broker, { maxStateBytes: settings.roomsMaxStateBytes });
-  const hubUrlOf = (request: Request) => new URL(hubPath, settings.publicUrl ?? request.url);
+  const hubUrlOf = hub.urls.of;
   const app = new Hono();
   app.use(`${ROOM_PREFIX}*`, cors(parseOrigins(settings.corsOrigins)));
 
@@ -267,7 +266,8 @@ function attach(hub: Hub, options: AttachOptions) {
       resumed: previous !== undefined,
       token,
       expiresAt,
-      hub: hubUrl.href,
+      // Where this client reached the hub: it subscribes and publishes there next.
+      hub: hub.urls.reachedBy(request).href,
       topics: {
         room: roomTopic(room),
         inbox: inboxTopic(room, peer),

@@ -13,7 +13,10 @@ async function expectInvalidToken(base: string, token: string, what: string) {
   const challenge = res.headers.get('www-authenticate') ?? '';
   expect(challenge, what).toMatch(/^Bearer /);
   expect(challenge, what).toContain('error="invalid_token"');
-  expect(challenge, what).toContain(`resource_metadata="${base}/.well-known/oauth-protected-resource${HUB}"`);
+  // The metadata of the configured resource identifier (RFC 9728 §3.1), not of whatever Host was named.
+  expect(challenge, what).toContain(
+    `resource_metadata="${FIXTURE_ISSUER}/.well-known/oauth-protected-resource${HUB}"`,
+  );
   expect(challenge, what).not.toContain('error_description');
   expect(res.text, what).toBe('invalid token\n');
 }
@@ -243,10 +246,17 @@ export function authTests(target: () => Target) {
       detail(['publish'], [{ match: `/rooms/${room}/:id`, match_type: 'urlpattern' }]),
     ]);
     expect((await publish(url(), { topic: `/rooms/${room}/1`, data: 'x' }, { token })).status).toBe(200);
-    expect((await publish(url(), { topic: `${url()}/rooms/${room}/2`, data: 'x' }, { token })).status).toBe(
-      200,
-    );
-    for (const topic of [`/rooms/${room}/1/deeper`, `/ROOMS/${room}/1`, `/rooms/${room}`, 'not a url']) {
+    // Relative grants cover the configured hub origin (the fixture's resource identifier's).
+    const absolute = `${FIXTURE_ISSUER}/rooms/${room}/2`;
+    expect((await publish(url(), { topic: absolute, data: 'x' }, { token })).status).toBe(200);
+    const elsewhere = `${url()}/rooms/${room}/3`;
+    for (const topic of [
+      `/rooms/${room}/1/deeper`,
+      `/ROOMS/${room}/1`,
+      `/rooms/${room}`,
+      'not a url',
+      elsewhere,
+    ]) {
       expect((await publish(url(), { topic, data: 'x' }, { token })).status, topic).toBe(403);
     }
   });

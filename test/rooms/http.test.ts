@@ -130,8 +130,10 @@ describe('what a peer token may publish', () => {
       ).status,
     ).toBe(200);
     expect((await send(`/rooms/${room}/peers/${b.peer}`)).status).toBe(200);
-    expect((await send(`${hub.url}/rooms/${room}/peers/${b.peer}`)).status).toBe(200);
+    // Absolute on the configured hub origin (the fixture's resource identifier's), not the request's.
+    expect((await send(`${FIXTURE_ISSUER}/rooms/${room}/peers/${b.peer}`)).status).toBe(200);
     for (const topic of [
+      `${hub.url}/rooms/${room}/peers/${b.peer}`,
       `/rooms/${room}/state`,
       `/rooms/${unique('elsewhere')}`,
       `/rooms/${unique('elsewhere')}/peers/${b.peer}`,
