@@ -138,7 +138,7 @@ export const settings = {
     env: 'SSEHUB_CORS_ORIGINS',
     flag: 'cors-origins',
     kind: 'list',
-    doc: 'Origins allowed to call the hub from a browser with credentials (comma-separated, e.g. https://app.example.com); never *',
+    doc: 'Origins allowed to call the hub from a browser with credentials (comma-separated, e.g. https://app.example.com); never *. Cookie-authenticated publishes and room state changes are accepted only from these and the hub origin',
   },
   maxConnections: {
     env: 'SSEHUB_MAX_CONNECTIONS',

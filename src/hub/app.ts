@@ -114,10 +114,18 @@ export function createHub(options: HubOptions): Hub {
     ...(settings.issuers ? parseIssuers(settings.issuers, 'SSEHUB_ISSUERS') : []),
     ...(options.issuers ?? []),
   ];
+  const origins = parseOrigins(settings.corsOrigins ?? []);
   const authorizer =
     options.authorizer ??
-    createAuthorizer({ ...settings, issuers, cookieName, legacy, compiler, resource: settings.resource });
-  const origins = parseOrigins(settings.corsOrigins ?? []);
+    createAuthorizer({
+      ...settings,
+      issuers,
+      cookieName,
+      legacy,
+      compiler,
+      resource: settings.resource,
+      origins,
+    });
   const registry = options.registry ?? createMemoryRegistry();
   const events = settings.subscriptionEvents ?? true;
   const presence = events ? new Presence(registry, broker, HUB_PATH) : undefined;
