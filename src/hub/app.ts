@@ -194,7 +194,9 @@ export function createHub(options: HubOptions): Hub {
       throw new HubError('unavailable', 'the broker is unavailable; retry later');
     }
     metrics.updatesPublished++;
-    return new Response(update.id, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    return new Response(update.id, {
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
+    });
   });
 
   const api = (c: Context) => {
@@ -216,20 +218,28 @@ export function createHub(options: HubOptions): Hub {
       legacy,
     });
     // Public and credential-free: any origin may read it.
-    return c.json(body, 200, { 'cache-control': 'max-age=300', 'access-control-allow-origin': '*' });
+    return c.json(body, 200, {
+      'cache-control': 'max-age=300',
+      'access-control-allow-origin': '*',
+      'x-content-type-options': 'nosniff',
+    });
   });
 
   app.get('/healthz', (c) =>
     c.json(
       { status: broker.healthy ? 'ok' : 'unavailable', broker: broker.healthy ? 'up' : 'down' },
       broker.healthy ? 200 : 503,
+      { 'x-content-type-options': 'nosniff' },
     ),
   );
 
   app.get('/metrics', () => {
     const size = (broker as { size?: number }).size;
     return new Response(metrics.render(size), {
-      headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+      headers: {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'x-content-type-options': 'nosniff',
+      },
     });
   });
 

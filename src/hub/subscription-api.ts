@@ -61,6 +61,7 @@ export async function subscriptionApi(
   const headers = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
     link: `<${hubUrl.href}>; rel="mercure"; last-event-id=${quoted(lastEventId)}`,
   };
   if (subscriber !== undefined) {

@@ -138,7 +138,7 @@ function misconfigured(message: string): Handler {
   return () =>
     new Response(`ssehub is misconfigured: ${message}\n`, {
       status: 500,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
     });
 }
 

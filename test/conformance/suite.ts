@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { authTests } from './auth.ts';
 import { corsTests } from './cors.ts';
 import { fuzzTests } from './fuzz.ts';
+import { headersTests } from './headers.ts';
 import { legacyTests } from './legacy.ts';
 import { lifecycleTests } from './lifecycle.ts';
 import { limitsTests } from './limits.ts';
@@ -38,6 +39,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('private updates', () => privateTests(current, start));
     describe('fuzzed tokens and headers', () => fuzzTests(current));
     describe('CORS and discovery', () => corsTests(current));
+    describe('security headers', () => headersTests(current));
     describe('active subscriptions', () => presenceTests(current));
     describe('connection limits', () => limitsTests(start));
     describe('legacy mode', () => legacyTests(current, start));

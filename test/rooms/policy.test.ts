@@ -37,7 +37,9 @@ describe('rooms off', () => {
       const demo = await fetch(`${hub.url}/demo`);
       expect(demo.status).toBe(200);
       expect(demo.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(await demo.text()).toContain("import { joinRoom, startCall } from '/client.js'");
+      expect(await demo.text()).toContain('<script type="module" src="/demo.js"></script>');
+      const script = await fetch(`${hub.url}/demo.js`);
+      expect(await script.text()).toContain("import { joinRoom, startCall } from '/client.js'");
       // Without rooms, /rooms/… topics are ordinary topics: no rooms guard on them.
       const plain = await fetch(`${hub.url}/.well-known/mercure`, {
         method: 'POST',
