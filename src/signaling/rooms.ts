@@ -233,7 +233,8 @@ function attach(hub: Hub, options: AttachOptions) {
     if (upstream) identity = await upstream.verify(request, room, settings.roomsAudience ?? resource);
     const body = await readJson(request, settings.roomsMaxMessageBytes, {});
     if (!isJsonObject(body)) throw badRequest('the body must be a JSON object');
-    const name = identity.name ?? displayName(body.name);
+    // The application names its users, under the same rules: a name shows in every peer's list.
+    const name = displayName(identity.name, `the token's "name" claim`) ?? displayName(body.name);
     const previous = await resumed(body.resume, room, hubUrl, identity.user);
     const peer = previous ?? newPeerId();
 
