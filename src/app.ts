@@ -29,6 +29,7 @@ export function createApp(options: AppOptions): { app: Hono; hub: Hub } {
     broker,
     settings: options.config,
     guard: rooms.guard,
+    admit: rooms.admit,
   });
   const mounted = rooms.attach(base);
   // The rooms' keys and rebuilt state are part of being ready; shutting down stops following the broker.

@@ -71,6 +71,12 @@ export interface HubOptions {
    * (e.g. rooms keep their topics private and their messages small).
    */
   guard?: (update: UpdateInput, hubUrl: URL, publisher: Principal) => void;
+  /**
+   * Admits a subscriber beyond what its token allows, before its stream opens: rejects with a
+   * {@link HubError} to refuse it (rooms: 409 when the peer's room is full). Returns undefined when it
+   * has nothing to check, so that other subscriptions wait for nothing.
+   */
+  admit?: SubscribeContext['admit'];
 }
 
 /** A running hub: mount `app` (or call `fetch`) on any runtime. */
@@ -143,6 +149,7 @@ export function createHub(options: HubOptions): Hub {
       maxConnections: settings.maxConnections ?? 0,
       maxConnectionsPerClient: settings.maxConnectionsPerClient ?? 0,
     }),
+    admit: options.admit,
     onOpen: presence && ((subscriber) => presence.opened(subscriber)),
     onClose: presence && ((subscriber) => presence.closed(subscriber)),
   };
