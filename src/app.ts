@@ -3,12 +3,10 @@ import { createMemoryBroker } from './brokers/memory.ts';
 import type { Broker } from './brokers/types.ts';
 import type { Config } from './config.ts';
 import { createHub, HUB_PATH, type Hub, type HubOptions } from './hub/app.ts';
-import { errorResponse } from './hub/errors.ts';
+import { errorResponse, notFound } from './hub/errors.ts';
 import { retentionOf } from './hub/history.ts';
 import { createRooms } from './signaling/rooms.ts';
-import { clientScript } from './web/client-script.ts';
-import { consolePage } from './web/console.ts';
-import { demoPage } from './web/demo.ts';
+import { servePages } from './web/pages.ts';
 
 export interface AppOptions {
   config: Config;
@@ -32,6 +30,7 @@ export function createApp(options: AppOptions): { app: Hono; hub: Hub } {
     broker,
     settings: options.config,
     guard: rooms.guard,
+    admit: rooms.admit,
   });
   const mounted = rooms.attach(base);
   // The rooms' keys and rebuilt state are part of being ready; shutting down stops following the broker.
@@ -45,10 +44,11 @@ export function createApp(options: AppOptions): { app: Hono; hub: Hub } {
   };
   const app = new Hono();
   app.onError(errorResponse);
+  app.notFound(notFound);
   app.route('/', hub.app);
   app.route('/', mounted.app);
-  app.get('/', (c) => c.html(consolePage));
-  app.get('/client.js', (c) => clientScript(c.req.raw));
-  app.get('/demo', (c) => c.html(demoPage));
+  // Valid by now: createHub checked it.
+  const publicUrl = options.config.publicUrl;
+  servePages(app, { publicOrigin: publicUrl === undefined ? undefined : new URL(publicUrl).origin });
   return { app, hub };
 }

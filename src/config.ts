@@ -28,7 +28,7 @@ export const settings = {
     flag: 'public-url',
     kind: 'string',
     optional: true,
-    doc: 'Public origin of the hub (e.g. https://hub.example.com); relative topics and URL patterns resolve against it. Default: the request origin',
+    doc: 'Public origin of the hub (e.g. https://hub.example.com); relative topics and URL patterns resolve against it. Default: the origin of --resource when it is an http(s) URL, else the request origin',
   },
   historySize: {
     env: 'SSEHUB_HISTORY_SIZE',
@@ -127,14 +127,14 @@ export const settings = {
     flag: 'issuer',
     kind: 'string',
     optional: true,
-    doc: 'The `iss` that tokens signed with --jwt-key carry. Default: the hub origin (--public-url, else the request origin)',
+    doc: 'The `iss` that tokens signed with --jwt-key carry. Default: the hub origin (--public-url, else the origin of --resource, else the request origin)',
   },
   resource: {
     env: 'SSEHUB_RESOURCE',
     flag: 'resource',
     kind: 'string',
     optional: true,
-    doc: "The hub's resource identifier, which every token's `aud` must contain. Default: the public URL (else the request origin) + /.well-known/mercure",
+    doc: "The hub's resource identifier, which every token's `aud` must contain; without --public-url it must be an http(s) URL, whose origin relative topics resolve against. Default: the public URL (else the request origin) + /.well-known/mercure",
   },
   issuers: {
     env: 'SSEHUB_ISSUERS',
@@ -160,7 +160,7 @@ export const settings = {
     env: 'SSEHUB_CORS_ORIGINS',
     flag: 'cors-origins',
     kind: 'list',
-    doc: 'Origins allowed to call the hub from a browser with credentials (comma-separated, e.g. https://app.example.com); never *',
+    doc: 'Origins allowed to call the hub from a browser with credentials (comma-separated, e.g. https://app.example.com); never *. Cookie-authenticated publishes and room state changes are accepted only from these and the hub origin',
   },
   maxConnections: {
     env: 'SSEHUB_MAX_CONNECTIONS',

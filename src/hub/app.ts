@@ -9,6 +9,7 @@ import { resourceMetadata } from './discovery.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseForm, readBody } from './form.ts';
+import { type HubUrls, hubUrls } from './hub-url.ts';
 import { type IssuerConfig, parseIssuers } from './issuers.ts';
 import { ConnectionLimiter } from './limits.ts';
 import { PatternCompiler } from './matchers.ts';
@@ -77,6 +78,12 @@ export interface HubOptions {
    * (e.g. rooms keep their topics private and their messages small).
    */
   guard?: (update: UpdateInput, hubUrl: URL, publisher: Principal) => void;
+  /**
+   * Admits a subscriber beyond what its token allows, before its stream opens: rejects with a
+   * {@link HubError} to refuse it (rooms: 409 when the peer's room is full). Returns undefined when it
+   * has nothing to check, so that other subscriptions wait for nothing.
+   */
+  admit?: SubscribeContext['admit'];
 }
 
 /** A running hub: mount `app` (or call `fetch`) on any runtime. */
@@ -89,6 +96,8 @@ export interface Hub {
   readonly registry: SubscriptionRegistry;
   /** Resolves the principals of requests (for endpoints mounted beside the hub). */
   readonly authorizer: Authorizer;
+  /** The hub URL of a request: what relative topics resolve against (see `hub-url.ts`). */
+  readonly urls: HubUrls;
   /** Resolves once the configured keys are imported; rejects with a `ConfigError` for a bad key. */
   readonly ready: Promise<void>;
   /** Ends every stream cleanly (clients reconnect elsewhere) and stops listening to the broker. */
@@ -97,7 +106,7 @@ export interface Hub {
 
 /**
  * Builds the Mercure hub over a broker.
- * @throws {ConfigError} for invalid issuers or CORS origins.
+ * @throws {ConfigError} for invalid issuers, CORS origins, public URL or resource identifier.
  *
  * @example
  * const hub = createHub({ broker: createMemoryBroker(), settings: { ...defaults, allowAnonymousPublish: true } });
@@ -105,6 +114,9 @@ export interface Hub {
  */
 export function createHub(options: HubOptions): Hub {
   const { broker, settings } = options;
+  // First: a ConfigError here leaves nothing started.
+  const urls = hubUrls(settings, HUB_PATH);
+  const hubUrlOf = urls.of;
   const metrics = new Metrics();
   const dispatcher = new Dispatcher(metrics, options.defer);
   const heartbeat = new Heartbeat(settings.heartbeat * 1000);
@@ -115,16 +127,22 @@ export function createHub(options: HubOptions): Hub {
     ...(settings.issuers ? parseIssuers(settings.issuers, 'SSEHUB_ISSUERS') : []),
     ...(options.issuers ?? []),
   ];
+  const origins = parseOrigins(settings.corsOrigins ?? []);
   const authorizer =
     options.authorizer ??
-    createAuthorizer({ ...settings, issuers, cookieName, legacy, compiler, resource: settings.resource });
-  const origins = parseOrigins(settings.corsOrigins ?? []);
+    createAuthorizer({
+      ...settings,
+      issuers,
+      cookieName,
+      legacy,
+      compiler,
+      resource: settings.resource,
+      origins,
+    });
   const registry = options.registry ?? createMemoryRegistry();
   const events = settings.subscriptionEvents ?? true;
   const presence = events ? new Presence(registry, broker, HUB_PATH) : undefined;
   const unsubscribe = broker.subscribe((updates) => dispatcher.dispatch(updates));
-  const configured = settings.publicUrl ? new URL(HUB_PATH, settings.publicUrl) : undefined;
-  const hubUrlOf = (request: Request) => configured ?? new URL(HUB_PATH, request.url);
 
   const ctx: SubscribeContext = {
     broker,
@@ -139,6 +157,7 @@ export function createHub(options: HubOptions): Hub {
       maxConnections: settings.maxConnections ?? 0,
       maxConnectionsPerClient: settings.maxConnectionsPerClient ?? 0,
     }),
+    admit: options.admit,
     onOpen: presence && ((subscriber) => presence.opened(subscriber)),
     onClose: presence && ((subscriber) => presence.closed(subscriber)),
   };
@@ -190,7 +209,9 @@ export function createHub(options: HubOptions): Hub {
       throw new HubError('unavailable', 'the broker is unavailable; retry later');
     }
     metrics.updatesPublished++;
-    return new Response(update.id, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    return new Response(update.id, {
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
+    });
   });
 
   const api = (c: Context) => {
@@ -212,20 +233,28 @@ export function createHub(options: HubOptions): Hub {
       legacy,
     });
     // Public and credential-free: any origin may read it.
-    return c.json(body, 200, { 'cache-control': 'max-age=300', 'access-control-allow-origin': '*' });
+    return c.json(body, 200, {
+      'cache-control': 'max-age=300',
+      'access-control-allow-origin': '*',
+      'x-content-type-options': 'nosniff',
+    });
   });
 
   app.get('/healthz', (c) =>
     c.json(
       { status: broker.healthy ? 'ok' : 'unavailable', broker: broker.healthy ? 'up' : 'down' },
       broker.healthy ? 200 : 503,
+      { 'x-content-type-options': 'nosniff' },
     ),
   );
 
   app.get('/metrics', () => {
     const size = (broker as { size?: number }).size;
     return new Response(metrics.render(size, options.loopDelay?.()), {
-      headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+      headers: {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'x-content-type-options': 'nosniff',
+      },
     });
   });
 
@@ -236,6 +265,7 @@ export function createHub(options: HubOptions): Hub {
     dispatcher,
     registry,
     authorizer,
+    urls,
     ready: authorizer.ready,
     async shutdown() {
       closing = true;

@@ -2,6 +2,12 @@
  * Who is calling and what they may do: token presentation (RFC 6750: `Authorization: Bearer`, else a
  * cookie — never the URL, except the legacy `authorization` parameter in legacy mode), validation
  * against the trusted issuers, grants, and the `WWW-Authenticate` challenges of refusals.
+ *
+ * A cookie is the one credential a browser attaches by itself, to requests any site can make (a form
+ * `POST` is a CORS "simple request": no preflight). So a cookie authenticates a state-changing request
+ * only when its source origin is the hub's or an allowed CORS origin (see {@link checkSource}); the
+ * check lives here, where the token's origin is known, so that no endpoint that authenticates through
+ * the authorizer can skip it.
  */
 import { HubError } from './errors.ts';
 import {
@@ -56,6 +62,11 @@ export interface AuthOptions {
   /** Compiles `urlpattern` grants, relative to the hub URL. */
   compiler: PatternCompiler;
   maxMatcherLength: number;
+  /**
+   * Browser origins, besides the hub's own, that may send state-changing requests authenticated by the
+   * cookie: the CORS allowlist (normalized by `parseOrigins`). Default: none.
+   */
+  origins?: ReadonlySet<string>;
 }
 
 /** Grants everything: development publishers (`--allow-anonymous-publish`). */
@@ -66,6 +77,43 @@ export const LEGACY_COOKIE = 'mercureAuthorization';
 
 /** RFC 6750 §2.1: the `b64token` syntax of a bearer credential. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/** Methods that change nothing (RFC 9110 §9.2.1): a cookie may authenticate them from anywhere. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The origin a browser says a request comes from: `Origin`, else the origin of `Referer`; undefined
+ * when it names none (`Origin: null` is what sandboxed frames, `data:` pages and some redirects send).
+ */
+function sourceOrigin(request: Request): string | undefined {
+  const origin = request.headers.get('origin');
+  if (origin !== null) return origin === 'null' ? undefined : origin;
+  const referer = request.headers.get('referer');
+  if (referer === null) return undefined;
+  try {
+    const from = new URL(referer).origin;
+    return from === 'null' ? undefined : from;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses a state-changing request authenticated by a cookie unless its source origin (see
+ * {@link sourceOrigin}) is the hub's or an allowed one. The Mercure draft asks hubs to verify cookie
+ * requests with `Origin`/`Referer` and to reject them when neither is available.
+ * @throws {HubError} 403.
+ */
+function checkSource(request: Request, hubUrl: URL, allowed: ReadonlySet<string> | undefined): void {
+  const origin = sourceOrigin(request);
+  if (origin !== undefined && (origin === hubUrl.origin || allowed?.has(origin))) return;
+  const from =
+    origin === undefined ? 'names no origin (no Origin or Referer header)' : `comes from ${origin}`;
+  throw new HubError(
+    'forbidden',
+    `a request authenticated by a cookie must come from the hub's origin or an allowed CORS origin (SSEHUB_CORS_ORIGINS); this one ${from}. Send the token in the Authorization header instead, or allow the origin`,
+  );
+}
 
 /** Where the protected resource metadata of the hub at `hubUrl` is served (RFC 9728 §3.1). */
 export const metadataUrl = (hubUrl: URL): string =>
@@ -151,7 +199,10 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
     const cookies = request.headers.get('cookie');
     const fromCookie =
       cookie(cookies, options.cookieName) ?? (options.legacy ? cookie(cookies, LEGACY_COOKIE) : undefined);
-    if (fromCookie !== undefined) return fromCookie;
+    if (fromCookie !== undefined) {
+      if (!SAFE_METHODS.has(request.method)) checkSource(request, hubUrl, options.origins);
+      return fromCookie;
+    }
     if (options.legacy) {
       const fromQuery = new URL(request.url).searchParams.get('authorization');
       if (fromQuery) return fromQuery;

@@ -45,7 +45,8 @@ export function cors(allowed: ReadonlySet<string>): MiddlewareHandler {
     const origin = c.req.header('origin');
     const ok = origin !== undefined && allowed.has(origin);
     if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method') !== undefined) {
-      if (!ok) return c.text('origin not allowed\n', 403, { vary: 'Origin' });
+      if (!ok)
+        return c.text('origin not allowed\n', 403, { vary: 'Origin', 'x-content-type-options': 'nosniff' });
       return c.body(null, 204, {
         'access-control-allow-origin': origin,
         'access-control-allow-credentials': 'true',

@@ -50,6 +50,8 @@ export class HubError extends Error {
   toResponse(extraHeaders?: Headers): Response {
     const headers = new Headers(extraHeaders);
     headers.set('content-type', 'text/plain; charset=utf-8');
+    // Messages may quote the request (a topic, an origin): never let a browser sniff them into HTML.
+    headers.set('x-content-type-options', 'nosniff');
     for (const [name, value] of Object.entries(this.headers)) headers.set(name, value);
     return new Response(`${this.message}\n`, { status: this.status, headers });
   }
@@ -64,6 +66,9 @@ export function errorResponse(error: unknown): Response {
   console.error('ssehub: unexpected error', error);
   return new Response('internal error\n', {
     status: 500,
-    headers: { 'content-type': 'text/plain; charset=utf-8' },
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
   });
 }
+
+/** The answer to a path nothing serves. */
+export const notFound = (): Response => new HubError('not_found', 'not found').toResponse();

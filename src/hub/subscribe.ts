@@ -3,14 +3,20 @@ import { concat } from '../sse/bytes.ts';
 import type { Heartbeat } from '../sse/heartbeat.ts';
 import { EventStream } from '../sse/stream.ts';
 import type { CompiledUrlPattern } from '../urlpattern/index.ts';
-import type { Authorizer } from './auth.ts';
+import type { Authorizer, Principal } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
 import { parseQuery } from './form.ts';
 import { fromHeaderValue, toHeaderValue, utf8Length } from './header-values.ts';
 import { PRESENCE_LANE, presencePrefix } from './history.ts';
 import type { ConnectionLimiter } from './limits.ts';
-import { type MatcherLimits, newPatternsAtMost, type PatternCompiler, parseMatchers } from './matchers.ts';
+import {
+  type MatcherLimits,
+  newPatternsAtMost,
+  type PatternCompiler,
+  parseMatchers,
+  type Subscription,
+} from './matchers.ts';
 
 export interface SubscribeContext {
   broker: Broker;
@@ -32,6 +38,8 @@ export interface SubscribeContext {
   limiter?: ConnectionLimiter;
   /** Pre-standardization dialect: `topic=`, `lastEventID`, and a `Last-Event-ID` response header. */
   legacy?: boolean;
+  /** Refuses a subscriber its token alone would let in (see `HubOptions.admit`); undefined: nothing to check. */
+  admit?: (subscriber: Principal | null, subscriptions: readonly Subscription[]) => Promise<void> | undefined;
   /** Called when a subscriber's stream is open and live, and when it ends. */
   onOpen?: (subscriber: Subscriber) => void;
   onClose?: (subscriber: Subscriber) => void;
@@ -81,6 +89,8 @@ export async function subscribe(
   if (cursor === undefined && ctx.legacy) cursor = query.find(([name]) => name === 'lastEventID')?.[1];
 
   if (index.patterns + index.newPatterns(subscriptions) > ctx.limits.maxPatterns) throw tooManyPatterns();
+  const admitting = ctx.admit?.(principal, subscriptions);
+  if (admitting) await admitting;
   // Per client: the token's subject when it has one (one user, many addresses), else the address.
   const release = ctx.limiter?.acquire(
     principal?.subject !== undefined ? `sub:${principal.subject}` : client,

@@ -64,6 +64,7 @@ export async function subscriptionApi(
   const headers = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
     link: `<${hubUrl.href}>; rel="mercure"; last-event-id=${quoted(toHeaderValue(lastEventId))}`,
   };
   // The body as bytes, not a string: Node's HTTP server writes the header block in the encoding of a

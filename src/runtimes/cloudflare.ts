@@ -14,6 +14,7 @@ import { HubError } from '../hub/errors.ts';
 import { readBody } from '../hub/form.ts';
 import { fromHeaderValue, toHeaderValue } from '../hub/header-values.ts';
 import { retentionOf } from '../hub/history.ts';
+import { configuredHubUrl } from '../hub/hub-url.ts';
 import { devTokens } from '../hub/tokens.ts';
 import { randomKey } from './dev-key.ts';
 
@@ -111,7 +112,7 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
     handler: (request) => {
       if (!tokensShown && devKey) {
         tokensShown = true;
-        const hubUrl = new URL(HUB_PATH, config.publicUrl ?? request.url).href;
+        const hubUrl = (configuredHubUrl(config, HUB_PATH) ?? new URL(HUB_PATH, request.url)).href;
         ctx.waitUntil(
           devTokens({ key: devKey, hubUrl, issuer: config.issuer, audience: config.resource }).then(
             ({ publisher, subscriber }) =>
@@ -167,7 +168,7 @@ function misconfigured(message: string): Handler {
   return () =>
     new Response(`ssehub is misconfigured: ${message}\n`, {
       status: 500,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
     });
 }
 

@@ -9,6 +9,7 @@ import { createApp } from '../app.ts';
 import { type Config, ConfigError, helpText, parseConfig } from '../config.ts';
 import { HUB_PATH, type Hub } from '../hub/app.ts';
 import { retentionOf } from '../hub/history.ts';
+import { configuredHubUrl } from '../hub/hub-url.ts';
 import type { IssuerConfig } from '../hub/issuers.ts';
 import type { LoopDelay } from '../hub/metrics.ts';
 import { devTokens } from '../hub/tokens.ts';
@@ -172,7 +173,7 @@ export async function runHub(
 async function printDevTokens(config: Config, base: string, generated: boolean): Promise<void> {
   const { publisher, subscriber } = await devTokens({
     key: config.jwtKey!,
-    hubUrl: new URL(HUB_PATH, config.publicUrl ?? base).href,
+    hubUrl: (configuredHubUrl(config, HUB_PATH) ?? new URL(HUB_PATH, base)).href,
     issuer: config.issuer,
     audience: config.resource,
   });

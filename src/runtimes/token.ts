@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { importPKCS8 } from 'jose';
 import { ConfigError } from '../config.ts';
 import { HUB_PATH } from '../hub/app.ts';
+import { configuredHubUrl } from '../hub/hub-url.ts';
 import { SUPPORTED_ALGORITHMS } from '../hub/issuers.ts';
 import { type MintOptions, mintToken, type TopicGrant } from '../hub/tokens.ts';
 
@@ -24,6 +25,7 @@ Prints a signed access token for the hub.
   --subject <sub>              The token's sub (per-client connection limits count by it)
   --ttl <seconds>              Lifetime (default 3600); 0 = no exp (legacy mode only)
   --issuer <iss>               Default: SSEHUB_ISSUER, else the origin of SSEHUB_PUBLIC_URL
+                               (else of SSEHUB_RESOURCE), as the hub defaults it
   --audience <resource>        Default: SSEHUB_RESOURCE, else SSEHUB_PUBLIC_URL + ${HUB_PATH}
   --key <secret>               HS256 secret (default: SSEHUB_JWT_KEY)
   --private-key <file>         Sign with a PKCS#8 PEM private key instead (needs --alg)
@@ -115,15 +117,11 @@ export async function tokenOptions(argv: readonly string[], env: Env): Promise<M
     if (!alg.startsWith('HS')) throw new ConfigError(`--alg ${alg} needs --private-key`);
     key = secret;
   }
-  const publicUrl = env.SSEHUB_PUBLIC_URL;
-  let origin: string | undefined;
-  if (publicUrl) {
-    try {
-      origin = new URL(publicUrl).origin;
-    } catch {
-      throw new ConfigError(`SSEHUB_PUBLIC_URL is not a URL: "${publicUrl}"`);
-    }
-  }
+  // The hub's own default issuer: the origin of its public URL, else of its resource identifier.
+  const origin = configuredHubUrl(
+    { publicUrl: env.SSEHUB_PUBLIC_URL || undefined, resource: env.SSEHUB_RESOURCE || undefined },
+    HUB_PATH,
+  )?.origin;
   const issuer = values.issuer ?? env.SSEHUB_ISSUER ?? origin;
   const audience = values.audience ?? env.SSEHUB_RESOURCE ?? (origin ? `${origin}${HUB_PATH}` : undefined);
   if (!legacy && issuer === undefined) {

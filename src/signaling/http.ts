@@ -30,21 +30,28 @@ export async function readJson(request: Request, maxBytes: number, empty?: Json)
 export function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    },
   });
 }
 
 /** Control and format characters, refused in display names (they could disguise one name as another). */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 
-/** A display name: 1–64 characters after trimming, no control or format characters; else 400. */
-export function displayName(value: unknown): string | undefined {
+/**
+ * A display name: 1–64 characters after trimming, no control or format characters; else 400 naming
+ * `field` (where the name came from: the join body's `name`, or the application token's claim).
+ */
+export function displayName(value: unknown, field = 'name'): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw badRequest('name must be a string');
+  if (typeof value !== 'string') throw badRequest(`${field} must be a string`);
   const name = value.trim();
   if (name === '') return undefined;
   if ([...name].length > 64 || CONTROL.test(name)) {
-    throw badRequest('name must be at most 64 characters, without control characters');
+    throw badRequest(`${field} must be at most 64 characters, without control characters`);
   }
   return name;
 }

@@ -8,11 +8,12 @@
 import { Hono } from 'hono';
 import type { UpdateInput } from '../brokers/types.ts';
 import { type Config, ConfigError } from '../config.ts';
-import type { Hub } from '../hub/app.ts';
+import type { Hub, HubOptions } from '../hub/app.ts';
 import { insufficientScope, type Principal, unauthorized } from '../hub/auth.ts';
 import { cors, parseOrigins } from '../hub/cors.ts';
 import { badRequest, HubError } from '../hub/errors.ts';
 import { type IssuerConfig, parseIssuers } from '../hub/issuers.ts';
+import type { Subscription } from '../hub/matchers.ts';
 import { displayName, json, readJson } from './http.ts';
 import { POLICIES, type RoomsPolicy, type UpstreamIdentity, UpstreamVerifier } from './policy.ts';
 import {
@@ -27,6 +28,7 @@ import {
   roomTopic,
   stateTopic,
 } from './protocol.ts';
+import { Seats } from './seats.ts';
 import { byteLength, RoomStates } from './state.ts';
 import { mintPeerToken, newPeerId } from './tokens.ts';
 
@@ -44,7 +46,6 @@ export type RoomsSettings = Pick<
   | 'jwtKey'
   | 'issuer'
   | 'resource'
-  | 'publicUrl'
   | 'dev'
   | 'historySize'
   | 'corsOrigins'
@@ -58,6 +59,8 @@ export interface Rooms {
   readonly issuers: IssuerConfig[];
   /** Checks publishes to room topics (private only, `state` reserved, size limit, a peer's own `from`). */
   readonly guard: ((update: UpdateInput, hubUrl: URL, publisher: Principal) => void) | undefined;
+  /** Admits the stream of a peer to its inbox only while its room has a seat for it (see `seats.ts`). */
+  readonly admit: HubOptions['admit'];
   /** Mounts the endpoints on a running hub; returns the routes and a `close` for shutdown. */
   attach(hub: Hub): { app: Hono; ready: Promise<void>; close(): void };
 }
@@ -104,6 +107,7 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
     policy,
     issuers: [],
     guard: undefined,
+    admit: undefined,
     attach: () => ({ app: new Hono(), ready: Promise.resolve(), close() {} }),
   };
   if (policy === 'off') return disabled;
@@ -151,11 +155,28 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
       checkSender(update, publisher);
     }
   };
+  // Seats exist once the rooms are attached to a hub: they follow its broker and read its registry.
+  let seats: Seats | undefined;
+  const admit = (subscriber: Principal | null, subscriptions: readonly Subscription[]) => {
+    const payload = subscriber?.payload;
+    if (!seats || !isJsonObject(payload) || !isRoomName(payload.room) || !isPeerId(payload.peer)) {
+      return undefined;
+    }
+    // Only a stream on the peer's own inbox makes it present (see `present`): that one needs a seat.
+    const inbox = inboxTopic(payload.room, payload.peer);
+    if (!subscriptions.some((s) => s.type === 'exact' && s.match === inbox)) return undefined;
+    return seats.claim(payload.room, payload.peer).then(() => {});
+  };
   return {
     policy,
     issuers,
     guard,
-    attach: (hub) => attach(hub, { settings, hubPath, key, upstream, policy }),
+    admit,
+    attach: (hub) => {
+      const attached = attach(hub, { settings, hubPath, key, upstream, policy });
+      seats = attached.seats;
+      return attached;
+    },
   };
 }
 
@@ -170,7 +191,8 @@ interface AttachOptions {
 function attach(hub: Hub, options: AttachOptions) {
   const { settings, hubPath, key, upstream } = options;
   const states = new RoomStates(hub.broker, { maxStateBytes: settings.roomsMaxStateBytes });
-  const hubUrlOf = (request: Request) => new URL(hubPath, settings.publicUrl ?? request.url);
+  const seats = new Seats(hub.broker, { maxPeers: settings.roomsMaxPeers, hubPath, present });
+  const hubUrlOf = hub.urls.of;
   const app = new Hono();
   app.use(`${ROOM_PREFIX}*`, cors(parseOrigins(settings.corsOrigins)));
 
@@ -234,7 +256,8 @@ function attach(hub: Hub, options: AttachOptions) {
     if (upstream) identity = await upstream.verify(request, room, settings.roomsAudience ?? resource);
     const body = await readJson(request, settings.roomsMaxMessageBytes, {});
     if (!isJsonObject(body)) throw badRequest('the body must be a JSON object');
-    const name = identity.name ?? displayName(body.name);
+    // The application names its users, under the same rules: a name shows in every peer's list.
+    const name = displayName(identity.name, `the token's "name" claim`) ?? displayName(body.name);
     const previous = await resumed(body.resume, room, hubUrl, identity.user);
     const peer = previous ?? newPeerId();
 
@@ -242,11 +265,9 @@ function attach(hub: Hub, options: AttachOptions) {
     // Cursor (with the state) first, presence list second: every presence change up to the cursor is
     // in the list, and the ones after it come on the stream (applying one twice changes nothing).
     const { state, cursor } = states.snapshot(room);
-    const others = await present(room);
+    // A seat for the peer until it connects (409 when the room is full), and who is present.
+    const others = new Map(await seats.claim(room, peer));
     others.delete(peer);
-    if (others.size >= settings.roomsMaxPeers) {
-      throw new HubError('conflict', `the room is full (${settings.roomsMaxPeers} peers)`);
-    }
     const payload = {
       room,
       peer,
@@ -267,7 +288,8 @@ function attach(hub: Hub, options: AttachOptions) {
       resumed: previous !== undefined,
       token,
       expiresAt,
-      hub: hubUrl.href,
+      // Where this client reached the hub: it subscribes and publishes there next.
+      hub: hub.urls.reachedBy(request).href,
       topics: {
         room: roomTopic(room),
         inbox: inboxTopic(room, peer),
@@ -329,5 +351,13 @@ function attach(hub: Hub, options: AttachOptions) {
   });
 
   const ready = Promise.all([states.ready, upstream?.ready]).then(() => {});
-  return { app, ready, close: () => states.close() };
+  return {
+    app,
+    ready,
+    seats,
+    close: () => {
+      states.close();
+      seats.close();
+    },
+  };
 }

@@ -1,11 +1,10 @@
 /**
  * `GET /demo`: a video call app on the hub's rooms — pick a room, see who is there, talk (camera and
  * microphone, full mesh), chat over the WebRTC data channels, and keep a checklist that everyone in
- * the room edits together through the hub. One self-contained page that imports `/client.js`: no
- * build step, and served from memory on every runtime.
+ * the room edits together through the hub. The page loads `/demo.css` and `/demo.js` (which imports
+ * `/client.js`): no build step, served from memory on every runtime, and nothing inline, so that its
+ * Content-Security-Policy needs no 'unsafe-inline' (see `pages.ts`).
  */
-import { demoScript } from './demo-script.ts';
-import { demoStyle } from './demo-style.ts';
 
 /** Icons (Feather-style strokes, drawn for this page). */
 const icon = {
@@ -82,11 +81,11 @@ export const demoPage = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
 <title>ssehub rooms — video calls over Server-Sent Events</title>
-<style>${demoStyle}</style>
+<link rel="stylesheet" href="/demo.css">
 </head>
 <body>
 ${markup}
-<script type="module">${demoScript}</script>
+<script type="module" src="/demo.js"></script>
 </body>
 </html>
 `;

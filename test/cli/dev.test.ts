@@ -92,6 +92,16 @@ describe('security settings', () => {
       /must be a public key/,
     ],
     ['a missing issuers file', { SSEHUB_ISSUERS_FILE: '/nonexistent/issuers.json' }, /cannot read/],
+    [
+      'a resource identifier that names no origin, without a public URL',
+      { SSEHUB_RESOURCE: 'urn:example:hub' },
+      /SSEHUB_RESOURCE "urn:example:hub" is not an http\(s\) URL.*set SSEHUB_PUBLIC_URL/,
+    ],
+    [
+      'a public URL that is not an http(s) URL',
+      { SSEHUB_PUBLIC_URL: 'hub.example.com' },
+      /SSEHUB_PUBLIC_URL must be/,
+    ],
   ])('exits 2 on %s', async (_, env, message) => {
     const result = await runCli([], { ...key, ...env });
     expect(result.code).toBe(2);

@@ -3,7 +3,7 @@ import { exportJWK, exportPKCS8, generateKeyPair, importPKCS8 } from 'jose';
 import { expect, it } from 'vitest';
 import { HUB, publish, publishOk, q, subscribe, uniqueTopic } from './client.ts';
 import { keys, SPLIT_PUBLISH_SECRET, SPLIT_SUBSCRIBE_SECRET } from './keys.ts';
-import { FIXTURE_ISSUER, FIXTURE_RESOURCE, type Target } from './target.ts';
+import { FIXTURE_ISSUER, FIXTURE_ORIGIN, FIXTURE_RESOURCE, type Target } from './target.ts';
 import { bearer, DETAIL, detail, draft, publishAll, sign, unsigned } from './tokens.ts';
 
 /** What a refused token gets: 401, `invalid_token`, the metadata pointer, and no reason. */
@@ -13,7 +13,10 @@ async function expectInvalidToken(base: string, token: string, what: string) {
   const challenge = res.headers.get('www-authenticate') ?? '';
   expect(challenge, what).toMatch(/^Bearer /);
   expect(challenge, what).toContain('error="invalid_token"');
-  expect(challenge, what).toContain(`resource_metadata="${base}/.well-known/oauth-protected-resource${HUB}"`);
+  // The metadata of the configured resource identifier (RFC 9728 §3.1), not of whatever Host was named.
+  expect(challenge, what).toContain(
+    `resource_metadata="${FIXTURE_ISSUER}/.well-known/oauth-protected-resource${HUB}"`,
+  );
   expect(challenge, what).not.toContain('error_description');
   expect(res.text, what).toBe('invalid token\n');
 }
@@ -276,10 +279,17 @@ export function authTests(target: () => Target) {
       detail(['publish'], [{ match: `/rooms/${room}/:id`, match_type: 'urlpattern' }]),
     ]);
     expect((await publish(url(), { topic: `/rooms/${room}/1`, data: 'x' }, { token })).status).toBe(200);
-    expect((await publish(url(), { topic: `${url()}/rooms/${room}/2`, data: 'x' }, { token })).status).toBe(
-      200,
-    );
-    for (const topic of [`/rooms/${room}/1/deeper`, `/ROOMS/${room}/1`, `/rooms/${room}`, 'not a url']) {
+    // Relative grants cover the configured hub origin (the fixture's resource identifier's).
+    const absolute = `${FIXTURE_ISSUER}/rooms/${room}/2`;
+    expect((await publish(url(), { topic: absolute, data: 'x' }, { token })).status).toBe(200);
+    const elsewhere = `${url()}/rooms/${room}/3`;
+    for (const topic of [
+      `/rooms/${room}/1/deeper`,
+      `/ROOMS/${room}/1`,
+      `/rooms/${room}`,
+      'not a url',
+      elsewhere,
+    ]) {
       expect((await publish(url(), { topic, data: 'x' }, { token })).status, topic).toBe(403);
     }
   });
@@ -326,6 +336,43 @@ export function authTests(target: () => Target) {
       authorization: 'Bearer not.a.token',
     });
     expect(badHeader.status).toBe(401);
+  });
+
+  it('takes a cookie-authenticated publish only from the hub origin or an allowed origin (CSRF), and says why not (403)', async () => {
+    const topic = uniqueTopic('csrf');
+    const watcher = await subscribe(url(), `match=${q(topic)}`);
+    const token = await publishAll();
+    // A form POST is what any site can make a browser send, cookie included, without a preflight.
+    const post = async (data: string, headers: Record<string, string>) => {
+      const res = await fetch(`${url()}${HUB}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: `topic=${q(topic)}&data=${q(data)}`,
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const cookie = `__Secure-mercure_access_token=${token}`;
+    for (const [what, headers] of [
+      ['a foreign Origin', { origin: 'https://evil.example' }],
+      ['a foreign Referer', { referer: 'https://evil.example/page' }],
+      ['Origin: null', { origin: 'null', referer: `${FIXTURE_ORIGIN}/page` }],
+      ['a look-alike Origin', { origin: `${FIXTURE_ORIGIN}.evil.example` }],
+      ['neither Origin nor Referer', {}],
+    ] as const) {
+      const refused = await post(`evil: ${what}`, { cookie, ...headers });
+      expect({ what, status: refused.status }).toEqual({ what, status: 403 });
+      expect(refused.text).toMatch(/authenticated by a cookie must come from the hub's origin or an allowed/);
+    }
+    const allowed = await post('allowed origin', { cookie, origin: FIXTURE_ORIGIN });
+    const byReferer = await post('allowed referer', { cookie, referer: `${FIXTURE_ORIGIN}/app?x=1` });
+    const own = await post('hub origin', { cookie, origin: FIXTURE_ISSUER });
+    // The Authorization header is not sent by a browser on its own: no origin check.
+    const header = await post('header', { ...bearer(token), cookie, origin: 'https://evil.example' });
+    const ok = [allowed, byReferer, own, header];
+    expect(ok.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect((await watcher.waitForEvents(4)).map((e) => e.id)).toEqual(ok.map((r) => r.text));
+    expect(watcher.text()).not.toContain('evil');
+    watcher.close();
   });
 
   it('never reads a token from the URL', async () => {

@@ -1,8 +1,8 @@
 /** MERCURE.md — private updates never leak: live, replay, alternate topics, URL patterns, query matchers. */
 import { expect, it } from 'vitest';
-import type { SseStream } from '../helpers/sse.ts';
-import { publishOk, q, subscribe, uniqueTopic } from './client.ts';
-import type { Start, Target } from './target.ts';
+import { openStreamAs, type SseStream } from '../helpers/sse.ts';
+import { HUB, publishOk, q, subscribe, uniqueTopic } from './client.ts';
+import { FIXTURE_ISSUER, type Start, type Target } from './target.ts';
 import { bearer, detail, draft } from './tokens.ts';
 
 const subscribeGrant = (topics: Array<{ match: string; match_type?: string }>, extra = {}) =>
@@ -61,6 +61,32 @@ export function privateTests(target: () => Target, start: Start) {
     const open = await publishOk(url(), { topic: `/books-${room}/1/reviews`, data: 'open' });
     expect((await sub.waitForEvents(2)).map((e) => e.id)).toEqual([granted, open]);
     expect(sub.text()).not.toContain('secret');
+    sub.close();
+  });
+
+  it('resolves relative grants and patterns against the configured hub origin, whatever Host the request names', async () => {
+    // The fixture names the hub by its resource identifier (https://localhost/…) and sets no public
+    // URL: a subscriber that claims another Host must not stretch "/books/:id" over that host's topics.
+    const family = `/books-${crypto.randomUUID()}`;
+    const token = await subscribeGrant([{ match: `${family}/:id`, match_type: 'urlpattern' }]);
+    const query = `match_urlpattern=${q(`${family}/:id`)}&match=${q(`https://other.example${family}/1`)}`;
+    const sub = await openStreamAs(`${url()}${HUB}?${query}`, 'other.example', bearer(token));
+    expect(sub.status).toBe(200);
+    await publishOk(url(), {
+      topic: `https://other.example${family}/1`,
+      data: 'other origin',
+      private: 'on',
+    });
+    const relative = await publishOk(url(), { topic: `${family}/2`, data: 'relative', private: 'on' });
+    const absolute = await publishOk(url(), {
+      topic: `${FIXTURE_ISSUER}${family}/3`,
+      data: 'configured origin',
+      private: 'on',
+    });
+    const marker = await publishOk(url(), { topic: `${family}/marker`, data: 'marker' });
+    await sub.waitFor(() => sub.events.some((e) => e.id === marker), 'the marker');
+    expect(sub.events.map((e) => e.id)).toEqual([relative, absolute, marker]);
+    expect(sub.text()).not.toContain('other origin');
     sub.close();
   });
 

@@ -1,7 +1,7 @@
 /** MERCURE.md — Subscribe, plus heartbeats and the stream's own behaviour. */
 import { expect, it } from 'vitest';
 import { HUB, publishOk, q, subscribe, uniqueTopic } from './client.ts';
-import { subscriberToken, type Target } from './target.ts';
+import { FIXTURE_ISSUER, subscriberToken, type Target } from './target.ts';
 
 export function subscribeTests(target: () => Target) {
   const url = () => target().url;
@@ -42,7 +42,9 @@ export function subscribeTests(target: () => Target) {
     await publishOk(url(), { topic: `/BOOKS-${room}/1`, data: 'case' });
     await publishOk(url(), { topic: `https://elsewhere.example/books-${room}/1`, data: 'other origin' });
     const a = await publishOk(url(), { topic: `/books-${room}/1`, data: 'relative' });
-    const b = await publishOk(url(), { topic: `${url()}/books-${room}/2`, data: 'absolute' });
+    // Relative to the configured hub origin (the fixture's resource identifier's), not the request's.
+    await publishOk(url(), { topic: `${url()}/books-${room}/3`, data: 'request origin' });
+    const b = await publishOk(url(), { topic: `${FIXTURE_ISSUER}/books-${room}/2`, data: 'absolute' });
     await sub.waitForEvents(2);
     expect(sub.events.map((e) => e.id)).toEqual([a, b]);
     sub.close();

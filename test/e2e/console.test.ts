@@ -28,6 +28,10 @@ describe.skipIf(!available('Chromium', CHROMIUM))('console page in Chromium', ()
 
   it('receives updates published with curl-like requests and from its own form', async () => {
     const page = await browser.newPage();
+    const refused: string[] = [];
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) refused.push(message.text());
+    });
     await page.goto(`${hub.url}/#token=${token}`);
     await page.locator('#status.open').waitFor();
     const res = await fetch(`${hub.url}/.well-known/mercure`, {
@@ -43,6 +47,8 @@ describe.skipIf(!available('Chromium', CHROMIUM))('console page in Chromium', ()
     await page.click('#publish button[type=submit]');
     await page.locator('#log li', { hasText: 'typed in the page' }).waitFor();
     expect(await page.locator('#result').textContent()).toMatch(/^published: urn:uuid:/);
+    // Its Content-Security-Policy blocked nothing the page needs.
+    expect(refused).toEqual([]);
     await page.close();
   });
 });

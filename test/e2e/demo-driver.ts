@@ -22,7 +22,7 @@ export interface Peer {
   readonly name: string;
   readonly context: BrowserContext;
   readonly page: Page;
-  /** Uncaught page errors so far. */
+  /** Uncaught page errors and Content-Security-Policy violations so far. */
   readonly errors: string[];
   /** The peer id the hub gave this page. */
   id(): Promise<string>;
@@ -34,6 +34,10 @@ export async function openDemo(browser: Browser, base: string, room: string, nam
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  // Chromium reports what the page's CSP blocked on the console ("Refused to …").
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) errors.push(message.text());
+  });
   await page.goto(`${base}/demo?room=${room}`);
   await page.fill('#name-input', name);
   await page.click('#join-button');

@@ -2,6 +2,8 @@
  * A test subscriber: opens an event stream with `fetch`, keeps the raw text it received, and parses it
  * with the independent `eventsource-parser` package, so tests assert both bytes and events.
  */
+import { get as httpGet } from 'node:http';
+import { Readable } from 'node:stream';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 export interface SseStream {
@@ -36,6 +38,39 @@ export async function openStream(url: string, headers: Record<string, string> = 
     headers: { accept: 'text/event-stream', ...headers },
     signal: controller.signal,
   });
+  return readStream(response.status, response.headers, response.body, () => controller.abort());
+}
+
+/**
+ * Opens `url` as an event stream over `node:http`, which (unlike `fetch`) sends the `Host` header it
+ * is given: for requests that claim to be for another host than the one they reach.
+ */
+export function openStreamAs(
+  url: string,
+  host: string,
+  headers: Record<string, string> = {},
+): Promise<SseStream> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(url, { headers: { accept: 'text/event-stream', ...headers, host } }, (res) => {
+      const responseHeaders = new Headers();
+      for (const [name, value] of Object.entries(res.headers)) {
+        for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+          responseHeaders.append(name, v);
+        }
+      }
+      const body = Readable.toWeb(res) as ReadableStream<Uint8Array>;
+      resolve(readStream(res.statusCode ?? 0, responseHeaders, body, () => request.destroy()));
+    });
+    request.on('error', reject);
+  });
+}
+
+function readStream(
+  status: number,
+  headers: Headers,
+  body: ReadableStream<Uint8Array> | null,
+  abort: () => void,
+): SseStream {
   const events: EventSourceMessage[] = [];
   const retries: number[] = [];
   const comments: string[] = [];
@@ -52,9 +87,9 @@ export async function openStream(url: string, headers: Record<string, string> = 
     onComment: (comment) => comments.push(comment),
   });
   const endedPromise = (async () => {
-    if (!response.body) return;
+    if (!body) return;
     const decoder = new TextDecoder();
-    const reader = response.body.getReader();
+    const reader = body.getReader();
     try {
       for (;;) {
         const { done, value } = await reader.read();
@@ -94,8 +129,8 @@ export async function openStream(url: string, headers: Record<string, string> = 
     });
 
   return {
-    status: response.status,
-    headers: response.headers,
+    status,
+    headers,
     events,
     retries,
     comments,
@@ -112,7 +147,7 @@ export async function openStream(url: string, headers: Record<string, string> = 
     get endedCleanly() {
       return clean;
     },
-    close: () => controller.abort(),
+    close: abort,
   };
 }
 

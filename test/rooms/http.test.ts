@@ -5,7 +5,7 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_ISSUER, FIXTURE_RESOURCE } from '../conformance/target.ts';
+import { FIXTURE_ISSUER, FIXTURE_ORIGIN, FIXTURE_RESOURCE } from '../conformance/target.ts';
 import { publishAll } from '../conformance/tokens.ts';
 import {
   join,
@@ -130,8 +130,10 @@ describe('what a peer token may publish', () => {
       ).status,
     ).toBe(200);
     expect((await send(`/rooms/${room}/peers/${b.peer}`)).status).toBe(200);
-    expect((await send(`${hub.url}/rooms/${room}/peers/${b.peer}`)).status).toBe(200);
+    // Absolute on the configured hub origin (the fixture's resource identifier's), not the request's.
+    expect((await send(`${FIXTURE_ISSUER}/rooms/${room}/peers/${b.peer}`)).status).toBe(200);
     for (const topic of [
+      `${hub.url}/rooms/${room}/peers/${b.peer}`,
       `/rooms/${room}/state`,
       `/rooms/${unique('elsewhere')}`,
       `/rooms/${unique('elsewhere')}/peers/${b.peer}`,
@@ -341,6 +343,37 @@ describe('shared state', () => {
       { kind: 'patch', ref: 'b2', from: bob.peer, patch: { items: { z: { text: 'bread' } } } },
     ]);
     stream.close();
+  });
+
+  it('takes cookie-authenticated state changes only from an allowed origin (CSRF)', async () => {
+    const room = unique('csrf');
+    const peer = (await join(hub.url, room)).answer;
+    const change = async (path: string, body: unknown, headers: Record<string, string>) => {
+      const res = await fetch(`${hub.url}/rooms/${room}/state${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          cookie: `__Secure-mercure_access_token=${peer.token}`,
+          ...headers,
+        },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const patch = { ref: 'evil', patch: { owned: true } };
+    for (const headers of [{ origin: 'https://evil.example' }, {}] as Record<string, string>[]) {
+      const refused = await change('', patch, headers);
+      expect(refused.status).toBe(403);
+      expect(refused.text).toMatch(/authenticated by a cookie/);
+      const restore = await change('/restore', { ref: 'r', epoch: 'e', state: { owned: true } }, headers);
+      expect(restore.status).toBe(403);
+    }
+    const state = await fetch(`${hub.url}/rooms/${room}/state`, {
+      headers: { authorization: `Bearer ${peer.token}` },
+    });
+    expect((await state.json()).state.value).toEqual({});
+    const allowed = await change('', { ref: 'ok', patch: { fine: true } }, { origin: FIXTURE_ORIGIN });
+    expect(allowed.status).toBe(200);
   });
 
   it('refuses state changes that are malformed (400), from elsewhere (401/403) or too large (413)', async () => {

@@ -2,7 +2,7 @@
  * Who may join: rooms off by default (404), gated by the application's own tokens (401/403), full
  * rooms (409), and settings that stop the hub at startup (exit code 2).
  */
-import { SignJWT } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinRoom } from '../../src/client/index.ts';
 import { fixtureEnv, publisherToken } from '../conformance/target.ts';
@@ -37,7 +37,9 @@ describe('rooms off', () => {
       const demo = await fetch(`${hub.url}/demo`);
       expect(demo.status).toBe(200);
       expect(demo.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(await demo.text()).toContain("import { joinRoom, startCall } from '/client.js'");
+      expect(await demo.text()).toContain('<script type="module" src="/demo.js"></script>');
+      const script = await fetch(`${hub.url}/demo.js`);
+      expect(await script.text()).toContain("import { joinRoom, startCall } from '/client.js'");
       // Without rooms, /rooms/… topics are ordinary topics: no rooms guard on them.
       const plain = await fetch(`${hub.url}/.well-known/mercure`, {
         method: 'POST',
@@ -97,6 +99,22 @@ describe('rooms gated by application tokens', () => {
     const wrongRoom = await join(hub.url, 'finance', {}, bearer(await appToken({ rooms: ['ops'] })));
     expect(wrongRoom.status).toBe(403);
     expect((await join(hub.url, 'ops', {}, bearer(await appToken({ sub: 'x' })))).status).toBe(403);
+  });
+
+  it('holds the name claim of the token to the rules of a typed name (400), and trims it', async () => {
+    for (const name of ['Eve\u0000', 'Eve\u202eevE', '\u200bAda', 'x'.repeat(65)]) {
+      const token = await appToken({ sub: 'u-names', name, rooms: ['names'] });
+      const { status, text } = await join(hub.url, 'names', {}, bearer(token));
+      expect({ name, status }).toEqual({ name, status: 400 });
+      expect(text).toBe(
+        `the token's "name" claim must be at most 64 characters, without control characters\n`,
+      );
+    }
+    const token = await appToken({ sub: 'u-names', name: '  Grace  ', rooms: ['names'] });
+    const { status, answer } = await join(hub.url, 'names', {}, bearer(token));
+    expect(status).toBe(200);
+    const details = decodeJwt(answer.token).authorization_details as Array<{ payload?: unknown }>;
+    expect(details.find((d) => d.payload)?.payload).toMatchObject({ name: 'Grace', user: 'u-names' });
   });
 
   it('works from the client, which asks its token provider before joining', async () => {

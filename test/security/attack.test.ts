@@ -16,7 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUB, publish, q, subscribe } from '../conformance/client.ts';
+import { publish, q, subscribe } from '../conformance/client.ts';
 import { fixtureEnv } from '../conformance/target.ts';
 import { type RuntimeHub, runtimes } from '../helpers/runtimes.ts';
 import type { SseStream } from '../helpers/sse.ts';
