@@ -54,6 +54,8 @@ export function parsePublishForm(fields: FormFields, hubUrl: URL, limits: Publis
     if (id.startsWith('#')) throw badRequest('id must not start with "#" (reserved for hub-generated ids)');
     if (id === 'earliest') throw badRequest('"earliest" is a reserved id');
     if (hasControlOrFormat(id)) throw badRequest('id must not contain control or format characters');
+    // HTTP trims the spaces around a header value: such an id could never come back as Last-Event-ID.
+    if (id.startsWith(' ') || id.endsWith(' ')) throw badRequest('id must not start or end with a space');
     update.id = id;
   }
   if (type !== undefined && type !== '') {

@@ -8,6 +8,7 @@ import { configuredTests } from './configured.ts';
 import { corsTests } from './cors.ts';
 import { costTests } from './costs.ts';
 import { fuzzTests } from './fuzz.ts';
+import { surfaceFuzzTests } from './fuzz-surface.ts';
 import { headersTests } from './headers.ts';
 import { idTests } from './ids.ts';
 import { legacyTests } from './legacy.ts';
@@ -42,6 +43,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('authorization', () => authTests(current));
     describe('private updates', () => privateTests(current, start));
     describe('fuzzed tokens and headers', () => fuzzTests(current));
+    describe('fuzzed patterns, ids, types and data', () => surfaceFuzzTests(current));
     describe('CORS and discovery', () => corsTests(current));
     describe('security headers', () => headersTests(current));
     describe('active subscriptions', () => presenceTests(current));
