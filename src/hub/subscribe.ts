@@ -176,13 +176,13 @@ async function fromBroker<T>(call: () => Promise<T>): Promise<T> {
 
 /**
  * The `Mercure-Last-Event-ID` of a resumed subscription: the cursor when the replay starts right after
- * it with nothing missing; `earliest` when the cursor is `earliest`, unknown or discarded, when a
- * retention lane the subscriber may read from discarded updates after it, or when the cursor names an
- * update the subscriber may not read (the header must not tell it which private ids exist).
+ * it with nothing missing; `earliest` when the cursor is `earliest`, unknown or discarded, or when a
+ * retention lane the subscriber may read from discarded updates after it. A found cursor is echoed even
+ * when it names an update the subscriber may not read: it sent that id itself (the hub hands such
+ * cursors out, e.g. in a rooms join answer), and the header never names another.
  */
 function resumedFrom(ctx: SubscribeContext, subscriber: Subscriber, cursor: string, first: HistoryResult) {
-  if (cursor === EARLIEST || !first.found || !first.anchor) return EARLIEST;
-  if (!subscriber.canRead(first.anchor)) return EARLIEST;
+  if (cursor === EARLIEST || !first.found) return EARLIEST;
   if (first.lost.some((lane) => concerns(ctx, subscriber, lane))) return EARLIEST;
   return cursor;
 }

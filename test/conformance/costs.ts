@@ -103,30 +103,6 @@ export function costTests(target: () => Target, start: Start) {
     resumed.close();
   });
 
-  it('never names in Mercure-Last-Event-ID a private update the subscriber may not read', async () => {
-    const topic = uniqueTopic('secret');
-    const secret = await publishOk(url(), {
-      topic,
-      data: 'hidden',
-      private: 'on',
-      id: `secret-${crypto.randomUUID()}`,
-    });
-    const next = await publishOk(url(), { topic, data: 'public' });
-    // An anonymous subscriber guessing a private id learns nothing about it: `earliest`.
-    const guess = await subscribe(url(), `match=${q(topic)}`, { 'last-event-id': secret });
-    expect(guess.headers.get('mercure-last-event-id')).toBe('earliest');
-    expect((await guess.waitForEvents(1)).map((e) => e.id)).toEqual([next]);
-    guess.close();
-    // A subscriber allowed to read it resumes after it as usual.
-    const allowed = await subscribe(url(), `match=${q(topic)}`, {
-      ...bearer(await draft([detail(['subscribe'], [{ match: topic }])])),
-      'last-event-id': secret,
-    });
-    expect(allowed.headers.get('mercure-last-event-id')).toBe(secret);
-    expect((await allowed.waitForEvents(1)).map((e) => e.id)).toEqual([next]);
-    allowed.close();
-  });
-
   it('replays long history at the pace of a subscriber that stops reading, then goes live', async () => {
     const topic = uniqueTopic('paced');
     // Far more history than the backlog bound of the fixture (64 KiB): 40 updates of 50 KB.

@@ -71,7 +71,11 @@ it('admits at most the limit when every join comes before any connection, in any
   const byStatus = (status: number) => streams.filter((s) => s.status === status);
   expect(byStatus(200)).toHaveLength(MAX);
   expect(byStatus(409)).toHaveLength(12 - MAX);
-  for (const refused of byStatus(409)) expect(refused.text()).toBe(`the room is full (${MAX} peers)\n`);
+  for (const refused of byStatus(409)) {
+    // The body arrives after the status: read it once the response has ended.
+    await refused.ended;
+    expect(refused.text()).toBe(`the room is full (${MAX} peers)\n`);
+  }
   for (const [i, stream] of streams.entries()) {
     expect({ i, status: stream.status }).toEqual({ i, status: strays.includes(order[i]!) ? 409 : 200 });
   }
