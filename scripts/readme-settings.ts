@@ -3,7 +3,7 @@
  * A test fails when the README's table and the code disagree.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { settingsMarkdown } from '../src/config.ts';
+import { settingsMarkdown } from '../src/config/index.ts';
 
 export const START = '<!-- settings:start -->';
 export const END = '<!-- settings:end -->';

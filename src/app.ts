@@ -1,12 +1,18 @@
 import { Hono } from 'hono';
-import { createMemoryBroker } from './brokers/memory.ts';
-import type { Broker } from './brokers/types.ts';
-import type { Config } from './config.ts';
-import { createHub, HUB_PATH, type Hub, type HubOptions } from './hub/app.ts';
-import { errorResponse, notFound } from './hub/errors.ts';
-import { retentionOf } from './hub/history.ts';
-import { createRooms } from './signaling/rooms.ts';
-import { servePages } from './web/pages.ts';
+import type { Broker } from './brokers/index.ts';
+import { createMemoryBroker } from './brokers/index.ts';
+import type { Config } from './config/index.ts';
+import {
+  createHub,
+  errorResponse,
+  HUB_PATH,
+  type Hub,
+  type HubOptions,
+  notFound,
+  retentionOf,
+} from './hub/index.ts';
+import { createRooms } from './signaling/index.ts';
+import { servePages } from './web/index.ts';
 
 export interface AppOptions {
   config: Config;

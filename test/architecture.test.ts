@@ -1,11 +1,14 @@
 /**
- * The core speaks Web APIs only: nothing outside `src/runtimes/` may import `node:*` (or a bare Node
- * built-in), `bun`, `cloudflare:*`, or reach for the `Deno`, `Bun`, `process` or `Buffer` globals.
- * Tests beside the sources (`*.test.ts`) may use Node.
+ * The architecture, enforced:
+ * - the core speaks Web APIs only: nothing outside `src/runtimes/` may import `node:*` (or a bare Node
+ *   built-in), `bun`, `cloudflare:*`, or reach for the `Deno`, `Bun`, `process` or `Buffer` globals;
+ * - each layer is a folder with one entry point (`index.ts`): another layer imports it only through
+ *   that file, and only downward (the ranks below).
+ * Tests beside the sources (`*.test.ts`) may use Node and reach into a layer.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join, normalize, relative } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -131,6 +134,102 @@ describe('architecture: the core uses Web APIs only', () => {
       '8: global Bun',
       '9: global Deno',
       '10: global Buffer',
+    ]);
+  });
+});
+
+/**
+ * The layers, lowest first: a layer may import the entry point of a layer of a lower rank, never one
+ * of its own rank or above. Files directly in `src/` are the application (`app.ts`, `index.ts`).
+ */
+const RANKS: Record<string, number> = {
+  config: 0,
+  urlpattern: 0,
+  sse: 0,
+  'room-protocol': 0,
+  brokers: 1,
+  client: 1,
+  'brokers/redis': 2,
+  hub: 2,
+  signaling: 3,
+  web: 3,
+  '.': 4,
+  runtimes: 5,
+};
+
+/** The layer of a path under `src/`: the longest layer folder that contains it. */
+function layerOf(path: string): string | undefined {
+  const dir = dirname(path);
+  let best: string | undefined;
+  for (const layer of Object.keys(RANKS)) {
+    if (layer === '.' ? dir === '.' : dir === layer || dir.startsWith(`${layer}/`)) {
+      if (best === undefined || best === '.' || layer.length > best.length) best = layer;
+    }
+  }
+  return best;
+}
+
+/** Every import of `file` (a path under `src/`) that breaks the layering, as `specifier: why`. */
+function layeringViolations(file: string, source: string): string[] {
+  const parsed = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true);
+  const own = layerOf(file);
+  const found: string[] = [];
+  const check = (node: ts.Node | undefined) => {
+    if (!node || !ts.isStringLiteralLike(node) || !node.text.startsWith('.')) return;
+    const target = normalize(join(dirname(file), node.text));
+    const layer = layerOf(target);
+    if (layer === own) return;
+    if (own === undefined || layer === undefined) {
+      found.push(`${node.text}: outside every layer`);
+      return;
+    }
+    if (RANKS[layer]! >= RANKS[own]!) found.push(`${node.text}: up from ${own} to ${layer}`);
+    else if (layer !== '.' && target !== join(layer, 'index.ts')) {
+      found.push(`${node.text}: into ${layer} past its entry point`);
+    }
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) check(node.moduleSpecifier);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      check(node.arguments[0]);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(parsed);
+  return found;
+}
+
+describe('architecture: layers and entry points', () => {
+  it('imports other layers only through their entry points, and only downward', () => {
+    const files = coreFiles().concat(
+      readdirSync(join('src', 'runtimes'))
+        .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts') && !name.endsWith('.d.ts'))
+        .map((name) => join('src', 'runtimes', name)),
+    );
+    const violations = files.flatMap((file) =>
+      layeringViolations(relative('src', file), readFileSync(file, 'utf8')).map((v) => `${file}: ${v}`),
+    );
+    expect(violations).toEqual([]);
+  });
+
+  it('catches each kind of layering violation (the guard itself works)', () => {
+    expect(
+      layeringViolations(
+        'hub/probe.ts',
+        [
+          "import { a } from './same-layer.ts';",
+          "import { b } from '../brokers/index.ts';",
+          "import { c } from '../brokers/memory.ts';",
+          "import { d } from '../signaling/index.ts';",
+          "export { e } from '../brokers/redis/index.ts';",
+          "const f = await import('../runtimes/node.ts');",
+        ].join('\n'),
+      ),
+    ).toEqual([
+      '../brokers/memory.ts: into brokers past its entry point',
+      '../signaling/index.ts: up from hub to signaling',
+      '../brokers/redis/index.ts: up from hub to brokers/redis',
+      '../runtimes/node.ts: up from hub to runtimes',
     ]);
   });
 });

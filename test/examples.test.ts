@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
 import clock from '../examples/clock.ts';
-import { settingsMarkdown } from '../src/config.ts';
+import { settingsMarkdown } from '../src/config/index.ts';
 
 describe('README', () => {
   const readme = readFileSync('README.md', 'utf8');

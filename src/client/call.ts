@@ -10,9 +10,9 @@
  * Browser APIs only.
  */
 
+import { isJsonObject, type PeerInfo } from '../room-protocol/index.ts';
 import { Emitter } from './emitter.ts';
 import type { Room } from './room.ts';
-import { isJsonObject, type PeerInfo } from './room-protocol.ts';
 import { PerfectNegotiation } from './webrtc.ts';
 
 export interface CallOptions {

@@ -20,6 +20,14 @@
  * @module
  */
 
+export {
+  isPeerId,
+  isRoomName,
+  type Json,
+  type JsonObject,
+  mergePatch,
+  type PeerInfo,
+} from '../room-protocol/index.ts';
 export { backoffDelay, type ReconnectOptions } from './backoff.ts';
 export { Call, type CallEvents, type CallOptions, type CallPeer, startCall } from './call.ts';
 export { ClientError, type ClientErrorCode } from './errors.ts';
@@ -51,14 +59,6 @@ export {
   type RoomMessage,
   type RoomStatus,
 } from './room.ts';
-export {
-  isPeerId,
-  isRoomName,
-  type Json,
-  type JsonObject,
-  mergePatch,
-  type PeerInfo,
-} from './room-protocol.ts';
 export { RoomState, type RoomStateEvents, type StateChange } from './room-state.ts';
 export {
   isPolite,

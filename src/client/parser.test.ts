@@ -5,7 +5,7 @@
 import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeEvent, type SseEvent } from '../sse/encode.ts';
+import { encodeEvent, type SseEvent } from '../sse/index.ts';
 import { createEventStreamParser, type SseMessage } from './parser.ts';
 
 function parse(chunks: readonly string[], lastEventId?: string) {

@@ -6,8 +6,8 @@
  * costs one request, not ten). Web APIs only: this file ships in the browser bundle.
  */
 
+import type { Envelope, EnvelopeItem } from '../room-protocol/index.ts';
 import { ClientError } from './errors.ts';
-import type { Envelope, EnvelopeItem } from './room-protocol.ts';
 
 /** What the outbox needs from its room. */
 export interface OutboxLink {

@@ -4,7 +4,13 @@
  * a grace period, so that a reconnection (a token renewal, a network change, a hub restart) does not
  * read as leave-and-join. Web APIs only: this file ships in the browser bundle.
  */
-import { inboxTopic, isJsonObject, isPeerId, type PeerInfo, type PresentPeer } from './room-protocol.ts';
+import {
+  inboxTopic,
+  isJsonObject,
+  isPeerId,
+  type PeerInfo,
+  type PresentPeer,
+} from '../room-protocol/index.ts';
 
 export interface PresenceOptions {
   /** Delay before a peer whose connections all ended is reported gone, in ms. */

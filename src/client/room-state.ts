@@ -4,15 +4,15 @@
  * top until the log confirms them. Web APIs only: this file ships in the browser bundle.
  */
 
-import { Emitter } from './emitter.ts';
-import { ClientError } from './errors.ts';
 import {
   applyStateEvent,
   type JsonObject,
   mergePatch,
   type StateEvent,
   type StateSnapshot,
-} from './room-protocol.ts';
+} from '../room-protocol/index.ts';
+import { Emitter } from './emitter.ts';
+import { ClientError } from './errors.ts';
 
 /** A change of {@link RoomState.value}. */
 export interface StateChange {

@@ -1,10 +1,10 @@
 /** The room API's options and events (see `room.ts`). Types only. */
 
+import type { PeerInfo } from '../room-protocol/index.ts';
 import type { ReconnectOptions } from './backoff.ts';
-import type { PeerInfo } from './room-protocol.ts';
 import type { TokenProvider } from './subscription-types.ts';
 
-export type { PeerInfo } from './room-protocol.ts';
+export type { PeerInfo } from '../room-protocol/index.ts';
 
 export interface JoinOptions {
   /** The name the other peers see (1–64 characters). Rooms gated by tokens take it from the token. */

@@ -6,13 +6,6 @@
  * Web APIs only: this file ships in the browser bundle.
  */
 
-import { backoffDelay, reconnectDefaults, sleep } from './backoff.ts';
-import { Emitter } from './emitter.ts';
-import { bearer, ClientError, httpError } from './errors.ts';
-import { type Subscription, subscribe } from './events.ts';
-import { publish } from './publisher.ts';
-import { Outbox } from './room-outbox.ts';
-import { PresenceTracker } from './room-presence.ts';
 import {
   type Envelope,
   EVENT,
@@ -23,7 +16,14 @@ import {
   type JoinResponse,
   type PeerInfo,
   parseStateEvent,
-} from './room-protocol.ts';
+} from '../room-protocol/index.ts';
+import { backoffDelay, reconnectDefaults, sleep } from './backoff.ts';
+import { Emitter } from './emitter.ts';
+import { bearer, ClientError, httpError } from './errors.ts';
+import { type Subscription, subscribe } from './events.ts';
+import { publish } from './publisher.ts';
+import { Outbox } from './room-outbox.ts';
+import { PresenceTracker } from './room-presence.ts';
 import { RoomState } from './room-state.ts';
 import type { JoinOptions, RoomEvents, RoomStatus } from './room-types.ts';
 

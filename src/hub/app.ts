@@ -1,8 +1,12 @@
 import { type Context, Hono } from 'hono';
-import type { Broker, UpdateInput } from '../brokers/types.ts';
-import type { Config } from '../config.ts';
-import { Heartbeat } from '../sse/heartbeat.ts';
-import { EventStream, takesDirectStreams } from '../sse/stream.ts';
+import {
+  type Broker,
+  createMemoryRegistry,
+  type SubscriptionRegistry,
+  type UpdateInput,
+} from '../brokers/index.ts';
+import type { Config } from '../config/index.ts';
+import { EventStream, Heartbeat } from '../sse/index.ts';
 import { type Authorizer, createAuthorizer, insufficientScope, type Principal } from './auth.ts';
 import { cors, parseOrigins } from './cors.ts';
 import { resourceMetadata } from './discovery.ts';
@@ -17,7 +21,7 @@ import { type LoopDelay, Metrics } from './metrics.ts';
 import { parsePublishForm } from './publish.ts';
 import { type SubscribeContext, subscribe } from './subscribe.ts';
 import { subscriptionApi } from './subscription-api.ts';
-import { createMemoryRegistry, Presence, type SubscriptionRegistry } from './subscriptions.ts';
+import { Presence } from './subscriptions.ts';
 
 /** The hub's URL path, fixed by the protocol. */
 export const HUB_PATH = '/.well-known/mercure';
@@ -172,13 +176,7 @@ export function createHub(options: HubOptions): Hub {
     // Shutting down: a new stream would be cut moments later. End it at once, cleanly, with the
     // retry hint, so the client reconnects (elsewhere, or here once restarted) after the usual delay.
     if (closing) return shuttingDown(settings.retry);
-    return subscribe(
-      ctx,
-      c.req.raw,
-      hubUrlOf(c.req.raw),
-      options.clientAddress?.(c),
-      takesDirectStreams(c.env),
-    );
+    return subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), options.clientAddress?.(c));
   });
 
   app.post(HUB_PATH, async (c) => {

@@ -4,7 +4,7 @@
  * never an arbitrary reflected origin.
  */
 import type { MiddlewareHandler } from 'hono';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config/index.ts';
 
 const EXPOSED = 'Mercure-Last-Event-ID, Last-Event-ID, Link, WWW-Authenticate, Retry-After';
 const ALLOWED_HEADERS = 'Authorization, Content-Type, Last-Event-ID, Cache-Control';

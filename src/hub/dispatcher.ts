@@ -1,7 +1,6 @@
-import { comparePos, type Update } from '../brokers/types.ts';
-import { concat } from '../sse/bytes.ts';
-import { encodeEvent, utf8 } from '../sse/encode.ts';
-import type { EventStream } from '../sse/stream.ts';
+import { comparePos, type Update } from '../brokers/index.ts';
+import type { EventStream } from '../sse/index.ts';
+import { concat, encodeEvent, utf8 } from '../sse/index.ts';
 import type { Principal } from './auth.ts';
 import type { Subscription } from './matchers.ts';
 import { SubscriptionIndex } from './matchers.ts';

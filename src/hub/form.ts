@@ -1,4 +1,4 @@
-import { concat } from '../sse/bytes.ts';
+import { concat } from '../sse/index.ts';
 import { badRequest, HubError } from './errors.ts';
 
 /** `ignoreBOM`: a leading U+FEFF is part of the value (a TextDecoder would silently drop it). */

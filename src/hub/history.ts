@@ -3,8 +3,8 @@
  * own subscription events (presence) in a lane of their own, under the same bounds, so that clients
  * connecting and disconnecting (which anyone may do) can never evict application history.
  */
-import type { Retention } from '../brokers/types.ts';
-import type { Config } from '../config.ts';
+import type { Retention } from '../brokers/index.ts';
+import type { Config } from '../config/index.ts';
 
 /** The retention lane of subscription events. */
 export const PRESENCE_LANE = 'presence';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config/index.ts';
 import { hubUrls } from './hub-url.ts';
 
 const HUB = '/.well-known/mercure';

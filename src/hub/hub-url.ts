@@ -10,7 +10,7 @@
  * the default `aud` and `iss` come from that origin too, so a forged `Host` only gets the tokens
  * refused, never a wider grant.
  */
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config/index.ts';
 
 /** The settings that name the hub. */
 export interface HubUrlSettings {

@@ -12,7 +12,7 @@ import {
   type JWK,
   type JWTVerifyGetKey,
 } from 'jose';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config/index.ts';
 
 /** Which endpoint a key may authorize: publishing, subscribing, or (absent) both. */
 export type KeyUse = 'publish' | 'subscribe';

@@ -1,4 +1,4 @@
-import type { UpdateInput } from '../brokers/types.ts';
+import type { UpdateInput } from '../brokers/index.ts';
 import { badRequest, HubError } from './errors.ts';
 import type { FormFields } from './form.ts';
 import { utf8Length } from './header-values.ts';

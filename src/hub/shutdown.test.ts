@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryBroker } from '../brokers/memory.ts';
-import { defaults } from '../config.ts';
+import { createMemoryBroker } from '../brokers/index.ts';
+import { defaults } from '../config/index.ts';
 import { createHub } from './app.ts';
 
 describe('hub shutdown', () => {

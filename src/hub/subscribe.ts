@@ -1,7 +1,6 @@
-import { type Broker, EARLIEST, type HistoryResult } from '../brokers/types.ts';
-import { concat } from '../sse/bytes.ts';
-import type { Heartbeat } from '../sse/heartbeat.ts';
-import { EventStream } from '../sse/stream.ts';
+import { type Broker, EARLIEST, type HistoryResult } from '../brokers/index.ts';
+import type { Heartbeat } from '../sse/index.ts';
+import { concat, EventStream } from '../sse/index.ts';
 import type { CompiledUrlPattern } from '../urlpattern/index.ts';
 import type { Authorizer, Principal } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
@@ -68,8 +67,6 @@ export async function subscribe(
   request: Request,
   hubUrl: URL,
   client?: string,
-  /** The runtime adapter writes the stream itself (see `EventStreamOptions.direct`). */
-  direct = false,
 ): Promise<Response> {
   const query = parseQuery(new URL(request.url).search);
   const extra = ctx.legacy ? LEGACY_MATCHERS : undefined;
@@ -102,10 +99,7 @@ export async function subscribe(
     maxQueueBytes: ctx.limits.maxQueueBytes,
     retry: ctx.limits.retry,
     heartbeat: ctx.heartbeat,
-    // A direct stream's adapter reports the disconnect itself; not touching `signal` spares Node's
-    // request wrapper an AbortController per connection.
-    signal: direct ? undefined : request.signal,
-    direct,
+    request,
     onClose: (reason) => {
       release?.();
       if (expiry !== undefined) clearTimeout(expiry);

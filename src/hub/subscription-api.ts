@@ -4,11 +4,11 @@
  * subscription to its own (relative) topic, and carries `Link: <hub>; rel="mercure"; last-event-id=…`:
  * a client lists, then subscribes to the subscription events from that cursor, and misses nothing.
  */
-import type { Broker } from '../brokers/types.ts';
+import type { Broker, SubscriptionFilter, SubscriptionRegistry } from '../brokers/index.ts';
 import { type Authorizer, insufficientScope, unauthorized } from './auth.ts';
 import { HubError } from './errors.ts';
 import { toHeaderValue } from './header-values.ts';
-import { encodeSegment, type SubscriptionFilter, type SubscriptionRegistry } from './subscriptions.ts';
+import { encodeSegment } from './subscriptions.ts';
 
 export interface SubscriptionApiContext {
   broker: Broker;

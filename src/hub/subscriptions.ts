@@ -1,86 +1,17 @@
 /**
  * Active subscriptions (presence): every subscription start and end becomes a private update on
  * `{hubPath}/subscriptions/{match_type}/{match}/{subscriber}` published through the broker (so it is
- * in history, replayable, and carried to every instance), and a registry answers the Subscription API.
- *
- * The registry is an interface so that a multi-instance deployment can share one (e.g. in Redis);
- * {@link createMemoryRegistry} is the single-instance default.
+ * in history, replayable, and carried to every instance), and a registry (`src/brokers/registry.ts`)
+ * answers the Subscription API.
  */
-import type { Broker, UpdateInput } from '../brokers/types.ts';
+import {
+  type ActiveSubscription,
+  type Broker,
+  type SubscriptionRegistry,
+  subscriptionUpdate,
+} from '../brokers/index.ts';
 import type { Subscriber } from './dispatcher.ts';
 import type { MatchType } from './matchers.ts';
-
-/**
- * One subscription as the protocol shows it, in subscription events and Subscription API responses.
- * Field names are the wire names.
- */
-export interface ActiveSubscription {
-  /** The subscription's topic: `{hubPath}/subscriptions/{match_type}/{match}/{subscriber}`. */
-  readonly id: string;
-  readonly type: 'subscription';
-  readonly match_type: MatchType;
-  readonly match: string;
-  /** Hub-generated per connection (a UUID URN); never chosen by the client. */
-  readonly subscriber: string;
-  readonly active: boolean;
-  /** The `payload` of the subscriber's token, when it has one. */
-  readonly payload?: unknown;
-}
-
-/** Narrows {@link SubscriptionRegistry.list}: every given field must be equal. */
-export interface SubscriptionFilter {
-  match_type?: string;
-  match?: string;
-  subscriber?: string;
-}
-
-/**
- * Where active subscriptions are kept. The hub calls `add` before publishing the `active: true`
- * events of a connection and `remove` before publishing its `active: false` events, and the
- * Subscription API reads the broker's `lastEventId()` *before* `list()`: so every change at or before
- * that cursor is already in the list, and a client that subscribes from the cursor misses nothing.
- *
- * A shared implementation (several hub instances) must keep that order across instances — `add` and
- * `remove` resolve once the change is visible to every instance's `list` — and must expire the entries
- * of an instance that died without removing them, publishing their `active: false` events itself
- * (with {@link subscriptionUpdate}) so that subscribers see them go.
- */
-export interface SubscriptionRegistry {
-  /** Records the subscriptions of one connection (all with `active: true`). */
-  add(subscriptions: readonly ActiveSubscription[]): Promise<void>;
-  /** Forgets the subscriptions of one connection (as recorded by `add`). */
-  remove(subscriptions: readonly ActiveSubscription[]): Promise<void>;
-  /** The active subscriptions matching `filter`, in a stable order. */
-  list(filter: SubscriptionFilter): Promise<ActiveSubscription[]>;
-  /** Releases connections and timers. */
-  close(): Promise<void>;
-}
-
-/** The in-process registry: one hub instance. */
-export function createMemoryRegistry(): SubscriptionRegistry {
-  const entries = new Map<string, ActiveSubscription>();
-  return {
-    async add(subscriptions) {
-      for (const s of subscriptions) entries.set(s.id, s);
-    },
-    async remove(subscriptions) {
-      for (const s of subscriptions) entries.delete(s.id);
-    },
-    async list(filter) {
-      const out: ActiveSubscription[] = [];
-      for (const s of entries.values()) {
-        if (filter.match_type !== undefined && s.match_type !== filter.match_type) continue;
-        if (filter.match !== undefined && s.match !== filter.match) continue;
-        if (filter.subscriber !== undefined && s.subscriber !== filter.subscriber) continue;
-        out.push(s);
-      }
-      return out;
-    },
-    async close() {
-      entries.clear();
-    },
-  };
-}
 
 /**
  * Percent-encodes one variable of a subscription topic, once: `encodeURIComponent`, plus the dots of
@@ -117,16 +48,6 @@ export function subscriptionsOf(subscriber: Subscriber, hubPath: string): Active
     });
   }
   return out;
-}
-
-/** The private `event: mercure` update announcing a subscription start (`active`) or end. */
-export function subscriptionUpdate(subscription: ActiveSubscription, active: boolean): UpdateInput {
-  return {
-    topics: [subscription.id],
-    data: JSON.stringify({ ...subscription, active }),
-    private: true,
-    type: 'mercure',
-  };
 }
 
 /** Where a connection's chain rests once its steps are done: one settled promise shared by all. */

@@ -7,15 +7,19 @@
  */
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState } from 'cloudflare:workers';
 import { createApp } from '../app.ts';
-import { createDurableObjectBroker, sqlHistoryStore } from '../brokers/durable-object.ts';
-import { ConfigError, defaults, parseConfig } from '../config.ts';
-import { HUB_PATH, type Hub } from '../hub/app.ts';
-import { HubError } from '../hub/errors.ts';
-import { readBody } from '../hub/form.ts';
-import { fromHeaderValue, toHeaderValue } from '../hub/header-values.ts';
-import { retentionOf } from '../hub/history.ts';
-import { configuredHubUrl } from '../hub/hub-url.ts';
-import { devTokens } from '../hub/tokens.ts';
+import { createDurableObjectBroker, sqlHistoryStore } from '../brokers/index.ts';
+import { ConfigError, defaults, parseConfig } from '../config/index.ts';
+import {
+  configuredHubUrl,
+  devTokens,
+  fromHeaderValue,
+  HUB_PATH,
+  type Hub,
+  HubError,
+  readBody,
+  retentionOf,
+  toHeaderValue,
+} from '../hub/index.ts';
 import { randomKey } from './dev-key.ts';
 
 /** The Worker's bindings: the hub object, plus the settings as string vars and secrets. */

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError } from '../config.ts';
-import { type IssuerConfig, parseIssuers } from '../hub/issuers.ts';
+import { ConfigError } from '../config/index.ts';
+import { type IssuerConfig, parseIssuers } from '../hub/index.ts';
 
 const fileFields = { pem_file: 'pem', jwks_file: 'jwks', secret_file: 'secret' } as const;
 

@@ -3,8 +3,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { LoopDelay } from '../hub/metrics.ts';
-import { DIRECT_STREAMS, eventStreamOf, type StreamSink } from '../sse/stream.ts';
+import type { LoopDelay } from '../hub/index.ts';
+import { eventStreamOf, type StreamSink, writeStreamsDirectly } from '../sse/index.ts';
 
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
 
@@ -27,8 +27,9 @@ export function serveNode(
   options: { port: number; host?: string },
 ): Promise<NodeServer> {
   const listener = getRequestListener(async (request, env) => {
-    // Tell the app that event streams need no ReadableStream: this adapter writes them itself.
-    const response = await fetch(request, { ...(env as object), [DIRECT_STREAMS]: true });
+    // Event streams need no ReadableStream: this adapter writes them itself.
+    writeStreamsDirectly(request);
+    const response = await fetch(request, env);
     const stream = eventStreamOf(response);
     if (!stream) {
       if (response.body === null && response.headers.get('content-type') === 'text/event-stream') {

@@ -6,13 +6,9 @@
  */
 import type { Context } from 'hono';
 import { createApp } from '../app.ts';
-import { type Config, ConfigError, helpText, parseConfig } from '../config.ts';
-import { HUB_PATH, type Hub } from '../hub/app.ts';
-import { retentionOf } from '../hub/history.ts';
-import { configuredHubUrl } from '../hub/hub-url.ts';
-import type { IssuerConfig } from '../hub/issuers.ts';
-import type { LoopDelay } from '../hub/metrics.ts';
-import { devTokens } from '../hub/tokens.ts';
+import { type Config, ConfigError, helpText, parseConfig } from '../config/index.ts';
+import type { IssuerConfig, LoopDelay } from '../hub/index.ts';
+import { configuredHubUrl, devTokens, HUB_PATH, type Hub, retentionOf } from '../hub/index.ts';
 import { randomKey } from './dev-key.ts';
 import { loadIssuersFile } from './issuers-file.ts';
 
@@ -86,7 +82,7 @@ export async function runHub(
 
   // Loaded only when asked for, so the single-instance hub never loads the Redis client.
   const broker = config.redisUrl
-    ? await (await import('../brokers/redis.ts')).createRedisBroker({
+    ? await (await import('../brokers/redis/index.ts')).createRedisBroker({
         url: config.redisUrl,
         key: config.redisKey,
         retention: retentionOf(config, HUB_PATH),
@@ -95,7 +91,7 @@ export async function runHub(
   // With Redis, the Subscription API and the expiry of dead instances need the shared registry.
   const registry =
     broker && config.subscriptionEvents
-      ? await (await import('../brokers/redis-registry.ts')).createRedisRegistry({
+      ? await (await import('../brokers/redis/index.ts')).createRedisRegistry({
           url: config.redisUrl!,
           key: config.redisKey,
           ttlSeconds: config.presenceTtl,

@@ -5,11 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { importPKCS8 } from 'jose';
-import { ConfigError } from '../config.ts';
-import { HUB_PATH } from '../hub/app.ts';
-import { configuredHubUrl } from '../hub/hub-url.ts';
-import { SUPPORTED_ALGORITHMS } from '../hub/issuers.ts';
-import { type MintOptions, mintToken, type TopicGrant } from '../hub/tokens.ts';
+import { ConfigError } from '../config/index.ts';
+import {
+  configuredHubUrl,
+  HUB_PATH,
+  type MintOptions,
+  mintToken,
+  SUPPORTED_ALGORITHMS,
+  type TopicGrant,
+} from '../hub/index.ts';
 
 /** `ssehub token --help`. */
 export const tokenHelp = `Usage: ssehub token [options]

@@ -1,7 +1,6 @@
 /** Request helpers of the rooms endpoints: bounded JSON bodies and JSON answers. Web APIs only. */
-import { badRequest, HubError } from '../hub/errors.ts';
-import { readBody } from '../hub/form.ts';
-import { depthOf, type Json, MAX_DEPTH } from './protocol.ts';
+import { badRequest, HubError, readBody } from '../hub/index.ts';
+import { depthOf, type Json, MAX_DEPTH } from '../room-protocol/index.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

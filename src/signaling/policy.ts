@@ -6,8 +6,7 @@
  * `typ` (applications' session tokens are rarely access tokens).
  */
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { HubError } from '../hub/errors.ts';
-import { type IssuerConfig, type LoadedIssuer, loadIssuers } from '../hub/issuers.ts';
+import { HubError, type IssuerConfig, type LoadedIssuer, loadIssuers } from '../hub/index.ts';
 
 /** The join policies. */
 export const POLICIES = ['open', 'token', 'off'] as const;

@@ -6,16 +6,20 @@
  * presence — is plain Mercure on the hub, so every runtime that runs the hub runs rooms.
  */
 import { Hono } from 'hono';
-import type { UpdateInput } from '../brokers/types.ts';
-import { type Config, ConfigError } from '../config.ts';
-import type { Hub, HubOptions } from '../hub/app.ts';
-import { insufficientScope, type Principal, unauthorized } from '../hub/auth.ts';
-import { cors, parseOrigins } from '../hub/cors.ts';
-import { badRequest, HubError } from '../hub/errors.ts';
-import { type IssuerConfig, parseIssuers } from '../hub/issuers.ts';
-import type { Subscription } from '../hub/matchers.ts';
-import { displayName, json, readJson } from './http.ts';
-import { POLICIES, type RoomsPolicy, type UpstreamIdentity, UpstreamVerifier } from './policy.ts';
+import type { UpdateInput } from '../brokers/index.ts';
+import { type Config, ConfigError } from '../config/index.ts';
+import type { Hub, HubOptions, Subscription } from '../hub/index.ts';
+import {
+  badRequest,
+  cors,
+  HubError,
+  type IssuerConfig,
+  insufficientScope,
+  type Principal,
+  parseIssuers,
+  parseOrigins,
+  unauthorized,
+} from '../hub/index.ts';
 import {
   EVENT,
   inboxTopic,
@@ -27,7 +31,9 @@ import {
   presencePattern,
   roomTopic,
   stateTopic,
-} from './protocol.ts';
+} from '../room-protocol/index.ts';
+import { displayName, json, readJson } from './http.ts';
+import { POLICIES, type RoomsPolicy, type UpstreamIdentity, UpstreamVerifier } from './policy.ts';
 import { Seats } from './seats.ts';
 import { byteLength, RoomStates } from './state.ts';
 import { mintPeerToken, newPeerId } from './tokens.ts';

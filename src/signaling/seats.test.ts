@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryBroker } from '../brokers/memory.ts';
-import { subscriptionTopic, subscriptionUpdate } from '../hub/subscriptions.ts';
-import { inboxTopic, type PresentPeer } from './protocol.ts';
+import { createMemoryBroker, subscriptionUpdate } from '../brokers/index.ts';
+import { subscriptionTopic } from '../hub/index.ts';
+import { inboxTopic, type PresentPeer } from '../room-protocol/index.ts';
 import { Seats } from './seats.ts';
 
 const HUB = '/.well-known/mercure';

@@ -15,9 +15,9 @@
  * different instances in the moment before either's presence is recorded can both take the last seat
  * (see docs/rooms.md).
  */
-import type { Broker, Update } from '../brokers/types.ts';
-import { HubError } from '../hub/errors.ts';
-import { inboxTopic, isJsonObject, isPeerId, isRoomName, type PresentPeer } from './protocol.ts';
+import type { Broker, Update } from '../brokers/index.ts';
+import { HubError } from '../hub/index.ts';
+import { inboxTopic, isJsonObject, isPeerId, isRoomName, type PresentPeer } from '../room-protocol/index.ts';
 
 /** How long a seat taken at join or connect waits for the peer's presence to be recorded. */
 export const SEAT_HOLD_MS = 30_000;

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryBroker } from '../brokers/memory.ts';
-import type { Update } from '../brokers/types.ts';
-import { HubError } from '../hub/errors.ts';
-import { applyStateEvent, parseStateEvent, type StateEvent, type StateSnapshot } from './protocol.ts';
+import type { Update } from '../brokers/index.ts';
+import { createMemoryBroker } from '../brokers/index.ts';
+import { HubError } from '../hub/index.ts';
+import {
+  applyStateEvent,
+  parseStateEvent,
+  type StateEvent,
+  type StateSnapshot,
+} from '../room-protocol/index.ts';
 import { RoomStates } from './state.ts';
 
 const limits = { maxStateBytes: 4096 };

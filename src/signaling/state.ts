@@ -12,8 +12,8 @@
  * history (or every room, after a restart of the memory broker) is unknown: the next join starts a new
  * lineage (`create`), and a peer that still holds the old state gives it back (`restore`).
  */
-import { type Broker, comparePos, EARLIEST, type Update } from '../brokers/types.ts';
-import { HubError } from '../hub/errors.ts';
+import { type Broker, comparePos, EARLIEST, type Update } from '../brokers/index.ts';
+import { HubError } from '../hub/index.ts';
 import {
   applyStateEvent,
   EVENT,
@@ -22,7 +22,7 @@ import {
   type StateEvent,
   type StateSnapshot,
   stateTopic,
-} from './protocol.ts';
+} from '../room-protocol/index.ts';
 
 /** Refs of the latest changes kept per room: a client that resends a change is not applied twice. */
 const MAX_REFS = 64;

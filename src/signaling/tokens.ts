@@ -8,7 +8,7 @@
  * - publish: the room's broadcasts and the inboxes of the room — never the state log (the hub writes
  *   it), never another room.
  */
-import { mintToken, type TopicGrant } from '../hub/tokens.ts';
+import { mintToken, type TopicGrant } from '../hub/index.ts';
 import {
   inboxPattern,
   inboxTopic,
@@ -16,7 +16,7 @@ import {
   presencePattern,
   roomTopic,
   stateTopic,
-} from './protocol.ts';
+} from '../room-protocol/index.ts';
 
 /** The grants of peer `peer` in `room`, for a hub at `hubPath`. */
 export function peerGrants(hubPath: string, room: string, peer: string) {

@@ -40,29 +40,33 @@ export interface EventStreamOptions {
   retry?: number;
   /** The shared heartbeat that keeps this stream alive while idle. */
   heartbeat?: Heartbeat;
-  /** The request's abort signal: when the client goes away, the stream ends. */
+  /**
+   * The request this stream answers: the stream ends when its client goes away (`request.signal`),
+   * and a runtime adapter that writes event streams itself may have claimed it (see
+   * {@link writeStreamsDirectly}).
+   */
+  request?: Request;
+  /** An abort signal that ends the stream, for a stream that answers no {@link Request}. */
   signal?: AbortSignal;
   /** Called exactly once when the stream ends, whoever ended it. */
   onClose?: (reason: CloseReason) => void;
-  /**
-   * A runtime adapter will attach its own sink to this stream (it said so with
-   * {@link DIRECT_STREAMS} on the request env): {@link EventStream.response} then builds no
-   * `ReadableStream` — about 2–3 KB per idle connection on Node 20 — and the adapter finds the stream
-   * with {@link eventStreamOf}.
-   */
-  direct?: boolean;
 }
+
+const DIRECT = Symbol.for('ssehub.direct-streams');
 
 /**
- * Set (to `true`) on the request env by a runtime adapter that writes event streams itself, e.g.
- * `app.fetch(request, { ...env, [DIRECT_STREAMS]: true })`. See {@link EventStreamOptions.direct}.
+ * Marks `request` as one whose event streams the runtime adapter writes itself (the Node adapter, to
+ * its `ServerResponse`): a stream answering it then builds no `ReadableStream` — about 2–3 KB per idle
+ * connection on Node 20 — and leaves its disconnect to the adapter, which finds the stream behind the
+ * response with {@link eventStreamOf}.
  */
-export const DIRECT_STREAMS = Symbol.for('ssehub.direct-streams');
-
-/** True when the request env says the runtime adapter writes event streams itself. */
-export function takesDirectStreams(env: unknown): boolean {
-  return typeof env === 'object' && env !== null && (env as Record<symbol, unknown>)[DIRECT_STREAMS] === true;
+export function writeStreamsDirectly(request: Request): void {
+  (request as unknown as Record<symbol, boolean>)[DIRECT] = true;
 }
+
+/** True when a runtime adapter said it writes the event streams of `request` itself. */
+const writesDirectly = (request: Request | undefined): boolean =>
+  request !== undefined && (request as unknown as Record<symbol, boolean>)[DIRECT] === true;
 
 const streams = new WeakMap<ReadableStream<Uint8Array> | Response, EventStream>();
 /** Encoded `retry:` hints, shared by every stream that sends the same one. */
@@ -72,7 +76,7 @@ const retryFrames = new Map<number, Uint8Array>();
  * A subscriber's stream of SSE frames with a bounded backlog. Writes after close are no-ops.
  *
  * @example
- * const stream = new EventStream({ signal: c.req.raw.signal, heartbeat });
+ * const stream = new EventStream({ request: c.req.raw, heartbeat });
  * stream.send({ id: '1', data: 'hello' });
  * return stream.response();
  */
@@ -93,10 +97,12 @@ export class EventStream {
   constructor(options: EventStreamOptions = {}) {
     this.#heartbeat = options.heartbeat;
     this.#onClose = options.onClose;
-    this.#direct = options.direct ?? false;
+    this.#direct = writesDirectly(options.request);
     this.#limit = options.maxQueueBytes ?? 1024 * 1024;
     if (options.retry !== undefined) this.write(retryFrame(options.retry));
-    const signal = options.signal;
+    // A direct stream's adapter reports the disconnect itself: not touching `request.signal` spares
+    // Node's request wrapper an AbortController per connection.
+    const signal = options.signal ?? (this.#direct ? undefined : options.request?.signal);
     if (signal) {
       if (signal.aborted) this.#finish('client');
       else signal.addEventListener('abort', () => this.#finish('client'), { once: true });

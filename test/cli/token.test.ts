@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintToken } from '../../src/hub/tokens.ts';
+import { mintToken } from '../../src/hub/index.ts';
 import { tokenOptions } from '../../src/runtimes/token.ts';
 import { startNodeHub } from '../helpers/hub.ts';
 import { openStream } from '../helpers/sse.ts';

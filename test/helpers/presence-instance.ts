@@ -5,9 +5,9 @@
  * Usage: node --import tsx test/helpers/presence-instance.ts <redis url> <key> <ttl s> <count>
  * Prints `ready <instance id> <subscription ids as JSON>` once they are registered.
  */
-import { createRedisBroker } from '../../src/brokers/redis.ts';
-import { createRedisRegistry } from '../../src/brokers/redis-registry.ts';
-import type { ActiveSubscription } from '../../src/hub/subscriptions.ts';
+
+import type { ActiveSubscription } from '../../src/brokers/index.ts';
+import { createRedisBroker, createRedisRegistry } from '../../src/brokers/redis/index.ts';
 import { startProcess } from './hub.ts';
 
 /** A subscription as the hub records it (topic `/presence/{n}`, one subscriber per subscription). */

@@ -1,5 +1,5 @@
 /** Rooms test helpers: a Node hub with rooms open, joining over HTTP, publishing with a peer token. */
-import type { JoinResponse } from '../../src/signaling/protocol.ts';
+import type { JoinResponse } from '../../src/room-protocol/index.ts';
 import { fixtureEnv } from '../conformance/target.ts';
 import { freePort, startProcess } from './hub.ts';
 

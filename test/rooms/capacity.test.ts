@@ -4,8 +4,8 @@
  * a valid peer token minted elsewhere.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JoinResponse } from '../../src/signaling/protocol.ts';
-import { mintPeerToken, newPeerId } from '../../src/signaling/tokens.ts';
+import type { JoinResponse } from '../../src/room-protocol/index.ts';
+import { mintPeerToken, newPeerId } from '../../src/signaling/index.ts';
 import { FIXTURE_ISSUER, FIXTURE_KEY, FIXTURE_RESOURCE } from '../conformance/target.ts';
 import { type HubInstance, startHubs } from '../helpers/cluster.ts';
 import { type RedisServer, skipRedis, startRedis } from '../helpers/redis.ts';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe } from 'vitest';
-import { type RedisServer, skipRedis, startRedis } from '../../test/helpers/redis.ts';
-import { brokerContract } from './contract.ts';
-import { createRedisBroker } from './redis.ts';
-import type { Retention } from './types.ts';
+import { type RedisServer, skipRedis, startRedis } from '../../../test/helpers/redis.ts';
+import { brokerContract } from '../contract.ts';
+import type { Retention } from '../index.ts';
+import { createRedisBroker } from './broker.ts';
 
 describe.skipIf(skipRedis)('redis broker', () => {
   let server: RedisServer;

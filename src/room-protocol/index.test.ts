@@ -9,7 +9,7 @@ import {
   mergePatch,
   parseStateEvent,
   presencePattern,
-} from './room-protocol.ts';
+} from './index.ts';
 
 describe('mergePatch (RFC 7386)', () => {
   // The examples of RFC 7386 Appendix A: [target, patch, result].

@@ -21,13 +21,13 @@
 import { Redis } from 'ioredis';
 import {
   type ActiveSubscription,
+  type Broker,
   type SubscriptionFilter,
   type SubscriptionRegistry,
   subscriptionUpdate,
-} from '../hub/subscriptions.ts';
-import { ready } from './redis.ts';
-import { CLAIM_LUA, COMMIT_LUA, LEAVE_LUA, LIST_LUA, SYNC_LUA } from './redis-presence-scripts.ts';
-import type { Broker } from './types.ts';
+} from '../index.ts';
+import { ready } from './broker.ts';
+import { CLAIM_LUA, COMMIT_LUA, LEAVE_LUA, LIST_LUA, SYNC_LUA } from './registry-scripts.ts';
 
 export interface RedisRegistryOptions {
   /** The same Redis as the broker's (`redis://…`). */

@@ -19,15 +19,6 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import {
-  decodeEntry,
-  encodeEntry,
-  generatedId,
-  hasPublisherId,
-  type RawEntry,
-  streamIdOf,
-} from './redis-codec.ts';
-import { PUBLISH_LUA } from './redis-scripts.ts';
-import {
   type Broker,
   comparePos,
   countRetention,
@@ -41,7 +32,9 @@ import {
   type UpdateInput,
   type UpdateListener,
   weightOf,
-} from './types.ts';
+} from '../index.ts';
+import { decodeEntry, encodeEntry, generatedId, hasPublisherId, type RawEntry, streamIdOf } from './codec.ts';
+import { PUBLISH_LUA } from './scripts.ts';
 
 export interface RedisBrokerOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */

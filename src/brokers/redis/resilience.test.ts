@@ -4,11 +4,11 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, skipRedis, startRedis } from '../../test/helpers/redis.ts';
-import { eventually } from '../../test/helpers/sse.ts';
-import { collect } from './contract.ts';
-import { createRedisBroker, type RedisBrokerOptions } from './redis.ts';
-import type { Broker, Update } from './types.ts';
+import { type RedisServer, skipRedis, startRedis } from '../../../test/helpers/redis.ts';
+import { eventually } from '../../../test/helpers/sse.ts';
+import { collect } from '../contract.ts';
+import type { Broker, Update } from '../index.ts';
+import { createRedisBroker, type RedisBrokerOptions } from './broker.ts';
 
 const ids = (updates: readonly Update[]) => updates.map((u) => u.id);
 

@@ -2,7 +2,7 @@
  * How updates are stored in a Redis stream entry, and how ids map to stream ids. Pure functions:
  * no client library types, so they are unit-testable without a server.
  */
-import type { Update, UpdateInput } from './types.ts';
+import type { Update, UpdateInput } from '../index.ts';
 
 /** The stream entry field holding the update (JSON, see {@link encodeEntry}). */
 export const UPDATE_FIELD = 'u';

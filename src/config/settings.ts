@@ -1,12 +1,11 @@
 /**
- * The one typed configuration object, parsed once from CLI flags and environment variables (flags
- * win). Pure: runtimes pass in their argv and env; nothing reads `process.env` elsewhere.
- * The settings table below is also the source of `--help` and of the README's settings table.
+ * The settings table: every setting with its environment variable, flag, kind, bounds, default and
+ * documentation, in one place. `--help`, the README's table and the parser are all generated from it.
  */
 
-type Kind = 'string' | 'integer' | 'boolean' | 'list';
+export type Kind = 'string' | 'integer' | 'boolean' | 'list';
 
-interface Setting<K extends Kind = Kind> {
+export interface Setting<K extends Kind = Kind> {
   /** Environment variable. */
   env: string;
   /** Long CLI flag, without the leading dashes. */
@@ -15,14 +14,16 @@ interface Setting<K extends Kind = Kind> {
   /** Shown in `--help` and the README. */
   doc: string;
   min?: number;
+  /** The value when neither a flag nor an environment variable sets it. */
+  default?: string | number | boolean | readonly string[];
   /** No default: the value may be undefined. */
   optional?: true;
 }
 
 /** Every setting, in the order `--help` lists them. */
 export const settings = {
-  port: { env: 'PORT', flag: 'port', kind: 'integer', min: 0, doc: 'TCP port to listen on' },
-  host: { env: 'HOST', flag: 'host', kind: 'string', doc: 'Interface to bind' },
+  port: { env: 'PORT', flag: 'port', kind: 'integer', min: 0, doc: 'TCP port to listen on', default: 3000 },
+  host: { env: 'HOST', flag: 'host', kind: 'string', doc: 'Interface to bind', default: '0.0.0.0' },
   publicUrl: {
     env: 'SSEHUB_PUBLIC_URL',
     flag: 'public-url',
@@ -36,6 +37,7 @@ export const settings = {
     kind: 'integer',
     min: 0,
     doc: 'Updates kept for replay after Last-Event-ID; the oldest go first',
+    default: 1000,
   },
   historyBytes: {
     env: 'SSEHUB_HISTORY_BYTES',
@@ -43,6 +45,7 @@ export const settings = {
     kind: 'integer',
     min: 0,
     doc: 'Bytes of updates kept for replay (topics, id, type and data); the oldest go first. Subscription events are kept apart, under the same two bounds, so that they never evict application updates',
+    default: 32 * 1024 * 1024,
   },
   heartbeat: {
     env: 'SSEHUB_HEARTBEAT',
@@ -50,6 +53,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'Seconds between keep-alive comments on idle streams',
+    default: 15,
   },
   retry: {
     env: 'SSEHUB_RETRY',
@@ -57,6 +61,7 @@ export const settings = {
     kind: 'integer',
     min: 0,
     doc: 'Reconnection delay (ms) sent to subscribers as the first `retry:` field',
+    default: 2000,
   },
   maxQueueBytes: {
     env: 'SSEHUB_MAX_QUEUE_BYTES',
@@ -64,6 +69,7 @@ export const settings = {
     kind: 'integer',
     min: 1024,
     doc: 'Backlog a subscriber may fall behind before it is closed (it resumes with Last-Event-ID)',
+    default: 1024 * 1024,
   },
   maxBodyBytes: {
     env: 'SSEHUB_MAX_BODY_BYTES',
@@ -71,6 +77,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'Largest publish request body (413 above)',
+    default: 1024 * 1024,
   },
   maxTopics: {
     env: 'SSEHUB_MAX_TOPICS',
@@ -78,6 +85,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'Most topics in one update (413 above)',
+    default: 32,
   },
   maxTopicLength: {
     env: 'SSEHUB_MAX_TOPIC_LENGTH',
@@ -85,6 +93,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'Longest topic, in characters (413 above)',
+    default: 2048,
   },
   maxIdBytes: {
     env: 'SSEHUB_MAX_ID_BYTES',
@@ -93,6 +102,7 @@ export const settings = {
     // Hub-generated ids are cursors too, whatever this bound: `urn:uuid:…` is 45 bytes.
     min: 64,
     doc: 'Longest publisher-chosen update id, in UTF-8 bytes (413 above); also the longest Last-Event-ID looked up',
+    default: 512,
   },
   maxMatchers: {
     env: 'SSEHUB_MAX_MATCHERS',
@@ -100,6 +110,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'Most topic matchers in one subscription request (400 above)',
+    default: 64,
   },
   maxMatcherLength: {
     env: 'SSEHUB_MAX_MATCHER_LENGTH',
@@ -107,6 +118,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'Longest topic matcher or URL pattern, in characters (400 above)',
+    default: 1024,
   },
   maxPatterns: {
     env: 'SSEHUB_MAX_PATTERNS',
@@ -114,6 +126,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'Most distinct URL patterns (and legacy URI templates) the subscribers of this instance may hold at once (429 above). Every update is tested against each, so this bounds the matching work of one update (see docs/security.md)',
+    default: 1000,
   },
   jwtKey: {
     env: 'SSEHUB_JWT_KEY',
@@ -155,12 +168,14 @@ export const settings = {
     flag: 'cookie-name',
     kind: 'string',
     doc: 'Cookie that may carry the access token (EventSource cannot send headers)',
+    default: '__Secure-mercure_access_token',
   },
   corsOrigins: {
     env: 'SSEHUB_CORS_ORIGINS',
     flag: 'cors-origins',
     kind: 'list',
     doc: 'Origins allowed to call the hub from a browser with credentials (comma-separated, e.g. https://app.example.com); never *. Cookie-authenticated publishes and room state changes are accepted only from these and the hub origin',
+    default: [],
   },
   maxConnections: {
     env: 'SSEHUB_MAX_CONNECTIONS',
@@ -168,6 +183,7 @@ export const settings = {
     kind: 'integer',
     min: 0,
     doc: 'Most open subscriber streams on this instance, 0 for no limit (429 above)',
+    default: 0,
   },
   maxConnectionsPerClient: {
     env: 'SSEHUB_MAX_CONNECTIONS_PER_CLIENT',
@@ -175,30 +191,35 @@ export const settings = {
     kind: 'integer',
     min: 0,
     doc: 'Most open streams per token subject (`sub`), else per client address, 0 for no limit (429 above)',
+    default: 0,
   },
   subscriptionEvents: {
     env: 'SSEHUB_SUBSCRIPTION_EVENTS',
     flag: 'subscription-events',
     kind: 'boolean',
     doc: 'Publish a private subscription event on every subscribe and unsubscribe (presence), and serve the Subscription API',
+    default: true,
   },
   legacy: {
     env: 'SSEHUB_LEGACY',
     flag: 'legacy',
     kind: 'boolean',
     doc: 'Also speak the pre-standardization Mercure dialect: `mercure` claim, any signed JWT, `topic=`, `lastEventID`, `mercureAuthorization` cookie, `authorization` query parameter',
+    default: false,
   },
   allowAnonymousPublish: {
     env: 'SSEHUB_ALLOW_ANONYMOUS_PUBLISH',
     flag: 'allow-anonymous-publish',
     kind: 'boolean',
     doc: 'Development only: anyone may publish without a token',
+    default: false,
   },
   allowAnonymousSubscribe: {
     env: 'SSEHUB_ALLOW_ANONYMOUS_SUBSCRIBE',
     flag: 'allow-anonymous-subscribe',
     kind: 'boolean',
     doc: 'Subscribers without a token may connect (they get public updates only)',
+    default: true,
   },
   redisUrl: {
     env: 'SSEHUB_REDIS_URL',
@@ -212,6 +233,7 @@ export const settings = {
     flag: 'redis-key',
     kind: 'string',
     doc: 'Prefix of the Redis keys, so several hubs can share one Redis',
+    default: 'ssehub',
   },
   presenceTtl: {
     env: 'SSEHUB_PRESENCE_TTL',
@@ -219,6 +241,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'With Redis: seconds without a heartbeat after which an instance counts as dead; the others then announce its subscriptions `active: false` and drop them from the Subscription API',
+    default: 15,
   },
   rooms: {
     env: 'SSEHUB_ROOMS',
@@ -254,6 +277,7 @@ export const settings = {
     kind: 'integer',
     min: 10,
     doc: 'Lifetime of peer tokens, in seconds; clients renew theirs before it ends',
+    default: 600,
   },
   roomsMaxPeers: {
     env: 'SSEHUB_ROOMS_MAX_PEERS',
@@ -261,6 +285,7 @@ export const settings = {
     kind: 'integer',
     min: 1,
     doc: 'Most peers in one room (409 above); a video call is a full mesh, so keep it small',
+    default: 8,
   },
   roomsMaxMessageBytes: {
     env: 'SSEHUB_ROOMS_MAX_MESSAGE_BYTES',
@@ -268,6 +293,7 @@ export const settings = {
     kind: 'integer',
     min: 1024,
     doc: 'Largest message, signaling batch or state patch in a room, in bytes (413 above)',
+    default: 64 * 1024,
   },
   roomsMaxStateBytes: {
     env: 'SSEHUB_ROOMS_MAX_STATE_BYTES',
@@ -275,16 +301,18 @@ export const settings = {
     kind: 'integer',
     min: 1024,
     doc: 'Largest shared state of a room, in bytes of JSON (413 for a patch that would exceed it)',
+    default: 256 * 1024,
   },
   dev: {
     env: 'SSEHUB_DEV',
     flag: 'dev',
     kind: 'boolean',
     doc: 'Development mode: generates a key when none is configured and prints a publisher and a subscriber token valid one hour',
+    default: false,
   },
 } as const satisfies Record<string, Setting>;
 
-type Settings = typeof settings;
+export type Settings = typeof settings;
 type BaseValue<K extends Kind> = K extends 'integer'
   ? number
   : K extends 'boolean'
@@ -299,150 +327,10 @@ type ValueOf<S extends Setting> = S extends { optional: true }
 /** The parsed configuration: every setting typed, defaults applied. */
 export type Config = { -readonly [K in keyof Settings]: ValueOf<Settings[K]> };
 
-/** Defaults for every setting; what `npm start` runs with. */
-export const defaults: Config = {
-  port: 3000,
-  host: '0.0.0.0',
-  publicUrl: undefined,
-  historySize: 1000,
-  historyBytes: 32 * 1024 * 1024,
-  heartbeat: 15,
-  retry: 2000,
-  maxQueueBytes: 1024 * 1024,
-  maxBodyBytes: 1024 * 1024,
-  maxTopics: 32,
-  maxTopicLength: 2048,
-  maxIdBytes: 512,
-  maxMatchers: 64,
-  maxMatcherLength: 1024,
-  maxPatterns: 1000,
-  jwtKey: undefined,
-  issuer: undefined,
-  resource: undefined,
-  issuers: undefined,
-  issuersFile: undefined,
-  cookieName: '__Secure-mercure_access_token',
-  corsOrigins: [],
-  maxConnections: 0,
-  maxConnectionsPerClient: 0,
-  subscriptionEvents: true,
-  legacy: false,
-  allowAnonymousPublish: false,
-  allowAnonymousSubscribe: true,
-  redisUrl: undefined,
-  redisKey: 'ssehub',
-  presenceTtl: 15,
-  rooms: undefined,
-  roomsKey: undefined,
-  roomsIssuers: undefined,
-  roomsAudience: undefined,
-  roomsTokenTtl: 600,
-  roomsMaxPeers: 8,
-  roomsMaxMessageBytes: 64 * 1024,
-  roomsMaxStateBytes: 256 * 1024,
-  dev: false,
-};
-
-/** A bad flag or value; the CLI prints the message and exits with code 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-/** Result of parsing: either a config to run with, or a request for help. */
-export type ParsedArgs = { help: true } | { help: false; config: Config; positionals: string[] };
-
-/**
- * Parses CLI flags (`--name value`, `--name=value`, `--flag`, `--no-flag`) over environment
- * variables over defaults.
- * @throws {ConfigError} on an unknown flag or a value of the wrong type.
- */
-export function parseConfig(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-): ParsedArgs {
-  const config: Record<string, unknown> = { ...defaults };
-  const byFlag = new Map<string, keyof Settings>(
-    Object.entries(settings).map(([key, s]) => [s.flag, key as keyof Settings]),
-  );
-  for (const [key, setting] of Object.entries(settings)) {
-    const raw = env[setting.env];
-    if (raw !== undefined && raw !== '') config[key] = coerce(setting, raw, setting.env);
-  }
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return { help: true };
-    if (!arg.startsWith('--')) {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    let negated = false;
-    if (!byFlag.has(name) && name.startsWith('no-') && byFlag.has(name.slice(3))) {
-      name = name.slice(3);
-      negated = true;
-    }
-    const key = byFlag.get(name);
-    if (!key) throw new ConfigError(`unknown option --${name} (see --help)`);
-    const setting: Setting = settings[key];
-    if (setting.kind === 'boolean') {
-      config[key] = negated ? false : eq === -1 ? true : coerce(setting, arg.slice(eq + 1), `--${name}`);
-      continue;
-    }
-    if (negated) throw new ConfigError(`--no-${name} is not valid: --${name} takes a value`);
-    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
-    config[key] = coerce(setting, value, `--${name}`);
-  }
-  return { help: false, config: config as Config, positionals };
-}
-
-function coerce(setting: Setting, raw: string, source: string): unknown {
-  switch (setting.kind) {
-    case 'integer': {
-      if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${source} must be a whole number, got "${raw}"`);
-      const n = Number(raw);
-      if (!Number.isSafeInteger(n)) throw new ConfigError(`${source} is too large: "${raw}"`);
-      if (setting.min !== undefined && n < setting.min) {
-        throw new ConfigError(`${source} must be at least ${setting.min}, got ${n}`);
-      }
-      if (setting.flag === 'port' && n > 65535) throw new ConfigError(`${source} must be at most 65535`);
-      return n;
-    }
-    case 'boolean': {
-      const v = raw.trim().toLowerCase();
-      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-      if (['0', 'false', 'no', 'off'].includes(v)) return false;
-      throw new ConfigError(`${source} must be true or false, got "${raw}"`);
-    }
-    case 'list':
-      return raw
-        .split(/[\s,]+/)
-        .map((s) => s.trim())
-        .filter(Boolean);
-    default:
-      return raw;
-  }
-}
-
-/** The `--help` text, generated from the settings table. */
-export function helpText(command = 'ssehub'): string {
-  const rows = Object.entries(settings).map(([key, s]) => {
-    const value = s.kind === 'boolean' ? '' : ' <value>';
-    const def = defaults[key as keyof Config];
-    const shown = def === undefined ? '' : ` (default: ${Array.isArray(def) ? def.join(',') : def})`;
-    return `  --${s.flag}${value}\n      ${s.doc}${shown}. Env: ${s.env}`;
-  });
-  return `Usage: ${command} [options]\n\nOptions (flags override environment variables):\n${rows.join('\n')}\n  --help\n      Show this help.\n`;
-}
-
-/** The README's settings table (Markdown), generated from the settings table above. */
-export function settingsMarkdown(): string {
-  const rows = Object.entries(settings).map(([key, s]) => {
-    const def = defaults[key as keyof Config];
-    const shown = def === undefined ? '—' : `\`${Array.isArray(def) ? def.join(',') : def}\``;
-    return `| \`${s.env}\` | \`--${s.flag}\` | ${shown} | ${s.doc} |`;
-  });
-  return ['| Environment | Flag | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
-}
+/** Defaults for every setting (from the table above); what `npm start` runs with. */
+export const defaults: Config = Object.fromEntries(
+  Object.entries(settings).map(([key, setting]) => {
+    const value: unknown = 'default' in setting ? setting.default : undefined;
+    return [key, Array.isArray(value) ? [...value] : value];
+  }),
+) as unknown as Config;

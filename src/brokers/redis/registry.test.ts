@@ -4,14 +4,13 @@
  * race for them, a wrongly-claimed instance coming back, and Redis losing its data.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startPresenceInstance, testSubscription } from '../../test/helpers/presence-instance.ts';
-import { type RedisServer, skipRedis, startRedis } from '../../test/helpers/redis.ts';
-import { eventually } from '../../test/helpers/sse.ts';
-import type { ActiveSubscription } from '../hub/subscriptions.ts';
-import { collect } from './contract.ts';
-import { createRedisBroker } from './redis.ts';
-import { createRedisRegistry, type RedisRegistry } from './redis-registry.ts';
-import type { Broker, UpdateInput } from './types.ts';
+import { startPresenceInstance, testSubscription } from '../../../test/helpers/presence-instance.ts';
+import { type RedisServer, skipRedis, startRedis } from '../../../test/helpers/redis.ts';
+import { eventually } from '../../../test/helpers/sse.ts';
+import { collect } from '../contract.ts';
+import type { ActiveSubscription, Broker, UpdateInput } from '../index.ts';
+import { createRedisBroker } from './broker.ts';
+import { createRedisRegistry, type RedisRegistry } from './registry.ts';
 
 /** A broker that only records what the registry publishes itself. */
 function recorder() {

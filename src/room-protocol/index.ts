@@ -1,6 +1,6 @@
 /**
- * The rooms protocol, shared by the client (`room.ts`) and the hub (`src/signaling/`, which imports it
- * through `src/signaling/protocol.ts`):
+ * The rooms protocol, shared by the client (`src/client/`) and the hub (`src/signaling/`): a leaf,
+ * so that neither depends on the other:
  * names, topics, the presence URL pattern, the wire shapes of room events, and JSON Merge Patch
  * (RFC 7386) with the rules that turn the state log into a state. No imports, Web APIs only: it ships
  * in the browser bundle.

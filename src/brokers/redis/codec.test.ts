@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mergeLanes } from './redis.ts';
-import {
-  decodeEntry,
-  encodeEntry,
-  generatedId,
-  hasPublisherId,
-  type RawEntry,
-  streamIdOf,
-} from './redis-codec.ts';
+import { mergeLanes } from './broker.ts';
+import { decodeEntry, encodeEntry, generatedId, hasPublisherId, type RawEntry, streamIdOf } from './codec.ts';
 
 describe('redis entry codec', () => {
   it('round-trips every field, and keeps publisher ids apart from hub-generated ones', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { generatedId } from './brokers/redis-codec.ts';
-import { generateId } from './brokers/types.ts';
-import { ConfigError, defaults, helpText, parseConfig, settings } from './config.ts';
-import { utf8Length } from './hub/header-values.ts';
+import { generateId } from '../brokers/index.ts';
+import { generatedId } from '../brokers/redis/codec.ts';
+import { utf8Length } from '../hub/index.ts';
+import { ConfigError, defaults, helpText, parseConfig, settings } from './index.ts';
 
 const config = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = parseConfig(argv, env);

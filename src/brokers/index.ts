@@ -1,0 +1,39 @@
+/**
+ * The backends of the hub, as small driver interfaces with one contract suite each: the broker (how
+ * updates get an id and an order, reach every instance and are kept for replay) and the subscription
+ * registry (active subscriptions). Drivers here speak Web APIs only: memory (the default), and the
+ * Durable Object's storage. The Redis drivers, which need a TCP client, are `./redis/index.ts`.
+ */
+export {
+  createDurableObjectBroker,
+  type DurableObjectBrokerOptions,
+  type HistoryStore,
+  type SqlStorageLike,
+  sqlHistoryStore,
+} from './durable-object.ts';
+export { createMemoryBroker, type MemoryBrokerOptions } from './memory.ts';
+export {
+  type ActiveSubscription,
+  createMemoryRegistry,
+  type SubscriptionFilter,
+  type SubscriptionRegistry,
+  subscriptionUpdate,
+} from './registry.ts';
+export {
+  type Broker,
+  comparePos,
+  countRetention,
+  DEFAULT_LANE,
+  EARLIEST,
+  generateId,
+  type HistoryResult,
+  type Lane,
+  type LaneLimits,
+  laneOf,
+  limitsOf,
+  type Retention,
+  type Update,
+  type UpdateInput,
+  type UpdateListener,
+  weightOf,
+} from './types.ts';

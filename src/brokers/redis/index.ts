@@ -1,0 +1,6 @@
+/**
+ * The Redis drivers: one hub over several instances (Node, Bun and Deno, through ioredis). Imported
+ * only when Redis is configured, so a single instance never loads the client.
+ */
+export { createRedisBroker, type RedisBrokerOptions } from './broker.ts';
+export { createRedisRegistry, type RedisRegistryOptions } from './registry.ts';
