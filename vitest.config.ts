@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Builds what the hub serves to browsers (src/web/assets.generated.js) when missing or stale.
+    globalSetup: ['test/global-setup.ts'],
     projects: [
       {
         extends: true,

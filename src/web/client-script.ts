@@ -1,4 +1,4 @@
-import { clientBundle, clientBundleEtag } from './client-bundle.ts';
+import { clientBundle, clientBundleEtag } from './assets.generated.js';
 
 /**
  * `GET /client.js`: the client library as an ES module, from memory (no filesystem, so Workers serve

@@ -1,7 +1,8 @@
 /**
  * The browser pages and what they load, served from memory on every runtime (Workers have no
  * filesystem): the console at `/`, the demo at `/demo`, their stylesheets and scripts, and the client
- * at `/client.js`.
+ * at `/client.js`. Their sources are `src/web/console/`, `src/web/demo/` and `src/client/`;
+ * `npm run build:assets` builds them into `assets.generated.js` (not committed).
  *
  * The pages carry a strict Content-Security-Policy. Scripts, styles and connections come from the
  * hub's own origin only; nothing is inline — each page's script and stylesheet is a route of its own,
@@ -11,11 +12,15 @@
  * form or of the camera), and no `Referer` (the demo's URL names the room).
  */
 import type { Hono } from 'hono';
+import {
+  consolePage,
+  consoleScript,
+  consoleStyle,
+  demoPage,
+  demoScript,
+  demoStyle,
+} from './assets.generated.js';
 import { clientScript } from './client-script.ts';
-import { consolePage, consoleScript, consoleStyle } from './console.ts';
-import { demoPage } from './demo.ts';
-import { demoScript } from './demo-script.ts';
-import { demoStyle } from './demo-style.ts';
 
 export interface PagesOptions {
   /**

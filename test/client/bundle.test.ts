@@ -1,33 +1,50 @@
 /**
- * The browser bundle: the committed one is what `npm run build:client` builds now, it depends on
- * nothing outside `src/client/`, and the hub serves it at `/client.js` as a working ES module.
+ * What the hub serves to browsers, built by `npm run build:assets` into `src/web/assets.generated.js`
+ * (not committed; the global setup builds it): the build is deterministic, the client bundle depends
+ * on nothing outside `src/client/`, the demo loads the client from `/client.js` (never a copy), and
+ * the hub serves exactly what the build produced — `/client.js` as a working ES module.
  */
+import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleClient, etagOf } from '../../scripts/build-client.ts';
-import { clientBundle, clientBundleEtag } from '../../src/web/client-bundle.ts';
+import {
+  type Assets,
+  assetsModulePath,
+  buildAssets,
+  etagOf,
+  moduleText,
+  servedClient,
+} from '../../scripts/build-assets.ts';
 import { fixtureEnv, publisherToken } from '../conformance/target.ts';
 import { startNodeHub } from '../helpers/hub.ts';
 
 let hub: Awaited<ReturnType<typeof startNodeHub>>;
+let built: Assets;
 beforeAll(async () => {
-  hub = await startNodeHub(fixtureEnv);
+  [hub, built] = await Promise.all([startNodeHub(fixtureEnv), buildAssets()]);
 });
 afterAll(async () => {
   await hub?.stop();
 });
 
-describe('client bundle', () => {
-  it('is up to date with src/client (run `npm run build:client` when this fails)', async () => {
-    // A boolean, not the strings: a diff of two minified bundles says nothing useful.
-    const fresh = await bundleClient();
-    expect(clientBundle === fresh, 'src/web/client-bundle.ts is stale: run `npm run build:client`').toBe(
+/** The client bundle, loaded in Node as an ES module. */
+const load = (source: string) =>
+  import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
+
+describe('the build', () => {
+  it('is deterministic, and the generated module is what it builds now', async () => {
+    const again = await buildAssets();
+    // Booleans, not the strings: a diff of two minified bundles says nothing useful.
+    expect(moduleText(again) === moduleText(built), 'two builds differ').toBe(true);
+    // The global setup built it: hubs started by the tests serve the sources as they are now.
+    expect(readFileSync(assetsModulePath, 'utf8') === moduleText(built), 'stale: npm run build:assets').toBe(
       true,
     );
-    expect(clientBundleEtag).toBe(etagOf(clientBundle));
+    expect(built.clientBundleEtag).toBe(etagOf(built.clientBundle));
+    expect(built.clientBundleEtag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
   });
 
-  it('pulls in nothing but src/client: no dependencies, no runtime-specific modules', async () => {
+  it('bundles a client that pulls in nothing but src/client and the rooms protocol: no dependencies, no runtime-specific modules', async () => {
     const result = await build({
       entryPoints: ['src/client/index.ts'],
       bundle: true,
@@ -39,20 +56,77 @@ describe('client bundle', () => {
     });
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.length).toBeGreaterThan(0);
-    expect(inputs.filter((path) => !path.startsWith('src/client/'))).toEqual([]);
+    // The rooms wire protocol is a leaf shared with the hub (src/room-protocol/, no imports of its own).
+    expect(
+      inputs.filter((path) => !path.startsWith('src/client/') && !path.startsWith('src/room-protocol/')),
+    ).toEqual([]);
   });
 
-  it('is served at /client.js as a cacheable, cross-origin-loadable ES module', async () => {
+  it('makes page scripts that import only /client.js, and only what it exports', async () => {
+    const imports = (script: string) =>
+      [...script.matchAll(/^import\s*\{([^}]*)\}\s*from\s*"([^"]+)";$/gm)].map((m) => ({
+        names: m[1]!.split(',').map((name) => name.trim()),
+        from: m[2]!,
+      }));
+    expect(imports(built.consoleScript)).toEqual([]);
+    const demo = imports(built.demoScript);
+    expect(demo.length).toBeGreaterThan(0);
+    expect(new Set(demo.map((i) => i.from))).toEqual(new Set(['/client.js']));
+    // No other import or export form slipped through, and no copy of the client came along.
+    expect(built.demoScript.match(/^(import|export)\b/gm)).toHaveLength(demo.length);
+    expect(built.demoScript).not.toContain('class PerfectNegotiation');
+    const exported = Object.keys(await load(built.clientBundle));
+    expect(exported).toEqual(expect.arrayContaining(demo.flatMap((i) => i.names)));
+  });
+
+  it('refuses a page that imports part of the client around its entry point', async () => {
+    await expect(
+      build({
+        stdin: { contents: "import { Room } from '../../client/room.ts'; Room;", resolveDir: 'src/web/demo' },
+        bundle: true,
+        write: false,
+        logLevel: 'silent',
+        plugins: [servedClient],
+      }),
+    ).rejects.toThrow(/import the client from src\/client\/index\.ts only/);
+  });
+});
+
+describe('what the hub serves', () => {
+  it.each([
+    ['/', 'consolePage', 'text/html'],
+    ['/console.js', 'consoleScript', 'text/javascript'],
+    ['/console.css', 'consoleStyle', 'text/css'],
+    ['/demo', 'demoPage', 'text/html'],
+    ['/demo.js', 'demoScript', 'text/javascript'],
+    ['/demo.css', 'demoStyle', 'text/css'],
+  ] as const)('%s is the built %s', async (path, name, type) => {
+    const response = await fetch(`${hub.url}${path}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe(`${type}; charset=utf-8`);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    if (type === 'text/html') {
+      // The policy itself is checked by the conformance suite (security headers), on every runtime.
+      expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(response.headers.get('x-frame-options')).toBe('DENY');
+    } else {
+      expect(response.headers.get('cache-control')).toBe('no-cache');
+    }
+    expect((await response.text()) === built[name], `${path} is not the built ${name}`).toBe(true);
+  });
+
+  it('/client.js is the built bundle: cacheable, revalidated by ETag, loadable from any origin', async () => {
     const response = await fetch(`${hub.url}/client.js`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(response.headers.get('cache-control')).toBe('public, max-age=300');
-    expect(response.headers.get('etag')).toBe(clientBundleEtag);
+    expect(response.headers.get('etag')).toBe(built.clientBundleEtag);
     expect(response.headers.get('access-control-allow-origin')).toBe('*');
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(await response.text()).toBe(clientBundle);
+    expect((await response.text()) === built.clientBundle, '/client.js is not the built bundle').toBe(true);
 
-    for (const tag of [clientBundleEtag, `W/${clientBundleEtag}`, `"other", ${clientBundleEtag}`, '*']) {
+    const etag = built.clientBundleEtag;
+    for (const tag of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
       const revalidated = await fetch(`${hub.url}/client.js`, { headers: { 'if-none-match': tag } });
       expect(revalidated.status).toBe(304);
       expect(await revalidated.text()).toBe('');
@@ -64,9 +138,8 @@ describe('client bundle', () => {
     expect(await head.text()).toBe('');
   });
 
-  it('works as served: the module from /client.js subscribes and publishes in Node', async () => {
-    const source = await (await fetch(`${hub.url}/client.js`)).text();
-    const client = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
+  it('/client.js works as served: the module subscribes and publishes in Node', async () => {
+    const client = await load(await (await fetch(`${hub.url}/client.js`)).text());
     expect(Object.keys(client).sort()).toEqual([
       'Call',
       'ClientError',

@@ -5,11 +5,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { Call, Room } from '../../src/client/index.ts';
+import type { DemoHandles } from '../../src/web/demo/room-view.ts';
 
 declare global {
   interface Window {
-    demo: { room: Room; call: Call; stream: MediaStream };
+    /** What the demo exposes once in a room (`src/web/demo/room-view.ts`). */
+    demo: DemoHandles;
     /** What a test chose to record in the page. */
     testLog: string[];
   }
