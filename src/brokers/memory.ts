@@ -48,11 +48,15 @@ class LaneQueue {
   /** Position of the newest update this lane discarded, -1 before any. */
   lostUpTo = -1;
 
-  constructor(
-    readonly name: string,
-    readonly maxCount: number,
-    readonly maxBytes: number,
-  ) {}
+  readonly name: string;
+  readonly maxCount: number;
+  readonly maxBytes: number;
+
+  constructor(name: string, maxCount: number, maxBytes: number) {
+    this.name = name;
+    this.maxCount = maxCount;
+    this.maxBytes = maxBytes;
+  }
 
   get size(): number {
     return this.entries.length - this.head;

@@ -20,14 +20,14 @@ export type ClientErrorCode = 'http' | 'network' | 'timeout' | 'protocol' | 'tok
  */
 export class ClientError extends Error {
   override readonly name = 'ClientError';
-  constructor(
-    readonly code: ClientErrorCode,
-    message: string,
-    /** The HTTP status, for `http` and `protocol` errors. */
-    readonly status?: number,
-    options?: { cause?: unknown },
-  ) {
+  readonly code: ClientErrorCode;
+  /** The HTTP status, for `http` and `protocol` errors. */
+  readonly status?: number;
+
+  constructor(code: ClientErrorCode, message: string, status?: number, options?: { cause?: unknown }) {
     super(message, options);
+    this.code = code;
+    this.status = status;
   }
 }
 

@@ -32,13 +32,23 @@ export class Subscriber {
   /** Position of the last replayed update: live updates at or before it were already sent. */
   replayedTo: string | undefined;
 
+  /** Hub-generated, unique per connection. */
+  readonly id: string;
+  readonly stream: EventStream;
+  readonly subscriptions: readonly Subscription[];
+  readonly principal: Principal | null;
+
   constructor(
-    /** Hub-generated, unique per connection. */
-    readonly id: string,
-    readonly stream: EventStream,
-    readonly subscriptions: readonly Subscription[],
-    readonly principal: Principal | null,
-  ) {}
+    id: string,
+    stream: EventStream,
+    subscriptions: readonly Subscription[],
+    principal: Principal | null,
+  ) {
+    this.id = id;
+    this.stream = stream;
+    this.subscriptions = subscriptions;
+    this.principal = principal;
+  }
 
   /** True when this subscriber may receive `update` (public, or its token grants one of the topics). */
   canRead(update: Update): boolean {
@@ -112,11 +122,17 @@ export class Dispatcher {
    *   passes `setImmediate`, so every publish handled in one event-loop turn is coalesced — the busier
    *   the hub, the bigger the batches — at no cost in latency when idle. Default: a microtask.
    */
+  readonly metrics: Metrics;
+  readonly defer: (flush: () => void) => void;
+
   constructor(
-    readonly metrics: Metrics,
+    metrics: Metrics,
     // Wrapped: a bare `queueMicrotask` called as a method throws "Illegal invocation" in workerd.
-    readonly defer: (flush: () => void) => void = (flush) => queueMicrotask(flush),
-  ) {}
+    defer: (flush: () => void) => void = (flush) => queueMicrotask(flush),
+  ) {
+    this.metrics = metrics;
+    this.defer = defer;
+  }
 
   add(subscriber: Subscriber): void {
     this.subscribers.add(subscriber);

@@ -31,13 +31,14 @@ const statusOf: Record<HubErrorCode, number> = {
 export class HubError extends Error {
   override readonly name = 'HubError';
   readonly status: number;
-  constructor(
-    readonly code: HubErrorCode,
-    message: string,
-    /** Extra response headers, e.g. a `WWW-Authenticate` challenge. */
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly code: HubErrorCode;
+  /** Extra response headers, e.g. a `WWW-Authenticate` challenge. */
+  readonly headers: Record<string, string>;
+
+  constructor(code: HubErrorCode, message: string, headers: Record<string, string> = {}) {
     super(message);
+    this.code = code;
+    this.headers = headers;
     this.status = statusOf[code];
   }
 

@@ -16,7 +16,11 @@ export class ConnectionLimiter {
   #total = 0;
   readonly #perClient = new Map<string, number>();
 
-  constructor(readonly limits: ConnectionLimits) {}
+  readonly limits: ConnectionLimits;
+
+  constructor(limits: ConnectionLimits) {
+    this.limits = limits;
+  }
 
   /**
    * Takes one connection slot for `client` (undefined: unknown, only the total applies).

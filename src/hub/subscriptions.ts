@@ -63,11 +63,15 @@ export class Presence {
   readonly #announced = new WeakMap<Subscriber, ActiveSubscription[]>();
   readonly #pending = new Set<Promise<void>>();
 
-  constructor(
-    readonly registry: SubscriptionRegistry,
-    readonly broker: Broker,
-    readonly hubPath: string,
-  ) {}
+  readonly registry: SubscriptionRegistry;
+  readonly broker: Broker;
+  readonly hubPath: string;
+
+  constructor(registry: SubscriptionRegistry, broker: Broker, hubPath: string) {
+    this.registry = registry;
+    this.broker = broker;
+    this.hubPath = hubPath;
+  }
 
   /** A connection is live: record its subscriptions, then announce them. */
   opened(subscriber: Subscriber): void {

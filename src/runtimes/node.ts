@@ -125,8 +125,10 @@ function chunkOf(frame: Uint8Array): Buffer {
  */
 class ResponseSink implements StreamSink {
   readonly #socket: Socket | null;
+  readonly res: ServerResponse;
 
-  constructor(readonly res: ServerResponse) {
+  constructor(res: ServerResponse) {
+    this.res = res;
     const direct =
       res.headersSent &&
       res.chunkedEncoding &&

@@ -8,10 +8,10 @@ export type SseErrorCode =
 /** The one error type of the SSE layer. */
 export class SseError extends Error {
   override readonly name = 'SseError';
-  constructor(
-    readonly code: SseErrorCode,
-    message: string,
-  ) {
+  readonly code: SseErrorCode;
+
+  constructor(code: SseErrorCode, message: string) {
     super(message);
+    this.code = code;
   }
 }

@@ -23,9 +23,12 @@ export class Heartbeat {
   readonly #targets = new Set<HeartbeatTarget>();
   #timer: ReturnType<typeof setInterval> | undefined;
 
+  readonly intervalMs: number;
+
   /** @param intervalMs tick period; keep it well under proxy idle timeouts (~100 s on Cloudflare, 60 s on nginx). */
-  constructor(readonly intervalMs: number) {
+  constructor(intervalMs: number) {
     if (!(intervalMs > 0)) throw new RangeError('heartbeat interval must be positive');
+    this.intervalMs = intervalMs;
   }
 
   /** Number of streams being kept alive. */

@@ -306,11 +306,14 @@ class PullSink implements StreamSink {
   #ending = false;
   #done = false;
 
-  constructor(
-    readonly controller: ReadableStreamDefaultController<Uint8Array>,
-    /** Called when the consumer is gone (a write to it failed). */
-    readonly onGone: () => void,
-  ) {}
+  readonly controller: ReadableStreamDefaultController<Uint8Array>;
+  /** Called when the consumer is gone (a write to it failed). */
+  readonly onGone: () => void;
+
+  constructor(controller: ReadableStreamDefaultController<Uint8Array>, onGone: () => void) {
+    this.controller = controller;
+    this.onGone = onGone;
+  }
 
   get buffered(): number {
     return this.#queued;
