@@ -80,10 +80,13 @@ export class ChunkedDecoder {
   private sizeDigits = 0;
   private trailerLineLength = 0;
 
-  constructor(
-    private readonly onData: (buf: Buffer, start: number, end: number) => void,
-    private readonly onEnd: () => void = () => {},
-  ) {}
+  private readonly onData: (buf: Buffer, start: number, end: number) => void;
+  private readonly onEnd: () => void;
+
+  constructor(onData: (buf: Buffer, start: number, end: number) => void, onEnd: () => void = () => {}) {
+    this.onData = onData;
+    this.onEnd = onEnd;
+  }
 
   get done(): boolean {
     return this.state === DONE;

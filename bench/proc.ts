@@ -83,10 +83,16 @@ export class TreeCpu {
    * @param roots the tree roots, each with a label for its processes
    * @param name names one process of a tree: labels per process are summed in {@link byPart}
    */
+  private readonly roots: () => readonly { pid: number; label: string }[];
+  private readonly name: (label: string, p: ProcessInfo) => string;
+
   constructor(
-    private readonly roots: () => readonly { pid: number; label: string }[],
-    private readonly name: (label: string, p: ProcessInfo) => string,
-  ) {}
+    roots: () => readonly { pid: number; label: string }[],
+    name: (label: string, p: ProcessInfo) => string,
+  ) {
+    this.roots = roots;
+    this.name = name;
+  }
 
   /** CPU seconds used so far, per part name, in first-seen order. */
   byPart(): Map<string, number> {

@@ -24,10 +24,10 @@ class Connection {
   private done: ((status: number) => void) | undefined;
   private status = 0;
 
-  constructor(
-    target: Target,
-    private readonly onGone: (c: Connection) => void,
-  ) {
+  private readonly onGone: (c: Connection) => void;
+
+  constructor(target: Target, onGone: (c: Connection) => void) {
+    this.onGone = onGone;
     this.socket = connect({ host: target.host, port: target.port, noDelay: true });
     this.socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     this.socket.on('error', () => {});
@@ -138,7 +138,10 @@ export class Publisher {
   private readonly perTarget: number;
   private readonly bodyPrefix: string;
 
-  constructor(private readonly plan: PublishPlan) {
+  private readonly plan: PublishPlan;
+
+  constructor(plan: PublishPlan) {
+    this.plan = plan;
     this.sentMicros = new Float64Array(plan.count);
     this.answeredMicros = new Float64Array(plan.count);
     this.status = new Uint8Array(plan.count);

@@ -26,7 +26,11 @@ export class SseScanner {
   /** Events that carried no `data:` line (heartbeat comments, `retry:` only, …). */
   emptyEvents = 0;
 
-  constructor(private readonly onData: DataHandler) {}
+  private readonly onData: DataHandler;
+
+  constructor(onData: DataHandler) {
+    this.onData = onData;
+  }
 
   /**
    * Feeds buf[start, end). The buffer may be reused by the caller afterwards, and bytes past `end`

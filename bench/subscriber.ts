@@ -51,7 +51,11 @@ export class Ledger {
   /** The publisher's clocks (µs), to tell reordering of concurrent publishes from violations. */
   publishTimes: { sentMicros: Float64Array; answeredMicros: Float64Array } | undefined;
 
-  constructor(readonly payloadBytes: number) {}
+  readonly payloadBytes: number;
+
+  constructor(payloadBytes: number) {
+    this.payloadBytes = payloadBytes;
+  }
 
   error(message: string): void {
     if (this.errors.length < 10) this.errors.push(message);
@@ -75,7 +79,10 @@ export class Subscriber {
   private body: ((buf: Buffer, start: number, end: number) => void) | undefined;
   private readonly scanner: SseScanner;
 
-  constructor(private readonly ledger: Ledger) {
+  private readonly ledger: Ledger;
+
+  constructor(ledger: Ledger) {
+    this.ledger = ledger;
     this.scanner = new SseScanner((buf, start, end) => this.onData(buf, start, end));
   }
 
