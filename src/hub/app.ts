@@ -12,6 +12,7 @@ import { cors, parseOrigins } from './cors.ts';
 import { resourceMetadata } from './discovery.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { HubError } from './errors.ts';
+import { Expiries } from './expiries.ts';
 import { parseForm, readBody } from './form.ts';
 import { type HubUrls, hubUrls } from './hub-url.ts';
 import { type IssuerConfig, parseIssuers } from './issuers.ts';
@@ -124,6 +125,7 @@ export function createHub(options: HubOptions): Hub {
   const metrics = new Metrics();
   const dispatcher = new Dispatcher(metrics, options.defer);
   const heartbeat = new Heartbeat(settings.heartbeat * 1000);
+  const expiries = new Expiries();
   const compiler = new PatternCompiler();
   const legacy = settings.legacy ?? false;
   const cookieName = settings.cookieName ?? '__Secure-mercure_access_token';
@@ -153,6 +155,7 @@ export function createHub(options: HubOptions): Hub {
     dispatcher,
     authorizer,
     heartbeat,
+    expiries,
     compiler,
     limits: settings,
     hubPath: HUB_PATH,
@@ -272,6 +275,7 @@ export function createHub(options: HubOptions): Hub {
       await presence?.settled();
       unsubscribe();
       heartbeat.stop();
+      expiries.stop();
       await registry.close();
     },
   };

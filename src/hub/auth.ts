@@ -75,6 +75,11 @@ export const anyone: Principal = { canPublish: () => true, canSubscribe: () => t
 /** The cookie of the pre-standardization dialect. */
 export const LEGACY_COOKIE = 'mercureAuthorization';
 
+/** Most verified tokens remembered (see `principalOf`): a few MB at most. */
+const TOKEN_CACHE_SIZE = 4096;
+/** Longest a verified token is remembered, in ms. */
+const TOKEN_CACHE_MS = 5 * 60_000;
+
 /** RFC 6750 §2.1: the `b64token` syntax of a bearer credential. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -151,7 +156,32 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
   // Awaited by every verification; callers that want a startup error await `ready` themselves.
   ready.catch(() => {});
 
+  /**
+   * Principals of tokens verified lately, by token (with the endpoint and the hub URL, which the
+   * checks depend on): a token presented again — every reconnection of a subscriber, a publisher's
+   * every request — is not verified again while it is valid. Exact string keys (no collisions); an
+   * entry lasts until the token's `exp`, at most {@link TOKEN_CACHE_MS}, so that a key taken out of a
+   * remote key set stops working within that time; least recently used entries go first.
+   */
+  const verified = new Map<string, { use: KeyUse; hub: string; principal: Principal; until: number }>();
+
   async function principalOf(token: string, use: KeyUse, hubUrl: URL): Promise<Principal> {
+    const hit = verified.get(token);
+    if (hit) {
+      verified.delete(token);
+      if (hit.use === use && hit.hub === hubUrl.href && Date.now() < hit.until) {
+        verified.set(token, hit);
+        return hit.principal;
+      }
+    }
+    const principal = await verifyPrincipal(token, use, hubUrl);
+    const until = Math.min(principal.expiresAt ?? Number.POSITIVE_INFINITY, Date.now() + TOKEN_CACHE_MS);
+    verified.set(token, { use, hub: hubUrl.href, principal, until });
+    if (verified.size > TOKEN_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    return principal;
+  }
+
+  async function verifyPrincipal(token: string, use: KeyUse, hubUrl: URL): Promise<Principal> {
     await ready;
     try {
       const { claims } = await verifyToken(token, issuers, {

@@ -50,6 +50,16 @@ export class Subscriber {
     this.principal = principal;
   }
 
+  /** When its token expires (ms since the epoch), if it has one: its stream ends then. */
+  get expiresAt(): number | undefined {
+    return this.principal?.expiresAt;
+  }
+
+  /** Ends its stream because its token expired. */
+  expire(): void {
+    this.stream.close('expired');
+  }
+
   /** True when this subscriber may receive `update` (public, or its token grants one of the topics). */
   canRead(update: Update): boolean {
     return !update.private || (this.principal?.canSubscribe(update.topics) ?? false);

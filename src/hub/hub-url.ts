@@ -69,7 +69,19 @@ export interface HubUrls {
  */
 export function hubUrls(settings: HubUrlSettings, hubPath: string): HubUrls {
   const configured = configuredHubUrl(settings, hubPath);
-  const fromRequest = (request: Request) => new URL(hubPath, request.url);
+  // One URL per origin the hub is reached on (they are few), not one parse per request.
+  const byOrigin = new Map<string, URL>();
+  const fromRequest = (request: Request) => {
+    const url = request.url;
+    const origin = url.slice(0, url.indexOf('/', url.indexOf('//') + 2) >>> 0);
+    let hubUrl = byOrigin.get(origin);
+    if (!hubUrl) {
+      hubUrl = new URL(hubPath, url);
+      if (byOrigin.size >= 64) byOrigin.clear();
+      byOrigin.set(origin, hubUrl);
+    }
+    return hubUrl;
+  };
   const publicUrl = settings.publicUrl === undefined ? undefined : configured;
   return {
     of: configured ? () => configured : fromRequest,

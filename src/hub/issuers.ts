@@ -154,7 +154,16 @@ export async function loadIssuers(issuers: readonly IssuerConfig[]): Promise<Loa
 async function loadKey(config: KeyConfig): Promise<LoadedKey> {
   const use = config.use;
   if (config.secret !== undefined) {
-    return { key: new TextEncoder().encode(config.secret), algorithms: [config.alg ?? 'HS256'], use };
+    // Imported once: given raw bytes, the JWT library would import them again at every verification.
+    const alg = config.alg ?? 'HS256';
+    const key = await crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(config.secret),
+      { name: 'HMAC', hash: `SHA-${alg.slice(2)}` },
+      false,
+      ['verify'],
+    );
+    return { key, algorithms: [alg], use };
   }
   if (config.pem !== undefined) {
     const alg = config.alg!;

@@ -5,6 +5,7 @@ import type { CompiledUrlPattern } from '../urlpattern/index.ts';
 import type { Authorizer, Principal } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
 import { HubError } from './errors.ts';
+import type { Expiries } from './expiries.ts';
 import { parseQuery } from './form.ts';
 import { fromHeaderValue, toHeaderValue, utf8Length } from './header-values.ts';
 import { PRESENCE_LANE, presencePrefix } from './history.ts';
@@ -22,6 +23,7 @@ export interface SubscribeContext {
   dispatcher: Dispatcher;
   authorizer: Authorizer;
   heartbeat: Heartbeat;
+  expiries: Expiries;
   compiler: PatternCompiler;
   limits: MatcherLimits & {
     maxQueueBytes: number;
@@ -68,7 +70,9 @@ export async function subscribe(
   hubUrl: URL,
   client?: string,
 ): Promise<Response> {
-  const query = parseQuery(new URL(request.url).search);
+  const url = request.url;
+  const mark = url.indexOf('?');
+  const query = parseQuery(mark === -1 ? '' : url.slice(mark + 1));
   const extra = ctx.legacy ? LEGACY_MATCHERS : undefined;
   // Each distinct pattern is tested against every update: their number is what bounds matching. A
   // hub with no room left says so before compiling anything, and exactly once they are compiled.
@@ -94,7 +98,6 @@ export async function subscribe(
   );
 
   let subscriber: Subscriber | undefined;
-  let expiry: ReturnType<typeof setTimeout> | undefined;
   const stream = new EventStream({
     maxQueueBytes: ctx.limits.maxQueueBytes,
     retry: ctx.limits.retry,
@@ -102,9 +105,9 @@ export async function subscribe(
     request,
     onClose: (reason) => {
       release?.();
-      if (expiry !== undefined) clearTimeout(expiry);
       if (reason === 'slow') ctx.dispatcher.metrics.slowSubscribersClosed++;
       if (subscriber) {
+        ctx.expiries.delete(subscriber);
         ctx.dispatcher.remove(subscriber);
         ctx.onClose?.(subscriber);
       }
@@ -135,13 +138,8 @@ export async function subscribe(
       }
     }
 
-    const expiresAt = principal?.expiresAt;
-    if (expiresAt !== undefined) {
-      const delay = expiresAt - Date.now();
-      // setTimeout overflows past 2^31-1 ms (~24.8 days); such far expiries are not armed.
-      if (delay <= 0) stream.close('expired');
-      else if (delay < 2 ** 31 - 1) expiry = setTimeout(() => stream.close('expired'), delay);
-    }
+    // The stream ends when the token does (one shared timer for every subscriber).
+    ctx.expiries.add(subscriber);
     if (!stream.closed) ctx.onOpen?.(subscriber);
     const response = stream.response({ headers });
     if (replay) void replayHistory(ctx, subscriber, replay, resumed);

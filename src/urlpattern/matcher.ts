@@ -39,9 +39,13 @@ export const BASE_COST = 2_000;
  */
 export const MAX_TABLE_ENTRIES = 16_384;
 
-/** A fresh budget for one pattern with `states` NFA states allowed. */
-export function compileBudget(states: number): CompileBudget {
-  return { remaining: states, work: MAX_COMPILE_WORK, entries: MAX_TABLE_ENTRIES };
+/** A fresh budget for one pattern with `states` NFA states allowed (and, for tests, other limits). */
+export function compileBudget(
+  states: number,
+  work = MAX_COMPILE_WORK,
+  entries = MAX_TABLE_ENTRIES,
+): CompileBudget {
+  return { remaining: states, work, entries };
 }
 
 /** What a budget has spent so far: the deterministic cost of a compiled pattern. */
