@@ -105,7 +105,7 @@ export const SERVERS: readonly ServerSpec[] = [
     // What `npm run start:bun` runs, with anonymous publishing instead of development mode.
     name: 'bun',
     command: ['node_modules/.bin/bun', ...startScriptArgs('start:bun'), '--allow-anonymous-publish'],
-    requires: ['src/runtimes/bun.ts', 'node_modules/.bin/bun'],
+    requires: ['src/runtimes/bun-cli.ts', 'node_modules/.bin/bun'],
     ready: '/healthz',
     version: 'echo "Bun $(node_modules/.bin/bun --version)"',
   },
@@ -113,7 +113,7 @@ export const SERVERS: readonly ServerSpec[] = [
     // What `npm run start:deno` runs, with anonymous publishing instead of development mode.
     name: 'deno',
     command: ['node_modules/.bin/deno', ...startScriptArgs('start:deno'), '--allow-anonymous-publish'],
-    requires: ['src/runtimes/deno.ts', 'node_modules/.bin/deno'],
+    requires: ['src/runtimes/deno-cli.ts', 'node_modules/.bin/deno'],
     ready: '/healthz',
     version: `echo "Deno $(node_modules/.bin/deno --version | head -n 1 | cut -d ' ' -f 2)"`,
   },

@@ -1,10 +1,17 @@
 /**
- * `npm run start:bun`: the hub on Bun (`Bun.serve`), with the same settings and start-up as the Node
- * CLI (flags and environment variables, `PORT` included; see `src/runtimes/startup.ts`).
+ * `ssehub/bun`: the hub's glue for Bun (`Bun.serve`). Importing it starts nothing: `bun-cli.ts` (what
+ * `npm run start:bun` runs) and the single-file executable (`binary.ts`) start the hub with it, and so
+ * can an application:
+ *
+ * @example
+ * import { bunGlue, runHub } from 'ssehub/bun';
+ * process.exit(await runHub(process.argv.slice(2), process.env, bunGlue()));
  */
-import { runHub } from './startup.ts';
+import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
-/** The slice of Bun's API this entry uses (typed here so the project needs no Bun type package). */
+export { type FetchHandler, type RuntimeGlue, runHub } from './startup.ts';
+
+/** The slice of Bun's API this module uses (typed here so the project needs no Bun type package). */
 interface BunServer {
   readonly port: number;
   requestIP(request: Request): { address: string } | null;
@@ -21,37 +28,48 @@ interface BunApi {
   }): BunServer;
 }
 
-const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+/** Bun's global, read when a server starts (so that importing this module elsewhere is harmless). */
+function bun(): BunApi {
+  const api = (globalThis as unknown as { Bun?: BunApi }).Bun;
+  if (!api) throw new Error('ssehub/bun needs the Bun runtime');
+  return api;
+}
 
 /** What the handler passes to the app as Hono's `c.env`. */
 interface Peer {
   address?: string;
 }
 
-runHub(process.argv.slice(2), process.env, {
-  name: 'bun',
-  command: 'ssehub-bun',
-  // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
-  defer: setImmediate,
-  async serve(fetch, { port, host }) {
-    const server = Bun.serve({
-      port,
-      hostname: host,
-      // Bun closes connections idle for 10 s by default (Bun 1.1+): an event stream between two
-      // heartbeats is idle, so turn it off; the heartbeat still keeps proxies in between awake.
-      idleTimeout: 0,
-      fetch: (request, server) =>
-        fetch(request, { address: server.requestIP(request)?.address } satisfies Peer),
-    });
-    return { port: server.port, close: () => server.stop() };
-  },
-  clientAddress: (c) => (c.env as Peer | undefined)?.address,
-  onSignal: (signal, handler) => process.on(signal, handler),
-  exit: (code) => process.exit(code),
-}).then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error('ssehub:', error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
-);
+/**
+ * Serves a fetch handler (a Hono app's `fetch`) with `Bun.serve`, passing the client address along
+ * as `c.env.address`. Resolves once it listens; `close()` waits for in-flight requests.
+ */
+export async function serveBun(
+  fetch: FetchHandler,
+  options: { port: number; host?: string },
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = bun().serve({
+    port: options.port,
+    hostname: options.host,
+    // Bun closes connections idle for 10 s by default (Bun 1.1+): an event stream between two
+    // heartbeats is idle, so turn it off; the heartbeat still keeps proxies in between awake.
+    idleTimeout: 0,
+    fetch: (request, server) =>
+      fetch(request, { address: server.requestIP(request)?.address } satisfies Peer),
+  });
+  return { port: server.port, close: () => server.stop() };
+}
+
+/** Bun's glue for `runHub`: `Bun.serve`, the client address, signals and exit through `process`. */
+export function bunGlue(): RuntimeGlue {
+  return {
+    name: 'bun',
+    command: 'ssehub-bun',
+    // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
+    defer: setImmediate,
+    serve: serveBun,
+    clientAddress: (c) => (c.env as Peer | undefined)?.address,
+    onSignal: (signal, handler) => process.on(signal, handler),
+    exit: (code) => process.exit(code),
+  };
+}

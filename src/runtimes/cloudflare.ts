@@ -181,7 +181,7 @@ function misconfigured(message: string): Handler {
  * untouched (no JavaScript per chunk here); a subscriber that goes away shows up in the object when
  * a write to it fails, which the hub's heartbeat guarantees within about one interval.
  */
-export default {
+const worker: { fetch(request: Request, env: Env): Promise<Response> } = {
   async fetch(request: Request, env: Env): Promise<Response> {
     const hub = env.HUB.get(env.HUB.idFromName(HUB_OBJECT));
     if (request.body === null) return hub.fetch(request);
@@ -199,6 +199,9 @@ export default {
     return hub.fetch(new Request(request, { body: body as Uint8Array<ArrayBuffer> }));
   },
 };
+
+// Typed where it is declared: JSR's fast type check cannot infer an object literal's type in `export default`.
+export default worker;
 
 const limits = new WeakMap<Env, number>();
 

@@ -1,13 +1,17 @@
 /**
- * `npm run start:deno`: the hub on Deno (`Deno.serve`), with the same settings and start-up as the
- * Node CLI (flags and environment variables, `PORT` included; see `src/runtimes/startup.ts`).
+ * `ssehub/deno`: the hub's glue for Deno (`Deno.serve`). Importing it starts nothing: `deno-cli.ts`
+ * (what `npm run start:deno` runs) starts the hub with it, and so can an application:
+ *
+ * @example
+ * import { denoGlue, runHub } from 'ssehub/deno';
+ * Deno.exit(await runHub(Deno.args, Deno.env.toObject(), denoGlue()));
  */
-import { runHub } from './startup.ts';
+import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
-/** The slice of Deno's API this entry uses (typed here so the project needs no Deno type package). */
+export { type FetchHandler, type RuntimeGlue, runHub } from './startup.ts';
+
+/** The slice of Deno's API this module uses (typed here so the project needs no Deno type package). */
 interface DenoApi {
-  readonly args: string[];
-  env: { toObject(): Record<string, string> };
   serve(
     options: { port: number; hostname?: string; onListen?: (addr: { port: number }) => void },
     handler: (request: Request, info: { remoteAddr: { hostname?: string } }) => Response | Promise<Response>,
@@ -16,37 +20,50 @@ interface DenoApi {
   exit(code: number): never;
 }
 
-const Deno: DenoApi = (globalThis as unknown as { Deno: DenoApi }).Deno;
+/** Deno's global, read when a glue or server is made (so that importing this module elsewhere is harmless). */
+function deno(): DenoApi {
+  const api = (globalThis as unknown as { Deno?: DenoApi }).Deno;
+  if (!api) throw new Error('ssehub/deno needs the Deno runtime');
+  return api;
+}
 
 /** What the handler passes to the app as Hono's `c.env`. */
 interface Peer {
   address?: string;
 }
 
-runHub(Deno.args, Deno.env.toObject(), {
-  name: 'deno',
-  command: 'ssehub-deno',
-  // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
-  defer: setImmediate,
-  serve: (fetch, { port, host }) =>
-    new Promise((resolve) => {
-      const server = Deno.serve(
-        // shutdown() stops accepting, then waits for in-flight requests.
-        {
-          port,
-          hostname: host,
-          onListen: (addr) => resolve({ port: addr.port, close: () => server.shutdown() }),
-        },
-        (request, info) => fetch(request, { address: info.remoteAddr.hostname } satisfies Peer),
-      );
-    }),
-  clientAddress: (c) => (c.env as Peer | undefined)?.address,
-  onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
-  exit: (code) => Deno.exit(code),
-}).then(
-  (code) => Deno.exit(code),
-  (error) => {
-    console.error('ssehub:', error instanceof Error ? error.message : error);
-    Deno.exit(1);
-  },
-);
+/**
+ * Serves a fetch handler (a Hono app's `fetch`) with `Deno.serve`, passing the client address along
+ * as `c.env.address`. Resolves once it listens; `close()` stops accepting, then waits for in-flight
+ * requests.
+ */
+export function serveDeno(
+  fetch: FetchHandler,
+  options: { port: number; host?: string },
+): Promise<{ port: number; close(): Promise<void> }> {
+  return new Promise((resolve) => {
+    const server = deno().serve(
+      {
+        port: options.port,
+        hostname: options.host,
+        onListen: (addr) => resolve({ port: addr.port, close: () => server.shutdown() }),
+      },
+      (request, info) => fetch(request, { address: info.remoteAddr.hostname } satisfies Peer),
+    );
+  });
+}
+
+/** Deno's glue for `runHub`: `Deno.serve`, the client address, signals and exit through `Deno`. */
+export function denoGlue(): RuntimeGlue {
+  const api = deno();
+  return {
+    name: 'deno',
+    command: 'ssehub-deno',
+    // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
+    defer: setImmediate,
+    serve: serveDeno,
+    clientAddress: (c) => (c.env as Peer | undefined)?.address,
+    onSignal: (signal, handler) => api.addSignalListener(signal, handler),
+    exit: (code) => api.exit(code),
+  };
+}

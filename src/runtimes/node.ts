@@ -1,12 +1,26 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+/**
+ * `ssehub/node`: the hub's glue for Node (`node:http` through `@hono/node-server`, with a direct
+ * path for event streams). Importing it starts nothing: `cli.ts` (the `ssehub` command) starts the
+ * hub with it, and so can an application:
+ *
+ * @example
+ * import { nodeGlue, runHub } from 'ssehub/node';
+ * process.exit(await runHub(process.argv.slice(2), process.env, nodeGlue()));
+ *
+ * @example
+ * // Or serve your own app (e.g. `createApp` from 'ssehub' mounted in it):
+ * const server = await serveNode(app.fetch, { port: 3000 });
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { LoopDelay } from '../hub/index.ts';
 import { eventStreamOf, type StreamSink, writeStreamsDirectly } from '../sse/index.ts';
+import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
-type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
+export { type FetchHandler, type RuntimeGlue, runHub } from './startup.ts';
 
 export interface NodeServer {
   readonly server: Server;
@@ -79,6 +93,25 @@ export function serveNode(
 }
 
 const NO_BYTES = new Uint8Array(0);
+
+/** Node's glue for `runHub`: `serveNode`, the socket's address, the event-loop delay, `process`. */
+export function nodeGlue(): RuntimeGlue {
+  return {
+    name: 'node',
+    command: 'ssehub',
+    async serve(fetch, options) {
+      const server = await serveNode(fetch, options);
+      return { port: server.port, close: () => server.close(2000) };
+    },
+    clientAddress: (c) =>
+      (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
+    // Fan out once per event-loop turn: every publish handled in the turn shares one write per subscriber.
+    defer: setImmediate,
+    loopDelay: loopDelayMonitor(),
+    onSignal: (signal, handler) => process.on(signal, handler),
+    exit: (code) => process.exit(code),
+  };
+}
 
 /**
  * Node's event-loop delay histogram (libuv, no JavaScript timer), read and reset by each `/metrics`

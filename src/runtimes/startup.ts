@@ -42,7 +42,7 @@ export interface RuntimeGlue {
  * `--help`: 0); otherwise never settles (the signal handler exits).
  *
  * @example
- * const code = await runHub(Deno.args, Deno.env.toObject(), denoGlue);
+ * const code = await runHub(Deno.args, Deno.env.toObject(), denoGlue());
  */
 export async function runHub(
   argv: readonly string[],

@@ -35,7 +35,7 @@ export type RuntimeHub = Process & { port: number; url: string };
  * The arguments `npm run start:bun` uses. Bun's header limit is 16 KiB by default; subscribe URLs
  * carry every matcher, so allow 64 KiB (as the Node entry does) and let the hub answer its own 400.
  */
-export const bunArgs = ['--max-http-header-size=65536', 'src/runtimes/bun.ts'];
+export const bunArgs = ['--max-http-header-size=65536', 'src/runtimes/bun-cli.ts'];
 
 /**
  * The arguments `npm run start:deno` uses: network, environment, reading node_modules; and
@@ -48,10 +48,10 @@ export const denoArgs = [
   '--allow-env',
   '--allow-read',
   '--unstable-no-legacy-abort',
-  'src/runtimes/deno.ts',
+  'src/runtimes/deno-cli.ts',
 ];
 
-/** Starts `src/runtimes/bun.ts` with the given settings (environment, then extra flags). */
+/** Starts `src/runtimes/bun-cli.ts` with the given settings (environment, then extra flags). */
 export async function startBunHub(env: Record<string, string>, args: string[] = []): Promise<RuntimeHub> {
   const port = await freePort();
   const proc = await startProcess(runtimeBinary('bun'), [...bunArgs, ...args], {
@@ -61,7 +61,7 @@ export async function startBunHub(env: Record<string, string>, args: string[] = 
   return { ...proc, port, url: `http://127.0.0.1:${port}` };
 }
 
-/** Starts `src/runtimes/deno.ts` with the given settings (environment, then extra flags). */
+/** Starts `src/runtimes/deno-cli.ts` with the given settings (environment, then extra flags). */
 export async function startDenoHub(env: Record<string, string>, args: string[] = []): Promise<RuntimeHub> {
   const port = await freePort();
   const proc = await startProcess(runtimeBinary('deno'), [...denoArgs, ...args], {

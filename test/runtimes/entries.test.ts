@@ -2,6 +2,7 @@
  * The Bun and Deno entries read the same settings table as the Node CLI: environment variables,
  * flags that win over them, clear exit code 2 for a bad value or a missing key, `--dev` tokens.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { publish, q, subscribe, uniqueTopic } from '../conformance/client.ts';
@@ -48,6 +49,26 @@ describe.each(Object.entries(entries))('%s entry', (name, start) => {
     } finally {
       await hub.stop();
     }
+  });
+});
+
+describe('the glue modules (ssehub/bun, ssehub/deno)', () => {
+  // Imported with a key and a port: a module that started the hub would listen and never exit.
+  const run = (command: string, args: string[]) =>
+    spawnSync(command, args, {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, ...fixtureEnv, PORT: '0' },
+    });
+
+  it.each([
+    ['bun', ['src/runtimes/bun.ts']],
+    ['deno', ['run', '--allow-read', '--allow-env', 'src/runtimes/deno.ts']],
+  ] as const)('%s: importing the glue starts nothing', (name, args) => {
+    const result = run(runtimeBinary(name), [...args]);
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe(0);
+    expect(result.stdout + result.stderr).not.toContain('listening');
   });
 });
 
