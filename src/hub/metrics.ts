@@ -50,6 +50,16 @@ export class Metrics {
         `# TYPE ${name} gauge\n`,
         `${name}{quantile="0.99"} ${loopDelay.p99}\n${name}{quantile="1"} ${loopDelay.max}\n`,
       );
+      if (loopDelay.busy !== undefined) {
+        lines.push(
+          metric(
+            'ssehub_event_loop_busy_seconds',
+            'gauge',
+            'Longest delay of the event loop since the previous scrape that the process spent running (its own work, not waiting for a core).',
+            loopDelay.busy,
+          ),
+        );
+      }
     }
     return lines.join('');
   }
@@ -59,6 +69,8 @@ export class Metrics {
 export interface LoopDelay {
   readonly p99: number;
   readonly max: number;
+  /** The part of the longest delay the process spent running, where the runtime can tell. */
+  readonly busy?: number;
 }
 
 function metric(name: string, type: string, help: string, value: number): string {
