@@ -33,7 +33,35 @@ export function parseForm(bytes: Uint8Array): FormFields {
 
 /** Parses a URL's query (`url.search`, with or without the leading `?`) strictly; see {@link parseForm}. */
 export function parseQuery(search: string): FormFields {
-  return parseForm(utf8.encode(search.startsWith('?') ? search.slice(1) : search));
+  const query = search.startsWith('?') ? search.slice(1) : search;
+  // A URL's query is ASCII (anything else arrives percent-encoded): parsed as text, it needs no
+  // bytes; text that is not goes the byte way, with the same result.
+  if (!ASCII.test(query)) return parseForm(utf8.encode(query));
+  const fields: FormFields = [];
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    fields.push(
+      eq === -1 ? [decodeText(pair), ''] : [decodeText(pair.slice(0, eq)), decodeText(pair.slice(eq + 1))],
+    );
+  }
+  return fields;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** {@link decode} for ASCII text: `decodeURIComponent` where it agrees (well-formed escapes of valid UTF-8). */
+function decodeText(raw: string): string {
+  const plus = raw.includes('+');
+  if (!plus && !raw.includes('%')) return raw;
+  const spaced = plus ? raw.replaceAll('+', ' ') : raw;
+  if (!raw.includes('%')) return spaced;
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    // A malformed escape (kept literally) or invalid UTF-8 (refused): the byte way decides.
+    return decode(utf8.encode(raw));
+  }
 }
 
 function decode(raw: Uint8Array): string {
