@@ -109,12 +109,6 @@ function connect(port = server.port) {
       return closed;
     },
     until,
-    /** Waits until `count` complete responses (by `HTTP/1.1 ` status lines) and their ends arrived. */
-    responses: (count: number) =>
-      until(
-        () => received.split('HTTP/1.1 ').length - 1 >= count && /\r\n\r\n[^]*$/.test(received),
-        `${count} responses`,
-      ),
     closedNow: () => until(() => closed, 'the connection to close'),
   };
 }
