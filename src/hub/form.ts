@@ -96,6 +96,13 @@ const hexValue = (b: number) => (b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57);
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  // A declared length within the bound is what the body holds (the runtime enforces HTTP framing):
+  // read it in one piece, sparing a stream reader per request.
+  if (declared !== null && DIGITS.test(declared) && !request.headers.has('transfer-encoding')) {
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
+    return body;
+  }
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -112,6 +119,8 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   }
   return chunks.length === 0 ? new Uint8Array(0) : concat(chunks);
 }
+
+const DIGITS = /^\d{1,15}$/;
 
 const tooLarge = (max: number) =>
   new HubError('payload_too_large', `request body is larger than ${max} bytes`);

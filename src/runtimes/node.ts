@@ -47,7 +47,7 @@ export function serveNode(
     const response = await fetch(request, env);
     const stream = eventStreamOf(response);
     if (!stream) {
-      if (response.body === null && response.headers.get('content-type') === 'text/event-stream') {
+      if (response.headers.get('content-type') === 'text/event-stream' && response.body === null) {
         // A middleware replaced a direct event-stream response: it would go out empty.
         console.error(
           `ssehub: an event stream for ${request.url} was lost by a middleware that replaced the response`,
