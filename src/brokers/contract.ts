@@ -458,7 +458,7 @@ export function brokerContract(name: string, target: ContractTarget): void {
           type: 't',
           retry: 5,
         });
-        const rest = await publishMany(broker, 4);
+        const rest = [...(await publishMany(broker, 3)), await broker.publish(input(3, { id: 'kept' }))];
         const presence = await broker.publish(presenceInput(1));
         const before = await broker.history(EARLIEST);
         expect(ids(before.updates)).toEqual(ids([...rest, presence]));
@@ -479,7 +479,7 @@ export function brokerContract(name: string, target: ContractTarget): void {
         const listener = collect(again);
         const next = await again.publish(input(50));
         expect(comparePos(next.pos, presence.pos)).toBe(1);
-        expect(await again.publish(input(51, { id: rest[3]!.id }))).toEqual(rest[3]);
+        expect(await again.publish(input(51, { id: 'kept' }))).toEqual(rest[3]);
         expect(ids(await listener.until(1))).toEqual([next.id]);
         expect(ids((await again.history(presence.id)).updates)).toEqual([next.id]);
       });
@@ -515,6 +515,20 @@ export function brokerContract(name: string, target: ContractTarget): void {
         expect(ids(fromB.updates)).toEqual(ids(published.slice(5)));
         expect(await a.lastEventId()).toBe(published[19]!.id);
         expect(await b.lastEventId()).toBe(published[19]!.id);
+      });
+
+      it('stores a publisher id once across instances, however the retries race', async () => {
+        const a = await make();
+        const b = await peerOf(a);
+        open.push(b);
+        const onB = collect(b);
+        const all = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).publish(input(i, { id: 'shared' }))),
+        );
+        for (const u of all) expect(u).toEqual(all[0]);
+        const sentinel = await a.publish(input(99));
+        await onB.waitFor(() => onB.received.at(-1)?.id === sentinel.id);
+        expect(ids(onB.received)).toEqual(['shared', sentinel.id]);
       });
     }
   });
