@@ -13,6 +13,8 @@ interface NativeStatement {
   run(...params: SqlValue[]): unknown;
   all(...params: SqlValue[]): unknown[];
   get(...params: SqlValue[]): unknown;
+  /** bun:sqlite: releases the statement (a connection with live statements closes only when they go). */
+  finalize?(): void;
 }
 
 /** The connection shape the three bindings share. */
@@ -25,10 +27,12 @@ interface NativeDatabase {
 /** Wraps a native connection: connection settings, statements, transactions. */
 function adapt(db: NativeDatabase): SqlDriver {
   for (const pragma of PRAGMAS) db.exec(`PRAGMA ${pragma}`);
+  const statements: NativeStatement[] = [];
   return {
     exec: (sql) => void db.exec(sql),
     prepare(sql) {
       const statement = db.prepare(sql);
+      statements.push(statement);
       return {
         run: (...params) => void statement.run(...params),
         all: (...params) => statement.all(...params) as SqlRow[],
@@ -52,7 +56,11 @@ function adapt(db: NativeDatabase): SqlDriver {
         throw error;
       }
     },
-    close: () => void db.close(),
+    close() {
+      // bun:sqlite leaves a connection with unfinalized statements open (and the file locked).
+      for (const statement of statements) statement.finalize?.();
+      db.close();
+    },
   };
 }
 
