@@ -26,7 +26,7 @@ export {
   type SqlValue,
 } from './sql.ts';
 export { createSqliteBroker, type SqliteBrokerOptions } from './sqlite.ts';
-export { PRAGMAS, SCHEMA, SCHEMA_VERSION } from './sqlite-schema.ts';
+export { connectionPragmas, SCHEMA, SCHEMA_VERSION, type SyncLevel } from './sqlite-schema.ts';
 export {
   type Broker,
   comparePos,

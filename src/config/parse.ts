@@ -87,6 +87,11 @@ function coerce(setting: Setting, raw: string, source: string): unknown {
       } catch (error) {
         throw new ConfigError(`${source}: ${(error as Error).message}`);
       }
+    case 'string':
+      if (setting.choices && !setting.choices.includes(raw)) {
+        throw new ConfigError(`${source} must be one of ${setting.choices.join(', ')}, got "${raw}"`);
+      }
+      return raw;
     case 'list':
       return raw
         .split(/[\s,]+/)

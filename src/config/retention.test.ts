@@ -56,6 +56,12 @@ describe('retention rules', () => {
   it('reads the history file and age', () => {
     const parsed = parseConfig(['--history-file', '/tmp/x.db'], { SSEHUB_HISTORY_AGE: '60' });
     expect(parsed).toMatchObject({ config: { historyFile: '/tmp/x.db', historyAge: 60 } });
-    expect(parseConfig([], {})).toMatchObject({ config: { historyFile: 'ssehub.db', historyAge: 0 } });
+    expect(parseConfig([], {})).toMatchObject({
+      config: { historyFile: 'ssehub.db', historyAge: 0, historySync: 'normal' },
+    });
+    expect(parseConfig(['--history-sync=full'], {})).toMatchObject({ config: { historySync: 'full' } });
+    expect(() => parseConfig([], { SSEHUB_HISTORY_SYNC: 'FULL' })).toThrow(
+      'SSEHUB_HISTORY_SYNC must be one of normal, full, got "FULL"',
+    );
   });
 });

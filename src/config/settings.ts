@@ -20,6 +20,8 @@ export interface Setting<K extends Kind = Kind> {
   default?: string | number | boolean | readonly string[] | readonly RetentionRule[];
   /** No default: the value may be undefined. */
   optional?: true;
+  /** The only values a string setting takes. */
+  choices?: readonly string[];
 }
 
 /** Every setting, in the order `--help` lists them. */
@@ -70,6 +72,14 @@ export const settings = {
     kind: 'string',
     doc: 'SQLite file that keeps history across restarts and crashes (Node, Bun, Deno; created when missing, relative to the working directory); `:memory:` keeps history in memory only, lost at restart. Not used with --redis-url. One hub per file',
     default: 'ssehub.db',
+  },
+  historySync: {
+    env: 'SSEHUB_HISTORY_SYNC',
+    flag: 'history-sync',
+    kind: 'string',
+    choices: ['normal', 'full'],
+    doc: 'How --history-file commits: `normal` (an answered publish survives a crash or kill -9 of the hub; a power loss may take the last moments) or `full` (it survives a power loss too: every commit waits for the disk, fsync, which holds the hub meanwhile)',
+    default: 'normal',
   },
   heartbeat: {
     env: 'SSEHUB_HEARTBEAT',

@@ -3,10 +3,24 @@
  * broker's `SqlDriver` (`src/brokers/sql.ts`): better-sqlite3 on Node (a dependency, loaded only when
  * the SQLite broker is used; Node 20 has no `node:sqlite`), `bun:sqlite` on Bun, `node:sqlite` on Deno
  * 2. Each is imported only when asked for, so that loading the glue of one runtime never loads another's
- * binding. The three share the connection settings of `PRAGMAS` (WAL, `synchronous = FULL`, exclusive
- * lock) and one transaction shape (`BEGIN IMMEDIATE` … `COMMIT`, `ROLLBACK` on a throw).
+ * binding. The three share the connection settings of `connectionPragmas` (exclusive lock, WAL,
+ * `synchronous` as asked) and one transaction shape (`BEGIN IMMEDIATE` … `COMMIT`, `ROLLBACK` on a
+ * throw).
  */
-import { PRAGMAS, type SqlDriver, type SqlRow, type SqlValue } from '../brokers/index.ts';
+
+/** How a database is opened. */
+export interface SqliteOptions {
+  /** How commits reach the disk (see `SyncLevel`). Default `normal`. */
+  sync?: SyncLevel;
+}
+
+import {
+  connectionPragmas,
+  type SqlDriver,
+  type SqlRow,
+  type SqlValue,
+  type SyncLevel,
+} from '../brokers/index.ts';
 
 /** The statement shape the three bindings share (typed here: none of them is a type dependency). */
 interface NativeStatement {
@@ -25,8 +39,8 @@ interface NativeDatabase {
 }
 
 /** Wraps a native connection: connection settings, statements, transactions. */
-function adapt(db: NativeDatabase): SqlDriver {
-  for (const pragma of PRAGMAS) db.exec(`PRAGMA ${pragma}`);
+function adapt(db: NativeDatabase, options: SqliteOptions): SqlDriver {
+  for (const pragma of connectionPragmas(options.sync)) db.exec(`PRAGMA ${pragma}`);
   const statements: NativeStatement[] = [];
   return {
     exec: (sql) => void db.exec(sql),
@@ -73,24 +87,24 @@ const load = (specifier: string): Promise<Record<string, unknown>> => import(spe
  * @example
  * const broker = createSqliteBroker({ driver: await openBetterSqlite('ssehub.db'), defer: setImmediate });
  */
-export async function openBetterSqlite(path: string): Promise<SqlDriver> {
+export async function openBetterSqlite(path: string, options: SqliteOptions = {}): Promise<SqlDriver> {
   const module = await load('better-sqlite3');
   const Database = (module.default ?? module) as new (path: string) => NativeDatabase;
-  return adapt(new Database(path));
+  return adapt(new Database(path), options);
 }
 
 /** Opens (creating it when missing) the SQLite database at `path` with `bun:sqlite` (Bun). */
-export async function openBunSqlite(path: string): Promise<SqlDriver> {
+export async function openBunSqlite(path: string, options: SqliteOptions = {}): Promise<SqlDriver> {
   const { Database } = (await load('bun:sqlite')) as {
     Database: new (path: string, options: { create: boolean }) => NativeDatabase;
   };
-  return adapt(new Database(path, { create: true }));
+  return adapt(new Database(path, { create: true }), options);
 }
 
 /** Opens (creating it when missing) the SQLite database at `path` with `node:sqlite` (Deno 2, Node 22+). */
-export async function openNodeSqlite(path: string): Promise<SqlDriver> {
+export async function openNodeSqlite(path: string, options: SqliteOptions = {}): Promise<SqlDriver> {
   const { DatabaseSync } = (await load('node:sqlite')) as {
     DatabaseSync: new (path: string) => NativeDatabase;
   };
-  return adapt(new DatabaseSync(path));
+  return adapt(new DatabaseSync(path), options);
 }

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'hono';
 import { createApp } from '../app.ts';
-import { type Broker, createSqliteBroker, type SqlDriver } from '../brokers/index.ts';
+import { type Broker, createSqliteBroker, type SqlDriver, type SyncLevel } from '../brokers/index.ts';
 import { type Config, ConfigError, helpText, parseConfig } from '../config/index.ts';
 import type { IssuerConfig, LoopDelay } from '../hub/index.ts';
 import { configuredHubUrl, devTokens, HUB_PATH, type Hub, retentionOf } from '../hub/index.ts';
@@ -30,7 +30,7 @@ export interface RuntimeGlue {
    * Opens the SQLite database that keeps history across restarts (`--history-file`), with the
    * runtime's own SQLite binding (see `sqlite.ts`). Without it, history stays in memory.
    */
-  openHistory?: (path: string) => Promise<SqlDriver>;
+  openHistory?: (path: string, options: { sync: SyncLevel }) => Promise<SqlDriver>;
   /** Starts the HTTP server; resolves once it listens. */
   serve(
     fetch: FetchHandler,
@@ -100,7 +100,7 @@ export async function runHub(
   } else if (config.historyFile !== ':memory:' && glue.openHistory) {
     try {
       broker = createSqliteBroker({
-        driver: await glue.openHistory(config.historyFile),
+        driver: await glue.openHistory(config.historyFile, { sync: config.historySync as SyncLevel }),
         retention,
         defer: glue.defer,
       });
