@@ -69,7 +69,8 @@ interface Pending {
  * last position ever given out.
  *
  * @example
- * const broker = createSqliteBroker({ driver: await openSqlite('ssehub.db'), retention, defer: setImmediate });
+ * // On Node (`openBetterSqlite` is in `ssehub/node`; Bun and Deno have their own):
+ * const broker = createSqliteBroker({ driver: await openBetterSqlite('ssehub.db'), retention, defer: setImmediate });
  */
 export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { readonly size: number } {
   const { driver } = options;
