@@ -184,8 +184,30 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     return { update, fresh: true };
   }
 
+  /**
+   * Updates read back, by position, for as long as something holds them: concurrent replays of the
+   * same history share one object per update (and whatever the hub derives from it, such as its
+   * encoded frame) instead of a copy each, as they would with the memory broker.
+   */
+  const shared = new Map<number, WeakRef<Update>>();
+  // Every runtime here has both (workerd too); without them, each read is its own copy.
+  const weak = typeof WeakRef === 'function' && typeof FinalizationRegistry === 'function';
+  const forget = weak
+    ? new FinalizationRegistry<number>((pos) => {
+        if (shared.get(pos)?.deref() === undefined) shared.delete(pos);
+      })
+    : undefined;
+  function share(update: Update): Update {
+    if (!forget) return update;
+    const pos = Number(update.pos);
+    shared.set(pos, new WeakRef(update));
+    forget.register(update, pos);
+    return update;
+  }
+  const sharedAt = (pos: number): Update | undefined => shared.get(pos)?.deref();
+
   function read(row: SqlRow): Update {
-    return updateOf(row.pos, row.id, row.body);
+    return sharedAt(num(row.pos)) ?? share(updateOf(row.pos, row.id, row.body));
   }
 
   // Start-up: the former Durable Object table, today's bounds over what was kept, the schema version.
@@ -233,21 +255,29 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       for (const p of batch) p.reject(error);
       return;
     }
-    const fresh = results.filter((r) => r.fresh).map((r) => r.update);
+    const fresh = results.filter((r) => r.fresh).map((r) => share(r.update));
     if (fresh.length > 0) for (const listener of listeners) listener(fresh);
     batch.forEach((p, i) => {
       p.resolve(results[i]!.update);
     });
   }
 
-  /** Rows to updates, dropping (and reporting) any that cannot be read. */
+  /** The updates at these positions (read only when no replay holds them), dropping unreadable ones. */
   function updatesOf(rows: SqlRow[]): Update[] {
     const out: Update[] = [];
     for (const row of rows) {
+      const pos = num(row.pos);
+      const held = sharedAt(pos);
+      if (held) {
+        out.push(held);
+        continue;
+      }
+      const stored = q.at.get(pos);
+      if (!stored) continue;
       try {
-        out.push(read(row));
+        out.push(read(stored));
       } catch (error) {
-        onError(`skipping an unreadable stored update at position ${String(row.pos)}`, error);
+        onError(`skipping an unreadable stored update at position ${pos}`, error);
       }
     }
     return out;
