@@ -158,12 +158,20 @@ describe('with plain node', () => {
       expect.arrayContaining(['EventStream', 'Heartbeat', 'encodeEvent']),
     );
     expect(exported['ssehub/hub']).toEqual(expect.arrayContaining(['createHub', 'HUB_PATH', 'mintToken']));
-    expect(exported['ssehub/brokers']).toEqual(expect.arrayContaining(['createMemoryBroker']));
+    expect(exported['ssehub/brokers']).toEqual(
+      expect.arrayContaining(['createMemoryBroker', 'createSqliteBroker', 'durableObjectSql']),
+    );
     expect(exported['ssehub/redis']).toEqual(['createRedisBroker', 'createRedisRegistry']);
     expect(exported['ssehub/client']).toEqual(expect.arrayContaining(['subscribe', 'publish', 'joinRoom']));
-    expect(exported['ssehub/node']).toEqual(['loopDelayMonitor', 'nodeGlue', 'runHub', 'serveNode']);
-    expect(exported['ssehub/bun']).toEqual(['bunGlue', 'runHub', 'serveBun']);
-    expect(exported['ssehub/deno']).toEqual(['denoGlue', 'runHub', 'serveDeno']);
+    expect(exported['ssehub/node']).toEqual([
+      'loopDelayMonitor',
+      'nodeGlue',
+      'openBetterSqlite',
+      'runHub',
+      'serveNode',
+    ]);
+    expect(exported['ssehub/bun']).toEqual(['bunGlue', 'openBunSqlite', 'runHub', 'serveBun']);
+    expect(exported['ssehub/deno']).toEqual(['denoGlue', 'openNodeSqlite', 'runHub', 'serveDeno']);
     expect(exported.cloudflare).toBe('ERR_UNSUPPORTED_ESM_URL_SCHEME');
   });
 
