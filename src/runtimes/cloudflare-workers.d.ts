@@ -19,6 +19,8 @@ declare module 'cloudflare:workers' {
       readonly sql: {
         exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[] };
       };
+      /** Runs `fn` in one transaction, rolled back if it throws. */
+      transactionSync<T>(fn: () => T): T;
     };
     waitUntil(promise: Promise<unknown>): void;
     /** Holds every incoming request until `callback` settles (used during start-up). */

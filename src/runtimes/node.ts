@@ -19,8 +19,10 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { LoopDelay } from '../hub/index.ts';
 import { eventStreamOf, type StreamSink, writeStreamsDirectly } from '../sse/index.ts';
 import { chunkOf, installHttp1FastPath } from './node-http1.ts';
+import { openBetterSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
+export { openBetterSqlite } from './sqlite.ts';
 export { type FetchHandler, type RuntimeGlue, runHub } from './startup.ts';
 
 export interface NodeServer {
@@ -115,6 +117,8 @@ export function nodeGlue(): RuntimeGlue {
     },
     // Fan out once per event-loop turn: every publish handled in the turn shares one write per subscriber.
     defer: setImmediate,
+    // History in SQLite through better-sqlite3 (Node 20 has no node:sqlite).
+    openHistory: openBetterSqlite,
     loopDelay: loopDelayMonitor(),
     onSignal: (signal, handler) => process.on(signal, handler),
     exit: (code) => process.exit(code),
