@@ -5,6 +5,13 @@
  * Durable Object's storage. The Redis drivers, which need a TCP client, are `./redis/index.ts`.
  */
 export {
+  type ControlMessage,
+  type ControlPlane,
+  createMemoryControl,
+  type Revocation,
+  revocationKey,
+} from './control.ts';
+export {
   createDurableObjectBroker,
   type DurableObjectBrokerOptions,
   type HistoryStore,
@@ -12,6 +19,13 @@ export {
   sqlHistoryStore,
 } from './durable-object.ts';
 export { createMemoryBroker, type MemoryBrokerOptions } from './memory.ts';
+export {
+  createMemoryRateLimits,
+  hashKey,
+  type MemoryRateLimitOptions,
+  type Rate,
+  type RateLimitStore,
+} from './rate-limits.ts';
 export {
   type ActiveSubscription,
   createMemoryRegistry,
@@ -37,3 +51,4 @@ export {
   type UpdateListener,
   weightOf,
 } from './types.ts';
+export { createMemoryLedger, type WebhookLedger } from './webhook-ledger.ts';

@@ -21,6 +21,7 @@ import {
   toHeaderValue,
 } from '../hub/index.ts';
 import { randomKey } from './dev-key.ts';
+import { installJsonLogs } from './json-logs.ts';
 
 /** The Worker's bindings: the hub object, plus the settings as string vars and secrets. */
 export interface Env {
@@ -72,6 +73,10 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
   }
   if (parsed.help) return { handler: misconfigured('unexpected help request') };
   const config = parsed.config;
+  if (config.logFormat === 'json') installJsonLogs();
+  else if (config.logFormat !== 'text') {
+    return { handler: misconfigured(`SSEHUB_LOG_FORMAT must be text or json, got "${config.logFormat}"`) };
+  }
   // The object is the broker and has no file system: these settings cannot work here.
   if (config.issuersFile) {
     return {
