@@ -9,9 +9,16 @@
  * (those events are not sent: the presence events they come from cannot be published either).
  */
 import { Redis } from 'ioredis';
-import { type ControlMessage, type ControlPlane, type Revocation, revocationKey } from '../control.ts';
-import { createMemoryRateLimits, hashKey, type RateLimitStore } from '../rate-limits.ts';
-import type { WebhookLedger } from '../webhook-ledger.ts';
+import {
+  type ControlMessage,
+  type ControlPlane,
+  createMemoryRateLimits,
+  hashKey,
+  type RateLimitStore,
+  type Revocation,
+  revocationKey,
+  type WebhookLedger,
+} from '../index.ts';
 import { ready } from './broker.ts';
 import { CLAIM_EVENT_LUA, TAKE_LUA } from './operations-scripts.ts';
 
