@@ -126,11 +126,6 @@ describe.skipIf(skipRedis)('draining 1,000 subscribers on SIGTERM', () => {
     const stopped = a.stop(DRAIN_S * 1000 + 10_000);
     const closes = await Promise.all(ends);
     await stopped;
-    console.log(
-      a.output().slice(-3000),
-      closes.slice(0, 5).map((c) => c.at - sentAt),
-      closes.slice(-5).map((c) => c.at - sentAt),
-    );
     expect(await a.exited).toBe(0);
     publishing = false;
     await publisher;
