@@ -4,6 +4,7 @@
  * in-memory driver here (one instance, or the Durable Object) and a Redis one in `./redis/control.ts`
  * (a hash for the denylist, pub/sub for the messages).
  */
+import type { SqlStorageLike } from './durable-object.ts';
 
 /** One denylist entry: tokens with this `jti`, or of this `sub`, are refused until `until`. */
 export interface Revocation {
@@ -50,19 +51,60 @@ export function revocationKey(entry: { jti?: string; sub?: string }): string {
   throw new TypeError('a revocation names a jti or a sub');
 }
 
-/** The in-process control plane: one instance. */
-export function createMemoryControl(): ControlPlane {
+/** Where a control plane keeps its denylist between restarts (the Durable Object's SQLite storage). */
+export interface RevocationStore {
+  load(): Revocation[];
+  save(key: string, revocation: Revocation): void;
+  remove(key: string): void;
+}
+
+const TABLE = 'ssehub_revocations';
+
+/** The denylist in a Durable Object's SQLite storage (`ctx.storage.sql`): it survives restarts. */
+export function sqlRevocationStore(sql: SqlStorageLike): RevocationStore {
+  sql.exec(
+    `CREATE TABLE IF NOT EXISTS ${TABLE} (key TEXT PRIMARY KEY, body TEXT NOT NULL, until INTEGER NOT NULL)`,
+  );
+  return {
+    load() {
+      sql.exec(`DELETE FROM ${TABLE} WHERE until <= ?`, Date.now());
+      return sql
+        .exec(`SELECT body FROM ${TABLE}`)
+        .toArray()
+        .map((row) => JSON.parse(String(row.body)) as Revocation);
+    },
+    save: (key, revocation) =>
+      void sql.exec(
+        `INSERT OR REPLACE INTO ${TABLE} (key, body, until) VALUES (?, ?, ?)`,
+        key,
+        JSON.stringify(revocation),
+        revocation.until,
+      ),
+    remove: (key) => void sql.exec(`DELETE FROM ${TABLE} WHERE key = ?`, key),
+  };
+}
+
+/**
+ * The in-process control plane: one instance (or the Durable Object, which holds every stream). With
+ * a `store`, the denylist is also written there and read back at start.
+ */
+export function createMemoryControl(store?: RevocationStore): ControlPlane {
   const entries = new Map<string, Revocation>();
+  for (const r of store?.load() ?? []) entries.set(revocationKey(r), r);
   const listeners = new Set<(message: ControlMessage | { op: 'reload' }) => void>();
   const send = (message: ControlMessage) => {
     for (const listener of listeners) listener(message);
   };
   return {
     async save(revocation) {
-      entries.set(revocationKey(revocation), revocation);
+      const key = revocationKey(revocation);
+      entries.set(key, revocation);
+      store?.save(key, revocation);
     },
     async remove(entry) {
-      return entries.delete(revocationKey(entry));
+      const key = revocationKey(entry);
+      store?.remove(key);
+      return entries.delete(key);
     },
     async revocations() {
       const now = Date.now();

@@ -9,7 +9,9 @@ export {
   type ControlPlane,
   createMemoryControl,
   type Revocation,
+  type RevocationStore,
   revocationKey,
+  sqlRevocationStore,
 } from './control.ts';
 export {
   createDurableObjectBroker,

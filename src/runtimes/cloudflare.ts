@@ -7,7 +7,12 @@
  */
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState } from 'cloudflare:workers';
 import { createApp } from '../app.ts';
-import { createDurableObjectBroker, sqlHistoryStore } from '../brokers/index.ts';
+import {
+  createDurableObjectBroker,
+  createMemoryControl,
+  sqlHistoryStore,
+  sqlRevocationStore,
+} from '../brokers/index.ts';
 import { ConfigError, defaults, parseConfig } from '../config/index.ts';
 import {
   configuredHubUrl,
@@ -109,7 +114,14 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
     ({ app, hub } = createApp({
       config,
       broker,
-      hub: { clientAddress: (c) => c.req.header('cf-connecting-ip') },
+      hub: {
+        clientAddress: (c) => c.req.header('cf-connecting-ip'),
+        // Revocations outlive a restart of the object, as its history does.
+        operations:
+          config.adminKey || config.adminTokens
+            ? { control: createMemoryControl(sqlRevocationStore(ctx.storage.sql)) }
+            : undefined,
+      },
     }));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
