@@ -207,7 +207,8 @@ export function createHub(options: HubOptions): Hub {
   app.use(`${HUB_PATH}/*`, cors(origins));
 
   let closing = false;
-  let draining: { durationMs: number; left: () => number } | undefined;
+  /** Set while draining: the window the streams' ends are spread over. */
+  let draining: { durationMs: number } | undefined;
   app.get(HUB_PATH, (c) => {
     // Shutting down: a new stream would be cut moments later. End it at once, cleanly, with the
     // retry hint, so the client reconnects (elsewhere, or here once restarted) after the usual delay.
@@ -281,22 +282,18 @@ export function createHub(options: HubOptions): Hub {
     });
   });
 
-  app.get('/healthz', (c) => {
-    const broker_ = broker.healthy ? 'up' : 'down';
-    // Draining: not ready, so that load balancers send new clients elsewhere.
-    if (draining) {
-      return c.json({ status: 'draining', broker: broker_, streams: draining.left() }, 503, {
-        'x-content-type-options': 'nosniff',
-      });
-    }
-    return c.json(
-      { status: broker.healthy ? 'ok' : 'unavailable', broker: broker_ },
-      broker.healthy ? 200 : 503,
+  app.get('/healthz', (c) =>
+    c.json(
       {
-        'x-content-type-options': 'nosniff',
+        // Draining: not ready, so that load balancers send new clients elsewhere.
+        status: draining ? 'draining' : broker.healthy ? 'ok' : 'unavailable',
+        broker: broker.healthy ? 'up' : 'down',
+        ...(draining ? { streams: dispatcher.subscribers.size } : {}),
       },
-    );
-  });
+      broker.healthy && !draining ? 200 : 503,
+      { 'x-content-type-options': 'nosniff' },
+    ),
+  );
 
   const admin = adminApi({
     operations,
@@ -330,18 +327,11 @@ export function createHub(options: HubOptions): Hub {
     operations,
     async drain(durationMs, onProgress) {
       closing = true;
-      const streams = [...dispatcher.subscribers].map((s) => s.stream);
-      let left = streams.length;
-      draining = { durationMs, left: () => left };
-      await drainStreams(streams, {
-        durationMs,
-        retryMs: settings.retry,
-        onClose: () => metrics.closedBy.drain++,
-        onProgress: (remaining, total, msLeft) => {
-          left = remaining;
-          onProgress?.(remaining, total, msLeft);
-        },
-      });
+      draining = { durationMs };
+      await drainStreams(
+        [...dispatcher.subscribers].map((s) => s.stream),
+        { durationMs, retryMs: settings.retry, onClose: () => metrics.closedBy.drain++, onProgress },
+      );
       await presence?.settled();
     },
     async shutdown() {

@@ -11,9 +11,9 @@
  * - `room.joined` / `room.left`: a room peer's first connection to its inbox opened, its last closed.
  *
  * Delivery is at least once: each event is POSTed until the endpoint answers 2xx, with exponential
- * backoff and jitter, up to `SSEHUB_WEBHOOK_ATTEMPTS` attempts, from a bounded queue in memory (what
- * is queued when the process stops is lost). Every attempt of an event carries the same `webhook-id`,
- * so the receiver can drop repeats.
+ * backoff and jitter, up to `SSEHUB_WEBHOOK_ATTEMPTS` attempts, from a bounded queue in memory (a
+ * shutdown gives what is queued one last attempt; a crash loses it). Every attempt of an event carries
+ * the same `webhook-id`, so the receiver can drop repeats.
  */
 import { Webhook } from 'standardwebhooks';
 import type { ActiveSubscription, Broker, Update, WebhookLedger } from '../brokers/index.ts';
@@ -48,6 +48,8 @@ const CONCURRENCY = 4;
 const ATTEMPT_TIMEOUT_MS = 10_000;
 /** Longest wait between two attempts. */
 const MAX_BACKOFF_MS = 10 * 60_000;
+/** How long a shutdown waits for the last deliveries. */
+const CLOSE_GRACE_MS = 5000;
 
 interface Pending {
   readonly id: string;
@@ -71,6 +73,8 @@ export class Webhooks {
   readonly #retrying = new Map<Pending, ReturnType<typeof setTimeout>>();
   #inFlight = 0;
   #closed = false;
+  /** Called when nothing is queued or in flight any more (while closing). */
+  #onIdle: (() => void) | undefined;
   readonly #unsubscribe: () => void;
   /** Claims of subscription events still running, so that shutdown can wait for them. */
   readonly #claims = new Set<Promise<void>>();
@@ -220,6 +224,7 @@ export class Webhooks {
         this.#pump();
       });
     }
+    if (this.#size() === 0) this.#onIdle?.();
   }
 
   async #attempt(event: Pending): Promise<void> {
@@ -267,10 +272,29 @@ export class Webhooks {
     );
   }
 
-  /** Stops sending: what is still queued or waiting for a retry is dropped (and logged). */
+  /**
+   * Stops: events already claimed (the last `inactive` ones of a shutdown among them) get one more
+   * attempt each, for up to {@link CLOSE_GRACE_MS}; what is left then is dropped (and logged).
+   */
   async close(): Promise<void> {
     this.#unsubscribe();
     await Promise.all([...this.#claims]);
+    for (const [event, timer] of this.#retrying) {
+      clearTimeout(timer);
+      event.attempts = Math.max(event.attempts, this.#attempts - 1);
+      this.#queue.push(event);
+    }
+    this.#retrying.clear();
+    this.#pump();
+    if (this.#size() > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        this.#onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
     this.#closed = true;
     for (const timer of this.#retrying.values()) clearTimeout(timer);
     const left = this.#queue.length + this.#retrying.size;
