@@ -7,7 +7,7 @@
  */
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState } from 'cloudflare:workers';
 import { createApp } from '../app.ts';
-import { createDurableObjectBroker } from '../brokers/index.ts';
+import { createDurableObjectBroker, createMemoryControl, sqlRevocationStore } from '../brokers/index.ts';
 import { ConfigError, defaults, parseConfig } from '../config/index.ts';
 import {
   configuredHubUrl,
@@ -21,6 +21,7 @@ import {
   toHeaderValue,
 } from '../hub/index.ts';
 import { randomKey } from './dev-key.ts';
+import { installJsonLogs } from './json-logs.ts';
 
 /** The Worker's bindings: the hub object, plus the settings as string vars and secrets. */
 export interface Env {
@@ -72,6 +73,10 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
   }
   if (parsed.help) return { handler: misconfigured('unexpected help request') };
   const config = parsed.config;
+  if (config.logFormat === 'json') installJsonLogs();
+  else if (config.logFormat !== 'text') {
+    return { handler: misconfigured(`SSEHUB_LOG_FORMAT must be text or json, got "${config.logFormat}"`) };
+  }
   // The object is the broker and has no file system: these settings cannot work here.
   if (config.issuersFile) {
     return {
@@ -104,7 +109,14 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
     ({ app, hub } = createApp({
       config,
       broker,
-      hub: { clientAddress: (c) => c.req.header('cf-connecting-ip') },
+      hub: {
+        clientAddress: (c) => c.req.header('cf-connecting-ip'),
+        // Revocations outlive a restart of the object, as its history does.
+        operations:
+          config.adminKey || config.adminTokens
+            ? { control: createMemoryControl(sqlRevocationStore(ctx.storage.sql)) }
+            : undefined,
+      },
     }));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

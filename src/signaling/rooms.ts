@@ -8,7 +8,7 @@
 import { Hono } from 'hono';
 import type { UpdateInput } from '../brokers/index.ts';
 import { type Config, ConfigError } from '../config/index.ts';
-import type { Hub, HubOptions, Subscription } from '../hub/index.ts';
+import type { Hub, HubOptions, RateLimits, Subscription } from '../hub/index.ts';
 import {
   badRequest,
   cors,
@@ -64,7 +64,9 @@ export interface Rooms {
   /** Issuers the hub must also trust: the rooms key, when it is not the `--jwt-key`. */
   readonly issuers: IssuerConfig[];
   /** Checks publishes to room topics (private only, `state` reserved, size limit, a peer's own `from`). */
-  readonly guard: ((update: UpdateInput, hubUrl: URL, publisher: Principal) => void) | undefined;
+  readonly guard:
+    | ((update: UpdateInput, hubUrl: URL, publisher: Principal) => Promise<void> | undefined)
+    | undefined;
   /** Admits the stream of a peer to its inbox only while its room has a seat for it (see `seats.ts`). */
   readonly admit: HubOptions['admit'];
   /** Mounts the endpoints on a running hub; returns the routes and a `close` for shutdown. */
@@ -139,7 +141,10 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
   const maxMessage = settings.roomsMaxMessageBytes;
   const issuers: IssuerConfig[] =
     key === settings.jwtKey ? [] : [{ keys: [{ secret: key, alg: 'HS256' }], algorithms: ['HS256'] }];
+  // Rate limits exist once the rooms are attached to a hub (its operator controls).
+  let limits: RateLimits | undefined;
   const guard = (update: UpdateInput, hubUrl: URL, publisher: Principal) => {
+    let inRoom: string | undefined;
     for (const topic of update.topics) {
       let url: URL;
       try {
@@ -159,7 +164,14 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
         );
       }
       checkSender(update, publisher);
+      inRoom ??= url.pathname.slice(ROOM_PREFIX.length).split('/')[0];
     }
+    // A peer's messages count against its own bucket (SSEHUB_RATE_LIMIT_ROOM_MESSAGES).
+    const payload = publisher.payload;
+    if (!limits || inRoom === undefined || !isJsonObject(payload) || payload.room !== inRoom)
+      return undefined;
+    if (!isRoomName(payload.room) || !isPeerId(payload.peer)) return undefined;
+    return limits.take('room', inboxTopic(payload.room, payload.peer));
   };
   // Seats exist once the rooms are attached to a hub: they follow its broker and read its registry.
   let seats: Seats | undefined;
@@ -181,6 +193,7 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
     attach: (hub) => {
       const attached = attach(hub, { settings, hubPath, key, upstream, policy });
       seats = attached.seats;
+      limits = hub.operations.rateLimits;
       return attached;
     },
   };
@@ -256,6 +269,9 @@ function attach(hub: Hub, options: AttachOptions) {
   app.post(`${ROOM_PREFIX}:room/join`, async (c) => {
     const request = c.req.raw;
     const room = roomOf(c.req.param('room'));
+    // A join hands out a new peer (and its message bucket): it counts as a new subscription.
+    const limited = hub.operations.rateLimits?.check('subscribe', null, hub.operations.clientAddress(c));
+    if (limited) await limited;
     const hubUrl = hubUrlOf(request);
     const resource = settings.resource ?? hubUrl.href;
     let identity: UpstreamIdentity = {};
@@ -333,6 +349,8 @@ function attach(hub: Hub, options: AttachOptions) {
     if (!principal.canPublish(roomTopic(room))) throw insufficientScope(hubUrl, 'not a peer of this room');
     const body = await readJson(request, settings.roomsMaxMessageBytes);
     if (!isJsonObject(body)) throw badRequest('the body must be a JSON object');
+    const peer = peerOf(principal.payload, room);
+    if (peer !== null) await hub.operations.rateLimits?.take('room', inboxTopic(room, peer));
     const ref = body.ref;
     if (typeof ref !== 'string' || ref === '' || ref.length > MAX_REF) {
       throw badRequest(`ref must be a string of 1 to ${MAX_REF} characters`);
