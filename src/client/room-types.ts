@@ -52,6 +52,8 @@ export interface RoomEvents {
    * again. Connections to the others must be made again (the call helper does it).
    */
   self: { readonly previous: string; readonly id: string };
+  /** The hub handed out new ICE servers (fresh TURN credentials), now in {@link Room.iceServers}. */
+  ice: readonly RTCIceServer[];
   /** The room state and the peers were reloaded after the hub could not replay what we missed. */
   resync: { readonly reason: 'gap' | 'token' };
   /** Something failed that the room works around (a renewal, a resynchronization). */

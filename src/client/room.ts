@@ -156,6 +156,14 @@ export class Room {
     return this.#answer.limits;
   }
 
+  /**
+   * The ICE servers the hub hands this peer (STUN, and TURN with credentials minted for it), in
+   * `RTCConfiguration.iceServers` shape; renewed with the peer token (an `ice` event says when).
+   */
+  get iceServers(): RTCIceServer[] {
+    return this.#answer.iceServers ?? [];
+  }
+
   /** Listens to a room event; returns a function that removes the listener. */
   on<K extends keyof RoomEvents>(type: K, listener: (value: RoomEvents[K]) => void): () => void {
     return this.#events.on(type, listener);
@@ -307,13 +315,20 @@ export class Room {
       try {
         const answer = await requestJoin(this.#endpoint, this.#options, this.#answer.token);
         if (answer.peer !== this.#self.id) this.#adopt(answer);
-        else
+        else {
+          const { iceServersExpireAt: _, ...kept } = this.#answer;
           this.#answer = {
-            ...this.#answer,
+            ...kept,
             token: answer.token,
             expiresAt: answer.expiresAt,
             limits: answer.limits,
+            iceServers: answer.iceServers ?? [],
+            ...(answer.iceServersExpireAt !== undefined
+              ? { iceServersExpireAt: answer.iceServersExpireAt }
+              : {}),
           };
+          this.#events.emit('ice', this.iceServers);
+        }
         this.#scheduleRenewal();
       } finally {
         this.#renewing = undefined;
@@ -324,10 +339,15 @@ export class Room {
 
   #scheduleRenewal(): void {
     clearTimeout(this.#renewTimer);
-    const left = this.#answer.expiresAt - Date.now();
+    // TURN credentials may run out before the token: renew for whichever ends first.
+    const expiresAt = Math.min(
+      this.#answer.expiresAt,
+      this.#answer.iceServersExpireAt ?? Number.POSITIVE_INFINITY,
+    );
+    const left = expiresAt - Date.now();
     // Renew a quarter of the lifetime ahead (at most a minute); never use a token in its last fifth.
     const lead = Math.min(60_000, left / 4);
-    this.#renewBy = this.#answer.expiresAt - Math.min(15_000, left / 5);
+    this.#renewBy = expiresAt - Math.min(15_000, left / 5);
     this.#renewTimer = setTimeout(
       async () => {
         try {
@@ -389,6 +409,7 @@ export class Room {
       this.#events.emit('self', { previous, id: answer.peer });
     }
     this.#presence.reconcile(answer.peers, false);
+    this.#events.emit('ice', this.iceServers);
     this.state.reset(answer.state);
     this.#connect(answer.cursor);
     this.#scheduleRenewal();

@@ -18,11 +18,13 @@ import {
   type Principal,
   parseIssuers,
   parseOrigins,
+  readBody,
   unauthorized,
 } from '../hub/index.ts';
 import {
   EVENT,
   inboxTopic,
+  isDocName,
   isJsonObject,
   isPeerId,
   isRoomName,
@@ -32,7 +34,9 @@ import {
   roomTopic,
   stateTopic,
 } from '../room-protocol/index.ts';
+import { RoomDocs } from './docs.ts';
 import { displayName, json, readJson } from './http.ts';
+import { createIceServers } from './ice.ts';
 import { POLICIES, type RoomsPolicy, type UpstreamIdentity, UpstreamVerifier } from './policy.ts';
 import { Seats } from './seats.ts';
 import { byteLength, RoomStates } from './state.ts';
@@ -49,6 +53,12 @@ export type RoomsSettings = Pick<
   | 'roomsMaxPeers'
   | 'roomsMaxMessageBytes'
   | 'roomsMaxStateBytes'
+  | 'stunUrls'
+  | 'turnUrls'
+  | 'turnSecret'
+  | 'turnTtl'
+  | 'turnCloudflareKeyId'
+  | 'turnCloudflareToken'
   | 'jwtKey'
   | 'issuer'
   | 'resource'
@@ -149,8 +159,8 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
       }
       if (url.origin !== hubUrl.origin || !url.pathname.startsWith(ROOM_PREFIX)) continue;
       if (!update.private) throw badRequest('updates to room topics must be private');
-      if (update.type === EVENT.state)
-        throw badRequest('the "state" event type is reserved to the hub in rooms');
+      if (update.type === EVENT.state || update.type === EVENT.doc)
+        throw badRequest(`the "${update.type}" event type is reserved to the hub in rooms`);
       const size = byteLength(update.data);
       if (size > maxMessage) {
         throw new HubError(
@@ -197,7 +207,16 @@ interface AttachOptions {
 function attach(hub: Hub, options: AttachOptions) {
   const { settings, hubPath, key, upstream } = options;
   const states = new RoomStates(hub.broker, { maxStateBytes: settings.roomsMaxStateBytes });
+  const docs = new RoomDocs(hub.broker, { maxDocBytes: settings.roomsMaxStateBytes });
   const seats = new Seats(hub.broker, { maxPeers: settings.roomsMaxPeers, hubPath, present });
+  const ice = createIceServers({
+    stunUrls: settings.stunUrls,
+    turnUrls: settings.turnUrls,
+    turnSecret: settings.turnSecret,
+    turnTtl: settings.turnTtl,
+    cloudflareKeyId: settings.turnCloudflareKeyId,
+    cloudflareToken: settings.turnCloudflareToken,
+  });
   const hubUrlOf = hub.urls.of;
   const app = new Hono();
   app.use(`${ROOM_PREFIX}*`, cors(parseOrigins(settings.corsOrigins)));
@@ -280,14 +299,17 @@ function attach(hub: Hub, options: AttachOptions) {
       ...(name !== undefined ? { name } : {}),
       ...(identity.user !== undefined ? { user: identity.user } : {}),
     };
-    const { token, expiresAt } = await mintPeerToken({
-      key,
-      issuer: settings.issuer ?? hubUrl.origin,
-      audience: resource,
-      hubPath,
-      ttl: settings.roomsTokenTtl,
-      payload,
-    });
+    const [{ token, expiresAt }, servers] = await Promise.all([
+      mintPeerToken({
+        key,
+        issuer: settings.issuer ?? hubUrl.origin,
+        audience: resource,
+        hubPath,
+        ttl: settings.roomsTokenTtl,
+        payload,
+      }),
+      ice.forPeer(peer),
+    ]);
     const answer: JoinResponse = {
       room,
       peer,
@@ -305,6 +327,8 @@ function attach(hub: Hub, options: AttachOptions) {
       peers: [...others.values()],
       state: state ?? { epoch: '', version: 0, value: {}, refs: [] },
       cursor,
+      iceServers: servers.iceServers,
+      ...(servers.expiresAt !== undefined ? { iceServersExpireAt: servers.expiresAt } : {}),
       limits: {
         messageBytes: settings.roomsMaxMessageBytes,
         stateBytes: settings.roomsMaxStateBytes,
@@ -356,13 +380,57 @@ function attach(hub: Hub, options: AttachOptions) {
     return json(await states.restore(room, body.epoch, body.state, from, ref));
   });
 
-  const ready = Promise.all([states.ready, upstream?.ready]).then(() => {});
+  const docOf = (name: string | undefined): string => {
+    if (!isDocName(name)) throw badRequest('document names are 1 to 64 characters among A-Z a-z 0-9 _ . -');
+    return name;
+  };
+
+  // A Yjs document of the room: its whole state (what a peer starts from), and its updates.
+  app.get(`${ROOM_PREFIX}:room/docs/:doc`, async (c) => {
+    const room = roomOf(c.req.param('room'));
+    const doc = docOf(c.req.param('doc'));
+    const hubUrl = hubUrlOf(c.req.raw);
+    const principal = await hub.authorizer.subscriber(c.req.raw, hubUrl);
+    if (!principal) throw unauthorized(hubUrl);
+    if (!principal.canSubscribe([stateTopic(room)]))
+      throw insufficientScope(hubUrl, 'not a peer of this room');
+    return new Response((await docs.snapshot(room, doc)) as Uint8Array<ArrayBuffer>, {
+      headers: {
+        'content-type': 'application/octet-stream',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      },
+    });
+  });
+
+  app.post(`${ROOM_PREFIX}:room/docs/:doc`, async (c) => {
+    const room = roomOf(c.req.param('room'));
+    const doc = docOf(c.req.param('doc'));
+    const request = c.req.raw;
+    const hubUrl = hubUrlOf(request);
+    const principal = await hub.authorizer.publisher(request, hubUrl);
+    if (!principal.canPublish(roomTopic(room))) throw insufficientScope(hubUrl, 'not a peer of this room');
+    const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/octet-stream') {
+      throw new HubError(
+        'unsupported_media_type',
+        'send the Yjs update as Content-Type: application/octet-stream',
+      );
+    }
+    const update = await readBody(request, settings.roomsMaxMessageBytes);
+    if (update.length === 0) throw badRequest('the body is empty: send a Yjs update');
+    await docs.update(room, doc, update, peerOf(principal.payload, room));
+    return new Response(null, { status: 204 });
+  });
+
+  const ready = Promise.all([states.ready, docs.ready, upstream?.ready]).then(() => {});
   return {
     app,
     ready,
     seats,
     close: () => {
       states.close();
+      docs.close();
       seats.close();
     },
   };
