@@ -9,12 +9,14 @@
 import {
   type Envelope,
   EVENT,
+  fromBase64,
   inboxTopic,
   isJsonObject,
   isPeerId,
   isRoomName,
   type JoinResponse,
   type PeerInfo,
+  parseDocEvent,
   parseStateEvent,
 } from '../room-protocol/index.ts';
 import { backoffDelay, reconnectDefaults, sleep } from './backoff.ts';
@@ -244,6 +246,12 @@ export class Room {
       const event = current() ? parseStateEvent(m.data) : undefined;
       if (event) this.state.apply(event);
     });
+    sub.on(EVENT.doc, (m) => {
+      const event = current() ? parseDocEvent(m.data) : undefined;
+      const update = event?.kind === 'update' ? fromBase64(event.update) : undefined;
+      if (event?.kind === 'update' && update)
+        this.#events.emit('doc', { doc: event.doc, update, from: event.from });
+    });
     sub.on(EVENT.presence, (m) => current() && this.#presence.handle(m.data));
     sub.on(EVENT.broadcast, (m) => current() && this.#deliver(m.data, true));
     sub.on(EVENT.direct, (m) => current() && this.#deliver(m.data, false));
@@ -289,6 +297,36 @@ export class Room {
     const type = to === null ? EVENT.broadcast : EVENT.direct;
     const update = { topics: topic, data: JSON.stringify(envelope), private: true, type };
     await publish(this.#answer.hub, update, { token, fetch: this.#options.fetch, signal: this.#stop.signal });
+  }
+
+  /**
+   * @internal A request to this room's endpoints on the hub (`path` after `/rooms/{room}`) with the
+   * peer token, renewed first if needed (the Yjs provider reads and writes documents with it).
+   * @throws {ClientError} `http` for an error status, `network` when the hub cannot be reached.
+   */
+  request(
+    path: string,
+    init: { method: 'GET' | 'POST'; body?: Uint8Array; type?: string },
+  ): Promise<Response> {
+    return this.#authorized(async (token) => {
+      const url = this.#endpoint.replace(/\/join$/, path);
+      const request: Fetch = this.#options.fetch ?? ((input, options) => fetch(input, options));
+      const headers: Record<string, string> = { authorization: bearer(token) };
+      if (init.type) headers['content-type'] = init.type;
+      let response: Response;
+      try {
+        response = await request(url, {
+          method: init.method,
+          headers,
+          ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer> } : {}),
+          signal: this.#stop.signal,
+        });
+      } catch (cause) {
+        throw new ClientError('network', 'could not reach the hub', undefined, { cause });
+      }
+      if (!response.ok) throw await httpError(response, `${init.method} ${path}`);
+      return response;
+    });
   }
 
   async #post(path: string, body: unknown, token: string): Promise<unknown> {
