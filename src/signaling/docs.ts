@@ -7,7 +7,7 @@
  *
  * Like the room state (`state.ts`), the snapshot is derived from the broker's update stream and is
  * as durable as history: the hub writes the whole document into the log as a `compact` event once
- * the updates since the last one outweigh it, and a starting hub merges the latest compact with every
+ * the updates since the last one outweigh half of it, and a starting hub merges the latest compact with every
  * update still in history. Yjs updates commute and applying one twice changes nothing, so the order
  * and any overlap do not matter; what the hub lost (a restart over the memory broker), the peers
  * still holding the document send back when they sync (the difference to the hub's state vector).
@@ -132,7 +132,9 @@ export class RoomDocs {
       await this.#publish(room, { kind: 'update', doc, update: toBase64(update), from });
       // This instance compacts what it wrote, as the room state does: one writer per change.
       const since = (this.#docs.get(key)?.sinceCompact ?? 0) + update.length;
-      if (since > Math.max(MIN_COMPACT_BYTES, merged.length)) {
+      // Half the document, not all of it: a document that only grows would otherwise never compact
+      // again, and its last compact would leave history before the next.
+      if (since > Math.max(MIN_COMPACT_BYTES, merged.length / 2)) {
         const state = compacted(Y.mergeUpdates([this.#docs.get(key)?.state ?? EMPTY, merged]));
         await this.#publish(room, { kind: 'compact', doc, state: toBase64(state) });
       }
