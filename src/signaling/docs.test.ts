@@ -42,9 +42,11 @@ describe('RoomDocs', () => {
       [['/rooms/r/state'], 'doc', true],
       [['/rooms/r/state'], 'doc', true],
     ]);
-    expect(
-      updates.map((u) => parseDocEvent(u.data)?.kind === 'update' && parseDocEvent(u.data)?.from),
-    ).toEqual(['pa', 'pb']);
+    const senders = updates.map((u) => {
+      const event = parseDocEvent(u.data);
+      return event?.kind === 'update' ? event.from : undefined;
+    });
+    expect(senders).toEqual(['pa', 'pb']);
     docs.close();
   });
 

@@ -18,13 +18,11 @@ import {
   type Principal,
   parseIssuers,
   parseOrigins,
-  readBody,
   unauthorized,
 } from '../hub/index.ts';
 import {
   EVENT,
   inboxTopic,
-  isDocName,
   isJsonObject,
   isPeerId,
   isRoomName,
@@ -35,6 +33,7 @@ import {
   stateTopic,
 } from '../room-protocol/index.ts';
 import { RoomDocs } from './docs.ts';
+import { mountDocs } from './docs-http.ts';
 import { displayName, json, readJson } from './http.ts';
 import { createIceServers } from './ice.ts';
 import { POLICIES, type RoomsPolicy, type UpstreamIdentity, UpstreamVerifier } from './policy.ts';
@@ -380,47 +379,13 @@ function attach(hub: Hub, options: AttachOptions) {
     return json(await states.restore(room, body.epoch, body.state, from, ref));
   });
 
-  const docOf = (name: string | undefined): string => {
-    if (!isDocName(name)) throw badRequest('document names are 1 to 64 characters among A-Z a-z 0-9 _ . -');
-    return name;
-  };
-
-  // A Yjs document of the room: its whole state (what a peer starts from), and its updates.
-  app.get(`${ROOM_PREFIX}:room/docs/:doc`, async (c) => {
-    const room = roomOf(c.req.param('room'));
-    const doc = docOf(c.req.param('doc'));
-    const hubUrl = hubUrlOf(c.req.raw);
-    const principal = await hub.authorizer.subscriber(c.req.raw, hubUrl);
-    if (!principal) throw unauthorized(hubUrl);
-    if (!principal.canSubscribe([stateTopic(room)]))
-      throw insufficientScope(hubUrl, 'not a peer of this room');
-    return new Response((await docs.snapshot(room, doc)) as Uint8Array<ArrayBuffer>, {
-      headers: {
-        'content-type': 'application/octet-stream',
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-      },
-    });
-  });
-
-  app.post(`${ROOM_PREFIX}:room/docs/:doc`, async (c) => {
-    const room = roomOf(c.req.param('room'));
-    const doc = docOf(c.req.param('doc'));
-    const request = c.req.raw;
-    const hubUrl = hubUrlOf(request);
-    const principal = await hub.authorizer.publisher(request, hubUrl);
-    if (!principal.canPublish(roomTopic(room))) throw insufficientScope(hubUrl, 'not a peer of this room');
-    const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
-    if (type !== 'application/octet-stream') {
-      throw new HubError(
-        'unsupported_media_type',
-        'send the Yjs update as Content-Type: application/octet-stream',
-      );
-    }
-    const update = await readBody(request, settings.roomsMaxMessageBytes);
-    if (update.length === 0) throw badRequest('the body is empty: send a Yjs update');
-    await docs.update(room, doc, update, peerOf(principal.payload, room));
-    return new Response(null, { status: 204 });
+  mountDocs(app, {
+    hub,
+    docs,
+    roomOf,
+    peerOf,
+    maxUpdateBytes: settings.roomsMaxMessageBytes,
+    path: `${ROOM_PREFIX}:room/docs/:doc`,
   });
 
   const ready = Promise.all([states.ready, docs.ready, upstream?.ready]).then(() => {});

@@ -59,7 +59,7 @@ describe.each(Object.keys(runtimes))('rooms on %s', (runtime) => {
           return fetch(docUrl, {
             method: 'POST',
             headers: { authorization: `Bearer ${peer.token}`, 'content-type': 'application/octet-stream' },
-            body: Y.encodeStateAsUpdate(doc),
+            body: Y.encodeStateAsUpdate(doc) as Uint8Array<ArrayBuffer>,
           });
         }),
       );
