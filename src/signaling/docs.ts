@@ -18,7 +18,7 @@
  * Whatever a client sends is decoded by Yjs inside a try (400 when it is not an update).
  */
 import * as Y from 'yjs';
-import { type Broker, comparePos, EARLIEST, type Update } from '../brokers/index.ts';
+import type { Broker, Update } from '../brokers/index.ts';
 import { badRequest, HubError } from '../hub/index.ts';
 import {
   type DocEvent,
@@ -28,6 +28,7 @@ import {
   stateTopic,
   toBase64,
 } from '../room-protocol/index.ts';
+import { followBroker, LruMap, Serializer } from './log.ts';
 
 /** Documents one room may hold. */
 export const MAX_DOCS_PER_ROOM = 16;
@@ -55,9 +56,9 @@ export interface RoomDocsOptions {
 export class RoomDocs {
   readonly #broker: Broker;
   readonly #options: Required<RoomDocsOptions>;
-  /** By `room/doc`. */
-  readonly #docs = new Map<string, DocRecord>();
-  readonly #chains = new Map<string, Promise<unknown>>();
+  /** By `room/doc`; the least recently used is forgotten until its peers sync again (they send what the hub lacks). */
+  readonly #docs: LruMap<DocRecord>;
+  readonly #serializer = new Serializer();
   #lastPos: string | undefined;
   readonly #unsubscribe: () => void;
   /** Resolves once the documents still in history are rebuilt. */
@@ -66,28 +67,15 @@ export class RoomDocs {
   constructor(broker: Broker, options: RoomDocsOptions) {
     this.#broker = broker;
     this.#options = { maxDocs: 10_000, ...options };
-    let buffered: Update[] | undefined = [];
-    // Listen first, read history second (see RoomStates): positions tell what was seen twice.
-    this.#unsubscribe = broker.subscribe((updates) => {
-      if (buffered) buffered.push(...updates);
-      else this.#read(updates);
+    this.#docs = new LruMap(this.#options.maxDocs);
+    const followed = followBroker(broker, {
+      history: (updates) => this.#read(updates),
+      live: (updates) => this.#read(updates),
+      lastPos: () => this.#lastPos,
+      what: 'documents',
     });
-    this.ready = broker.history(EARLIEST).then(
-      ({ updates }) => {
-        this.#read(updates);
-        const late = buffered!.filter(
-          (u) => this.#lastPos === undefined || comparePos(u.pos, this.#lastPos) > 0,
-        );
-        buffered = undefined;
-        this.#read(late);
-      },
-      (error) => {
-        console.error('ssehub: rooms could not read the history of their documents', error);
-        const late = buffered!;
-        buffered = undefined;
-        this.#read(late);
-      },
-    );
+    this.#unsubscribe = followed.unsubscribe;
+    this.ready = followed.ready;
   }
 
   /** Stops following the broker. */
@@ -98,7 +86,7 @@ export class RoomDocs {
   /** The whole document as this instance knows it: a Yjs v1 update (empty when unknown). */
   async snapshot(room: string, doc: string): Promise<Uint8Array> {
     await this.ready;
-    return this.#touch(`${room}/${doc}`)?.state ?? EMPTY;
+    return this.#docs.get(`${room}/${doc}`)?.state ?? EMPTY;
   }
 
   /**
@@ -108,9 +96,9 @@ export class RoomDocs {
    */
   update(room: string, doc: string, update: Uint8Array, from: string | null): Promise<void> {
     const key = `${room}/${doc}`;
-    return this.#serialized(key, async () => {
+    return this.#serializer.run(key, async () => {
       await this.ready;
-      const record = this.#docs.get(key);
+      const record = this.#docs.peek(key);
       if (!record && this.#countIn(room) >= MAX_DOCS_PER_ROOM) {
         throw new HubError('conflict', `a room holds at most ${MAX_DOCS_PER_ROOM} documents`);
       }
@@ -131,11 +119,11 @@ export class RoomDocs {
       }
       await this.#publish(room, { kind: 'update', doc, update: toBase64(update), from });
       // This instance compacts what it wrote, as the room state does: one writer per change.
-      const since = (this.#docs.get(key)?.sinceCompact ?? 0) + update.length;
+      const since = (this.#docs.peek(key)?.sinceCompact ?? 0) + update.length;
       // Half the document, not all of it: a document that only grows would otherwise never compact
       // again, and its last compact would leave history before the next.
       if (since > Math.max(MIN_COMPACT_BYTES, merged.length / 2)) {
-        const state = compacted(Y.mergeUpdates([this.#docs.get(key)?.state ?? EMPTY, merged]));
+        const state = compacted(Y.mergeUpdates([this.#docs.peek(key)?.state ?? EMPTY, merged]));
         await this.#publish(room, { kind: 'compact', doc, state: toBase64(state) });
       }
     });
@@ -156,21 +144,6 @@ export class RoomDocs {
     });
   }
 
-  /** One change at a time per document on this instance, so that the size check sees the previous one. */
-  #serialized<T>(key: string, step: () => Promise<T>): Promise<T> {
-    const previous = this.#chains.get(key) ?? Promise.resolve();
-    const next = previous.then(step, step);
-    const settled = next.then(
-      () => {},
-      () => {},
-    );
-    this.#chains.set(key, settled);
-    void settled.then(() => {
-      if (this.#chains.get(key) === settled) this.#chains.delete(key);
-    });
-    return next;
-  }
-
   #read(updates: readonly Update[]): void {
     for (const update of updates) {
       this.#lastPos = update.pos;
@@ -181,7 +154,7 @@ export class RoomDocs {
       const bytes = fromBase64(event.kind === 'update' ? event.update : event.state);
       if (!bytes) continue;
       const key = `${room}/${event.doc}`;
-      const record = this.#docs.get(key);
+      const record = this.#docs.peek(key);
       let state: Uint8Array;
       try {
         state = record ? Y.mergeUpdates([record.state, bytes]) : Y.mergeUpdates([bytes]);
@@ -190,29 +163,10 @@ export class RoomDocs {
       } catch {
         continue; // Only the hub writes here, after checking: not reached unless the log was tampered with.
       }
-      this.#set(key, {
+      this.#docs.set(key, {
         state,
         sinceCompact: event.kind === 'compact' ? 0 : (record?.sinceCompact ?? 0) + bytes.length,
       });
-    }
-  }
-
-  #touch(key: string): DocRecord | undefined {
-    const record = this.#docs.get(key);
-    if (record) {
-      this.#docs.delete(key);
-      this.#docs.set(key, record);
-    }
-    return record;
-  }
-
-  #set(key: string, record: DocRecord): void {
-    this.#docs.delete(key);
-    this.#docs.set(key, record);
-    if (this.#docs.size > this.#options.maxDocs) {
-      // Forgotten until its peers sync again (they send what the hub lacks).
-      const oldest = this.#docs.keys().next().value;
-      if (oldest !== undefined) this.#docs.delete(oldest);
     }
   }
 }
