@@ -82,7 +82,7 @@ export function showNotes(room: Room, call: Call): DocSync {
       if (client !== doc.clientID && notes?.editing && typeof notes.name === 'string')
         editing.push(notes.name);
     }
-    const synced = sync.synced ? 'Saved on the hub' : 'Loading the notes…';
+    const synced = sync.synced ? 'Shared with the room' : 'Loading the notes…';
     status.textContent = editing.length > 0 ? `${synced} · ${editing.join(', ')} editing` : synced;
     who.toggleAttribute('data-synced', sync.synced);
   };
