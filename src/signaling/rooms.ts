@@ -32,7 +32,10 @@ import {
   roomTopic,
   stateTopic,
 } from '../room-protocol/index.ts';
+import { RoomDocs } from './docs.ts';
+import { mountDocs } from './docs-http.ts';
 import { displayName, json, readJson } from './http.ts';
+import { createIceServers } from './ice.ts';
 import { POLICIES, type RoomsPolicy, type UpstreamIdentity, UpstreamVerifier } from './policy.ts';
 import { Seats } from './seats.ts';
 import { byteLength, RoomStates } from './state.ts';
@@ -49,6 +52,12 @@ export type RoomsSettings = Pick<
   | 'roomsMaxPeers'
   | 'roomsMaxMessageBytes'
   | 'roomsMaxStateBytes'
+  | 'stunUrls'
+  | 'turnUrls'
+  | 'turnSecret'
+  | 'turnTtl'
+  | 'turnCloudflareKeyId'
+  | 'turnCloudflareToken'
   | 'jwtKey'
   | 'issuer'
   | 'resource'
@@ -154,8 +163,8 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
       }
       if (url.origin !== hubUrl.origin || !url.pathname.startsWith(ROOM_PREFIX)) continue;
       if (!update.private) throw badRequest('updates to room topics must be private');
-      if (update.type === EVENT.state)
-        throw badRequest('the "state" event type is reserved to the hub in rooms');
+      if (update.type === EVENT.state || update.type === EVENT.doc)
+        throw badRequest(`the "${update.type}" event type is reserved to the hub in rooms`);
       const size = byteLength(update.data);
       if (size > maxMessage) {
         throw new HubError(
@@ -210,7 +219,16 @@ interface AttachOptions {
 function attach(hub: Hub, options: AttachOptions) {
   const { settings, hubPath, key, upstream } = options;
   const states = new RoomStates(hub.broker, { maxStateBytes: settings.roomsMaxStateBytes });
+  const docs = new RoomDocs(hub.broker, { maxDocBytes: settings.roomsMaxStateBytes });
   const seats = new Seats(hub.broker, { maxPeers: settings.roomsMaxPeers, hubPath, present });
+  const ice = createIceServers({
+    stunUrls: settings.stunUrls,
+    turnUrls: settings.turnUrls,
+    turnSecret: settings.turnSecret,
+    turnTtl: settings.turnTtl,
+    cloudflareKeyId: settings.turnCloudflareKeyId,
+    cloudflareToken: settings.turnCloudflareToken,
+  });
   const hubUrlOf = hub.urls.of;
   const app = new Hono();
   app.use(`${ROOM_PREFIX}*`, cors(parseOrigins(settings.corsOrigins)));
@@ -296,14 +314,17 @@ function attach(hub: Hub, options: AttachOptions) {
       ...(name !== undefined ? { name } : {}),
       ...(identity.user !== undefined ? { user: identity.user } : {}),
     };
-    const { token, expiresAt } = await mintPeerToken({
-      key,
-      issuer: settings.issuer ?? hubUrl.origin,
-      audience: resource,
-      hubPath,
-      ttl: settings.roomsTokenTtl,
-      payload,
-    });
+    const [{ token, expiresAt }, servers] = await Promise.all([
+      mintPeerToken({
+        key,
+        issuer: settings.issuer ?? hubUrl.origin,
+        audience: resource,
+        hubPath,
+        ttl: settings.roomsTokenTtl,
+        payload,
+      }),
+      ice.forPeer(peer),
+    ]);
     const answer: JoinResponse = {
       room,
       peer,
@@ -321,6 +342,8 @@ function attach(hub: Hub, options: AttachOptions) {
       peers: [...others.values()],
       state: state ?? { epoch: '', version: 0, value: {}, refs: [] },
       cursor,
+      iceServers: servers.iceServers,
+      ...(servers.expiresAt !== undefined ? { iceServersExpireAt: servers.expiresAt } : {}),
       limits: {
         messageBytes: settings.roomsMaxMessageBytes,
         stateBytes: settings.roomsMaxStateBytes,
@@ -374,13 +397,23 @@ function attach(hub: Hub, options: AttachOptions) {
     return json(await states.restore(room, body.epoch, body.state, from, ref));
   });
 
-  const ready = Promise.all([states.ready, upstream?.ready]).then(() => {});
+  mountDocs(app, {
+    hub,
+    docs,
+    roomOf,
+    peerOf,
+    maxUpdateBytes: settings.roomsMaxMessageBytes,
+    path: `${ROOM_PREFIX}:room/docs/:doc`,
+  });
+
+  const ready = Promise.all([states.ready, docs.ready, upstream?.ready]).then(() => {});
   return {
     app,
     ready,
     seats,
     close: () => {
       states.close();
+      docs.close();
       seats.close();
     },
   };
