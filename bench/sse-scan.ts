@@ -17,6 +17,20 @@ const MAX_PENDING = 1 << 20;
 export type DataHandler = (buf: Buffer, start: number, end: number) => void;
 
 /**
+ * Called with the value of an `id:` or `retry:` line, for subscribers that resume as EventSource
+ * does (the last id goes back in `Last-Event-ID`, `retry` sets the reconnection delay). An id is
+ * handed over when its event is dispatched (the blank line), as EventSource commits it (WHATWG HTML
+ * §9.2.6): the id of an event cut off by a dropped connection never counts. Values are decoded as
+ * latin1: ids the bench sees are ASCII (the hub's UUIDs, Nchan's `<time>:<n>`).
+ */
+export type FieldHandler = (name: 'id' | 'retry', value: string) => void;
+
+const FIELDS = [
+  ['id', Buffer.from('id:')],
+  ['retry', Buffer.from('retry:')],
+] as const;
+
+/**
  * @example
  * const scan = new SseScanner((buf, s, e) => console.log(buf.toString('utf8', s, e)));
  * scan.push(Buffer.from('id: 1\ndata: hi\n\n'), 0, 16);
@@ -27,9 +41,19 @@ export class SseScanner {
   emptyEvents = 0;
 
   private readonly onData: DataHandler;
+  private readonly onField: FieldHandler | undefined;
+  /** The `id:` of the event being read, until its blank line. */
+  private pendingId: string | undefined;
 
-  constructor(onData: DataHandler) {
+  constructor(onData: DataHandler, onField?: FieldHandler) {
     this.onData = onData;
+    this.onField = onField;
+  }
+
+  /** Forgets a partial event: the stream it belonged to is gone (a subscriber reconnects). */
+  reset(): void {
+    this.carry = undefined;
+    this.pendingId = undefined;
   }
 
   /**
@@ -55,6 +79,10 @@ export class SseScanner {
     while (pos < limit) {
       if (buf[pos] === LF) {
         // A blank line ends the event.
+        if (this.pendingId !== undefined) {
+          this.onField!('id', this.pendingId);
+          this.pendingId = undefined;
+        }
         if (dataStart >= 0) this.onData(buf, dataStart, dataEnd);
         else this.emptyEvents++;
         dataStart = -1;
@@ -82,6 +110,7 @@ export class SseScanner {
         eol = pos;
         while (eol < limit && buf[eol] !== LF) eol++;
         if (eol >= limit) break;
+        if (this.onField) this.field(buf, pos, eol);
       }
       pos = eol + 1;
     }
@@ -89,6 +118,23 @@ export class SseScanner {
       if (limit - eventStart > MAX_PENDING) throw new Error('no SSE event boundary within 1 MiB');
       // Copy: the caller's buffer is about to be overwritten by the next read.
       this.carry = Buffer.from(buf.subarray(eventStart, limit));
+    }
+  }
+
+  /** Hands an `id:` or `retry:` line in buf[start, eol) to the field handler. */
+  private field(buf: Buffer, start: number, eol: number): void {
+    for (const [name, prefix] of FIELDS) {
+      if (
+        eol - start < prefix.length ||
+        buf.compare(prefix, 0, prefix.length, start, start + prefix.length) !== 0
+      )
+        continue;
+      let value = start + prefix.length;
+      if (value < eol && buf[value] === 0x20) value++;
+      const text = buf.toString('latin1', value, eol);
+      if (name === 'id') this.pendingId = text;
+      else this.onField!(name, text);
+      return;
     }
   }
 }
