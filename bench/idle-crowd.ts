@@ -5,7 +5,7 @@
  *
  * One source address has about 28,000 ephemeral ports (net.ipv4.ip_local_port_range), and a socket
  * bound to a local address takes its port at bind time, whatever the destination; so the crowd is
- * spread over 127.0.0.2, 127.0.0.3, … (all of 127/8 is loopback on Linux), at most `perSource` per
+ * spread over 127.0.n.2, 127.0.n.3, … (all of 127/8 is loopback on Linux), at most `perSource` per
  * address. Both the generator and the server need an open-file limit above the crowd: `launchScript`
  * raises both to 200,000 where the hard limit allows, else to the hard limit, and the crowd is
  * capped to what that limit holds (the result says so).
@@ -19,6 +19,13 @@ import { openSubscribers } from './subscriber.ts';
 
 /** File descriptors the generator keeps for itself beside the crowd (publisher, /proc, stdio). */
 const RESERVED_FDS = 500;
+
+/**
+ * Crowds opened so far by this process: each takes a block of source addresses of its own
+ * (127.0.<n>.2, 127.0.<n>.3, …), so that the client ports an earlier crowd left in TIME_WAIT (60 s
+ * on Linux) are never in the way of the next one.
+ */
+let crowds = 0;
 
 export interface IdleCrowdResult {
   /** Subscribers asked for, and held: fewer when the open-file limit does not allow more. */
@@ -70,6 +77,7 @@ export async function runIdleCrowd(
     ? Math.min(s.connections, Math.max(1, limit - RESERVED_FDS))
     : s.connections;
   const sources = Math.ceil(connections / s.perSource);
+  const block = crowds++ % 256;
   await warmUp(server, s.topic, s.payloadBytes, s.settleMs);
   const rssBeforeBytes = server.probe.rssBytes();
 
@@ -78,7 +86,7 @@ export async function runIdleCrowd(
   const opening = generatorClock();
   const opened = performance.now();
   const subs = await openSubscribers(ledger, server.target, server.wire.subscribePath(s.topic), connections, {
-    connect: (i) => ({ headers: headers.subscriber(i), localAddress: `127.0.0.${2 + (i % sources)}` }),
+    connect: (i) => ({ headers: headers.subscriber(i), localAddress: `127.0.${block}.${2 + (i % sources)}` }),
   });
   const openSeconds = (performance.now() - opened) / 1000;
   const generatorCpuPercentOpening = opening.cpuPercent();

@@ -22,8 +22,8 @@ export const NCHAN_BUFFER_LENGTH = 1000;
  *
  * @param o.port where it listens (127.0.0.1 only)
  * @param o.dir its private directory: error log, pid file and temp paths go there
- * @param o.connections `worker_connections`: every subscriber, publisher and probe connection
- *   counts, so it follows the open-file limit the harness runs with
+ * @param o.connections the connections it may hold (the open-file limit it runs with, less a margin):
+ *   every subscriber, publisher and probe connection counts
  *
  * @example
  * writeFileSync(join(dir, 'nginx.conf'), nchanConfig({ port: 8080, dir, connections: 20_000 }));
@@ -37,8 +37,11 @@ error_log ${o.dir}/error.log warn;
 pid ${o.dir}/nginx.pid;
 
 events {
-  # Every subscriber is a connection; the open-file limit comes from the harness (ulimit -n).
-  worker_connections ${o.connections};
+  # Every subscriber is a connection, and the open-file limit (from the harness's ulimit -n) bounds
+  # them. nginx starts closing reusable connections — idle subscribers among them — once fewer than
+  # 1/16 of worker_connections are free ("worker_connections are not enough, reusing connections"),
+  # so it is set a tenth above that limit.
+  worker_connections ${Math.ceil(o.connections * 1.1)};
 }
 
 http {

@@ -103,17 +103,23 @@ export async function runReconnectStorm(
       attempts++;
       const id = sub.lastEventId;
       const lastEventId = id === undefined ? '' : `Last-Event-ID: ${id}\r\n`;
-      sub.connect(server.target, path, { headers: headers.subscriber(i) + lastEventId }).then(
-        () => {
-          backAt[i] = performance.now();
-          if (id !== undefined) resumedWithId++;
-        },
-        (e: Error) => {
-          failedAttempts++;
-          if (failures.length < 5) failures.push(e.message);
-          reconnect(sub, i);
-        },
-      );
+      // EventSource waits for its connection as long as TCP does; a 15 s give-up would add attempts.
+      sub
+        .connect(server.target, path, {
+          headers: headers.subscriber(i) + lastEventId,
+          timeoutMs: s.timeoutMs,
+        })
+        .then(
+          () => {
+            backAt[i] = performance.now();
+            if (id !== undefined) resumedWithId++;
+          },
+          (e: Error) => {
+            failedAttempts++;
+            if (failures.length < 5) failures.push(e.message);
+            reconnect(sub, i);
+          },
+        );
     }, sub.retryMs ?? s.retryMs);
     timers.add(timer);
   };

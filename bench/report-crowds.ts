@@ -263,8 +263,8 @@ export const CROWD_TITLES = {
     rows: crowdRows,
     describe: (c: BenchConfig) =>
       `${c.idleCrowd.connections} idle subscribers asked for, opened 200 handshakes at a time from the source ` +
-      `addresses 127.0.0.2, 127.0.0.3, … (at most ${c.idleCrowd.perSource} each: a bound socket takes its ephemeral ` +
-      'port per source address), with the open-file limit of the generator and of the server raised as far as the ' +
+      `addresses 127.0.n.2, 127.0.n.3, … (at most ${c.idleCrowd.perSource} each: a bound socket takes its ephemeral ` +
+      'port per source address; a fresh block n per server, clear of the last one’s TIME_WAIT), with the open-file limit of the generator and of the server raised as far as the ' +
       'hard limit allows; fewer are held when it does not allow that many (the first row says so). RSS is read after ' +
       `a warm-up burst and ${c.idleCrowd.settleMs / 1000} s of rest, and again after opening. Then ` +
       `${c.idleCrowd.heartbeatWindowMs / 1000} s with nothing published: the server’s CPU there is what keeping them ` +

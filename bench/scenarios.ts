@@ -113,8 +113,8 @@ export function defaultConfig(quick: boolean): BenchConfig {
     },
     // Three heartbeats at the hub's default 15 s (one in a quick run).
     idleCrowd: quick
-      ? { connections: 2_000, perSource: 20_000, heartbeatWindowMs: 16_000, settleMs: 1_000 }
-      : { connections: 100_000, perSource: 20_000, heartbeatWindowMs: 45_000, settleMs: 3_000 },
+      ? { connections: 2_000, perSource: 1_000, heartbeatWindowMs: 16_000, settleMs: 1_000 }
+      : { connections: 100_000, perSource: 10_000, heartbeatWindowMs: 45_000, settleMs: 3_000 },
   };
 }
 

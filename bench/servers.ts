@@ -7,7 +7,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -260,7 +270,10 @@ export async function startServer(
   const stopAll = async () => {
     // Instances before the Redis they use, so that none logs a lost connection on the way out.
     for (const m of [...members].reverse()) await m.stop();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs) {
+      keepLogs(d, opts.logFile);
+      rmSync(d, { recursive: true, force: true });
+    }
   };
   const env: Record<string, string> = { ...opts.env };
   try {
@@ -327,6 +340,16 @@ export async function startServer(
     const logs = members.map((m) => tail(m.logFile)).join('\n');
     await stopAll();
     throw new Error(`${spec.name} did not start: ${(e as Error).message}\n${logs}`);
+  }
+}
+
+/** Appends the `*.log` files a server wrote into its temporary directory (nginx's error log) to `logFile`. */
+function keepLogs(dir: string, logFile: string): void {
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.log'))) {
+    appendFileSync(
+      logFile,
+      `\n--- ${name} from its temporary directory ---\n${readFileSync(join(dir, name), 'utf8')}`,
+    );
   }
 }
 
