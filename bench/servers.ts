@@ -270,7 +270,8 @@ export async function startServer(
   const stopAll = async () => {
     // Instances before the Redis they use, so that none logs a lost connection on the way out.
     for (const m of [...members].reverse()) await m.stop();
-    for (const d of dirs) {
+    // Stopping twice is harmless: the directories are gone after the first time.
+    for (const d of dirs.splice(0)) {
       keepLogs(d, opts.logFile);
       rmSync(d, { recursive: true, force: true });
     }
