@@ -41,7 +41,7 @@ export interface IdleCrowdResult {
   heartbeatWindowSeconds: number;
   /** Server CPU over the window, % of one core: what idle subscribers cost to keep. */
   heartbeatCpuPercent: number;
-  /** Comment or field-only events each subscriber received in the window. */
+  /** Keep-alives (comments, data-less events) each subscriber received in the window. */
   heartbeatsPerConnection: number;
   serverWaitPercent: number;
   generatorWaitPercent: number;
@@ -94,7 +94,7 @@ export async function runIdleCrowd(
     await sleep(s.settleMs);
     const rssAfterBytes = server.probe.rssBytes();
 
-    const heartbeats = () => subs.reduce((n, sub) => n + sub.emptyEvents, 0);
+    const heartbeats = () => subs.reduce((n, sub) => n + sub.keepAlives, 0);
     const beats0 = heartbeats();
     const before: Snapshot = snapshot(ledger, server.probe);
     await sleep(s.heartbeatWindowMs);

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CrowdServer, generatorClock, tokenHeaders, warmUp } from './crowd-kit.ts';
 import { Ledger } from './ledger.ts';
+import { listenOverflows } from './proc.ts';
 import { Publisher } from './publisher.ts';
 import { openSubscribers, type Subscriber } from './subscriber.ts';
 
@@ -16,8 +17,10 @@ export interface ReconnectStormResult {
   restart: { stopSeconds: number; startSeconds: number };
   /** From the restart signal until every subscriber had a stream again, s (NaN if some never did). */
   allLiveSeconds: number;
-  /** … counted from the moment the new server answered its ready path. */
-  allLiveAfterReadySeconds: number;
+  /** … counted from the moment the new server listened (its process was up). */
+  allLiveAfterListeningSeconds: number;
+  /** Kernel listen-queue overflows from the restart until all were back (or the deadline). */
+  listenOverflows: number;
   /** Subscribers with an open stream at the end. */
   live: number;
   /** Reconnection attempts, and those that failed (refused while down, or not a stream). */
@@ -40,8 +43,10 @@ export interface ReconnectStormResult {
   outOfOrder: number;
   /** Publish → receive, over every event: the longest is one that waited through the restart. */
   latencyMaxSeconds: number;
-  /** Server CPU from ready until all were back, ÷ subscribers: the cost of one resumption. */
+  /** Server CPU from listening until all were back, ÷ subscribers back: the cost of one resumption. */
   serverCpuMicrosPerResume: number;
+  /** … as % of its core over that time (publishing goes on meanwhile). */
+  serverCpuPercent: number;
   generatorCpuPercent: number;
   verifiesTokens: boolean;
 }
@@ -133,15 +138,18 @@ export async function runReconnectStorm(
     const publishing = publisher.run(performance.now() + 20);
     await sleep(s.beforeMs);
     server.probe.cpuSeconds(); // the old process's CPU, read while it is there
+    const overflows0 = listenOverflows();
     const restart = await server.restart();
-    const cpuReady = server.probe.cpuSeconds();
+    const cpuListening = server.probe.cpuSeconds();
     const deadline = performance.now() + s.timeoutMs;
     while (performance.now() < deadline && !subs.every((sub, i) => backAt[i]! > 0 && sub.isOpen)) {
       await sleep(20);
     }
-    const allBack = backAt.every((t) => t > 0);
-    const lastBack = allBack ? Math.max(...backAt) : Number.NaN;
+    const back = backAt.filter((t) => t > 0);
+    const lastBack = back.length === subs.length ? back.reduce((a, b) => Math.max(a, b)) : Number.NaN;
     const cpuBack = server.probe.cpuSeconds();
+    const resumeSeconds = (performance.now() - restart.listeningAt) / 1000;
+    const overflows = listenOverflows() - overflows0;
     await sleep(s.afterMs);
     publisher.stop();
     await Promise.race([publishing, sleep(30_000)]);
@@ -160,7 +168,7 @@ export async function runReconnectStorm(
       if (publisher.status[seq] !== 1 || subs.every((sub) => (sub.received[seq] ?? 0) > 0)) continue;
       const answered = publisher.answeredMicros[seq]! / 1000;
       if (answered < restart.signalledAt) lostEvents.before++;
-      else if (answered < restart.readyAt) lostEvents.stopping++;
+      else if (answered < restart.exitedAt) lostEvents.stopping++;
       else lostEvents.after++;
     }
     const [max] = ledger.latencyMs.percentiles([100]);
@@ -169,10 +177,11 @@ export async function runReconnectStorm(
       rate: s.rate,
       restart: {
         stopSeconds: (restart.exitedAt - restart.signalledAt) / 1000,
-        startSeconds: (restart.readyAt - restart.exitedAt) / 1000,
+        startSeconds: (restart.listeningAt - restart.exitedAt) / 1000,
       },
       allLiveSeconds: (lastBack - restart.signalledAt) / 1000,
-      allLiveAfterReadySeconds: (lastBack - restart.readyAt) / 1000,
+      allLiveAfterListeningSeconds: (lastBack - restart.listeningAt) / 1000,
+      listenOverflows: overflows,
       live: subs.filter((sub) => sub.isOpen).length,
       attempts,
       failedAttempts,
@@ -186,7 +195,8 @@ export async function runReconnectStorm(
       duplicates: ledger.duplicates,
       outOfOrder: ledger.outOfOrder,
       latencyMaxSeconds: max! / 1000,
-      serverCpuMicrosPerResume: ((cpuBack - cpuReady) * 1e6) / subs.length,
+      serverCpuMicrosPerResume: ((cpuBack - cpuListening) * 1e6) / Math.max(1, back.length),
+      serverCpuPercent: ((cpuBack - cpuListening) / resumeSeconds) * 100,
       generatorCpuPercent: generator.cpuPercent(),
       verifiesTokens: server.verifiesTokens,
     };

@@ -3,7 +3,12 @@ import type { ConnectStormResult } from './connect-storm.ts';
 import type { IdleCrowdResult } from './idle-crowd.ts';
 import type { ReconnectStormResult } from './reconnect-storm.ts';
 import { fixed, int, type Row } from './report-table.ts';
-import { type BenchConfig, CONTENDED_PERCENT, type ScenarioResult } from './scenarios.ts';
+import {
+  type BenchConfig,
+  CONTENDED_PERCENT,
+  GENERATOR_BUSY_PERCENT,
+  type ScenarioResult,
+} from './scenarios.ts';
 
 const kib = (bytes: number) => bytes / 1024;
 const mib = (bytes: number) => bytes / 2 ** 20;
@@ -80,7 +85,7 @@ function reconnectRows(): Row[] {
     { label: 'publish rate (events/s)', better: 'none', cell: R((s) => s.rate), format: int },
     { label: 'tokens verified by the server', better: 'none', cell: R((s) => yesNo(s.verifiesTokens)) },
     {
-      label: 'old server gone / new one ready after (s)',
+      label: 'old server gone / new one listening after (s)',
       better: 'none',
       cell: R((s) => `${fixed(2)(s.restart.stopSeconds)} / ${fixed(2)(s.restart.startSeconds)}`),
     },
@@ -91,10 +96,16 @@ function reconnectRows(): Row[] {
       format: fixed(2),
     },
     {
-      label: '… from the new server being ready (s)',
+      label: '… from the new server listening (s)',
       better: 'lower',
-      cell: R((s) => s.allLiveAfterReadySeconds),
+      cell: R((s) => s.allLiveAfterListeningSeconds),
       format: fixed(2),
+    },
+    {
+      label: 'listen-queue overflows (kernel)',
+      better: 'none',
+      cell: R((s) => s.listenOverflows),
+      format: int,
     },
     { label: 'live at the end', better: 'none', cell: R((s) => `${s.live} / ${s.subscribers}`) },
     {
@@ -137,6 +148,12 @@ function reconnectRows(): Row[] {
       cell: R((s) => s.serverCpuMicrosPerResume),
       format: fixed(0),
     },
+    {
+      label: 'server CPU until all were back (% of its core)',
+      better: 'none',
+      cell: R((s) => s.serverCpuPercent),
+      format: fixed(0),
+    },
     { label: 'generator CPU (%)', better: 'none', cell: R((s) => s.generatorCpuPercent), format: fixed(0) },
   ];
 }
@@ -173,7 +190,7 @@ function crowdRows(): Row[] {
       format: fixed(2),
     },
     {
-      label: 'heartbeats per subscriber in the window',
+      label: 'keep-alives per subscriber in the window',
       better: 'none',
       cell: C((c) => c.heartbeatsPerConnection),
       format: fixed(1),
@@ -237,7 +254,8 @@ export const CROWD_TITLES = {
     describe: (c: BenchConfig) =>
       `${c.reconnectStorm.subscribers} subscribers, ${c.reconnectStorm.rate} events/s published throughout. After ` +
       `${c.reconnectStorm.beforeMs / 1000} s the server is restarted: SIGTERM, and once it has exited the same command ` +
-      'on the same port; nothing survives it (the hub’s history is in memory, Nchan’s message buffer in shared memory ' +
+      'on the same port, up when its socket listens (read from /proc/net/tcp: a probe connection would queue behind ' +
+      'the storm); nothing survives it (the hub’s history is in memory, Nchan’s message buffer in shared memory ' +
       'that goes with nginx). The subscribers come back as EventSource does: after the server’s `retry` (the hub sends ' +
       `2000 ms), else ${c.reconnectStorm.retryMs} ms, and again after every failed attempt, with \`Last-Event-ID\` set ` +
       `to the last id they saw. Publishing goes on for ${c.reconnectStorm.afterMs / 1000} s after all are back; then ` +
@@ -299,6 +317,12 @@ export function crowdNotes(name: string, r: ScenarioResult): string[] {
         `- \`${name}\`: **contended: kept waiting for a core ${wait.toFixed(0)} % of the heartbeat window.**`,
       );
     }
+  }
+  if (r.kind === 'connect-storm' && r.storm.generatorCpuPercent >= GENERATOR_BUSY_PERCENT) {
+    notes.push(
+      `- \`${name}\`: **the generator used ${r.storm.generatorCpuPercent.toFixed(0)} % of its core until all were ` +
+        'open — it, not the server, may be what the time measures.**',
+    );
   }
   if (r.kind === 'connect-storm' && r.storm.serverWaitPercent > CONTENDED_PERCENT) {
     notes.push(

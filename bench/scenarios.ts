@@ -212,8 +212,8 @@ export async function runScenario(
     case 'vi': {
       const storm = await runReconnectStorm(crowd, { topic, payloadBytes, ...config.reconnectStorm });
       log(
-        `all back ${storm.allLiveSeconds.toFixed(2)} s after the restart (${storm.allLiveAfterReadySeconds.toFixed(2)} s ` +
-          `after ready), ${storm.live}/${storm.subscribers} live, ${storm.published} published, lost ${storm.lost}, ` +
+        `all back ${storm.allLiveSeconds.toFixed(2)} s after the restart (${storm.allLiveAfterListeningSeconds.toFixed(2)} s ` +
+          `after listening), ${storm.live}/${storm.subscribers} live, ${storm.published} published, lost ${storm.lost}, ` +
           `dup ${storm.duplicates}, out of order ${storm.outOfOrder}, ${storm.failedAttempts} failed attempts` +
           `${storm.firstFailure ? ` (${storm.firstFailure})` : ''}`,
       );

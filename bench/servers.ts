@@ -21,7 +21,16 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, launch, type Member, onPath, tail, waitForPort, waitForReady } from './launch.ts';
+import {
+  freePort,
+  launch,
+  type Member,
+  onPath,
+  tail,
+  waitForListen,
+  waitForPort,
+  waitForReady,
+} from './launch.ts';
 import type { ServerProbe, Target } from './loadgen.ts';
 import { NCHAN_MODULE, NGINX, nchanConfig } from './nchan.ts';
 import {
@@ -235,17 +244,18 @@ export interface RunningServer {
   /**
    * Stops the instances (SIGTERM, as `stop`) and starts them again on the same ports, with the same
    * command, environment and files; a Redis group's redis-server keeps running. Resolves once they
-   * answer their ready path again, with the moments (`performance.now()`) it went through.
+   * listen again (their ready path is not probed: clients may be storming the port), with the
+   * moments (`performance.now()`) it went through.
    */
   restart(): Promise<Restart>;
   stop(): Promise<void>;
 }
 
-/** When a restart signalled the old processes, saw them gone and found the new ones ready (ms). */
+/** When a restart signalled the old processes, saw them gone and found the new ones listening (ms). */
 export interface Restart {
   signalledAt: number;
   exitedAt: number;
-  readyAt: number;
+  listeningAt: number;
 }
 
 /**
@@ -303,7 +313,7 @@ export async function startServer(
     for (let i = 0; i < (spec.instances ?? 1); i++) ports.push(await freePort(taken));
     let launches = 0;
     const instances: Member[] = [];
-    const launchInstances = async () => {
+    const launchInstances = async (restart: boolean) => {
       const suffix = launches++ === 0 ? '' : `-restart${launches - 1}`;
       const started = ports.map((port, i) => {
         const label = grouped ? `hub ${i + 1}` : '';
@@ -319,11 +329,15 @@ export async function startServer(
       });
       members.push(...started);
       instances.splice(0, instances.length, ...started);
+      if (restart) {
+        await Promise.all(started.map((m) => waitForListen(m, 60_000)));
+        return;
+      }
       await Promise.all(started.map((m) => waitForPort(m, 60_000)));
       const ready = spec.ready;
       if (ready) await Promise.all(started.map((m) => waitForReady(m, ready, 60_000)));
     };
-    await launchInstances();
+    await launchInstances(false);
     // Give a CLI that forks a moment to do so.
     await sleep(200);
     const restart = async (): Promise<Restart> => {
@@ -333,8 +347,8 @@ export async function startServer(
         members.splice(members.indexOf(m), 1);
       }
       const exitedAt = performance.now();
-      await launchInstances();
-      return { signalledAt, exitedAt, readyAt: performance.now() };
+      await launchInstances(true);
+      return { signalledAt, exitedAt, listeningAt: performance.now() };
     };
     return running(spec, members, instances, restart, stopAll);
   } catch (e) {

@@ -38,6 +38,21 @@ describe('SseScanner fields', () => {
     expect(fields).toEqual(['id=1796447576:0']);
   });
 
+  it('counts keep-alives once: comment lines, whether or not they end an event, and data-less events', () => {
+    // The hub's keep-alive is a bare `:` line, which ends no event: it stays in the carried bytes.
+    // Nchan's is `event: ping` and a blank line, after a first `: hi`.
+    const { scanner } = scan([
+      ': hi\n\n',
+      ':\n',
+      ':\n',
+      'data: x\n\n',
+      'event: ping\n\n',
+      'event: ping\n',
+      '\n',
+    ]);
+    expect(scanner.keepAlives).toBe(5);
+  });
+
   it('reads ids split across reads once', () => {
     const { fields } = scan(['i', 'd: ab', 'c\nda', 'ta: z\n', '\n']);
     expect(fields).toEqual(['id=abc']);

@@ -37,8 +37,18 @@ const FIELDS = [
  */
 export class SseScanner {
   private carry: Buffer | undefined;
+  /** Bytes at the start of `carry` whose lines were already scanned (and counted). */
+  private carryScanned = 0;
   /** Events that carried no `data:` line (heartbeat comments, `retry:` only, …). */
   emptyEvents = 0;
+  /**
+   * Keep-alives: comment lines (`:…`), and events with neither data nor a comment (Nchan's ping is
+   * `event: ping` and a blank line). Comments count by themselves because a server may send a bare
+   * `:\n` that ends no event (the hub does).
+   */
+  keepAlives = 0;
+  /** Whether the event being read has a comment line. */
+  private commented = false;
 
   private readonly onData: DataHandler;
   private readonly onField: FieldHandler | undefined;
@@ -53,6 +63,8 @@ export class SseScanner {
   /** Forgets a partial event: the stream it belonged to is gone (a subscriber reconnects). */
   reset(): void {
     this.carry = undefined;
+    this.carryScanned = 0;
+    this.commented = false;
     this.pendingId = undefined;
   }
 
@@ -64,8 +76,11 @@ export class SseScanner {
     let buf = input;
     let pos = start;
     let limit = end;
+    // Lines before this offset were scanned by the previous push (an event left incomplete).
+    let scanned = start;
     if (this.carry) {
       buf = Buffer.concat([this.carry, input.subarray(start, end)]);
+      scanned = this.carryScanned;
       this.carry = undefined;
       pos = 0;
       limit = buf.length;
@@ -84,7 +99,11 @@ export class SseScanner {
           this.pendingId = undefined;
         }
         if (dataStart >= 0) this.onData(buf, dataStart, dataEnd);
-        else this.emptyEvents++;
+        else {
+          this.emptyEvents++;
+          if (!this.commented) this.keepAlives++;
+        }
+        this.commented = false;
         dataStart = -1;
         eventStart = ++pos;
         continue;
@@ -110,6 +129,10 @@ export class SseScanner {
         eol = pos;
         while (eol < limit && buf[eol] !== LF) eol++;
         if (eol >= limit) break;
+        if (buf[pos] === 0x3a) {
+          this.commented = true;
+          if (pos >= scanned) this.keepAlives++;
+        }
         if (this.onField) this.field(buf, pos, eol);
       }
       pos = eol + 1;
@@ -118,6 +141,7 @@ export class SseScanner {
       if (limit - eventStart > MAX_PENDING) throw new Error('no SSE event boundary within 1 MiB');
       // Copy: the caller's buffer is about to be overwritten by the next read.
       this.carry = Buffer.from(buf.subarray(eventStart, limit));
+      this.carryScanned = pos - eventStart;
     }
   }
 

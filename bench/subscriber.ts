@@ -82,9 +82,9 @@ export class Subscriber {
   /** Distinct sequence numbers received in the ledger's measured range. */
   windowReceived = 0;
 
-  /** Events without data so far (heartbeat comments, `retry:` alone), over all connections. */
-  get emptyEvents(): number {
-    return this.scanner.emptyEvents;
+  /** Keep-alives received so far (see {@link SseScanner.keepAlives}), over all connections. */
+  get keepAlives(): number {
+    return this.scanner.keepAlives;
   }
 
   /** Whether a stream is open: the response head arrived and nobody closed it since. */
