@@ -17,6 +17,8 @@ export interface DocsRoutes {
   /** The peer a token speaks for in `room`; null for the application's own publishers. */
   peerOf(payload: unknown, room: string): string | null;
   maxUpdateBytes: number;
+  /** Takes one room message from the peer's rate limit (429 past it), as its other messages do. */
+  charge(room: string, peer: string | null): Promise<void>;
   /** The route, with `:room` and `:doc`. */
   path: string;
 }
@@ -61,9 +63,11 @@ export function mountDocs(app: Hono, routes: DocsRoutes): void {
         'send the Yjs update as Content-Type: application/octet-stream',
       );
     }
+    const peer = peerOf(principal.payload, room);
+    await routes.charge(room, peer);
     const update = await readBody(request, routes.maxUpdateBytes);
     if (update.length === 0) throw badRequest('the body is empty: send a Yjs update');
-    await docs.update(room, doc, update, peerOf(principal.payload, room));
+    await docs.update(room, doc, update, peer);
     return new Response(null, { status: 204 });
   });
 }

@@ -403,6 +403,9 @@ function attach(hub: Hub, options: AttachOptions) {
     roomOf,
     peerOf,
     maxUpdateBytes: settings.roomsMaxMessageBytes,
+    charge: async (room, peer) => {
+      if (peer !== null) await hub.operations.rateLimits?.take('room', inboxTopic(room, peer));
+    },
     path: `${ROOM_PREFIX}:room/docs/:doc`,
   });
 

@@ -116,6 +116,14 @@ describe('rate limits on one instance', () => {
     expect(state.status).toBe(429);
     expect(state.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
     await state.body?.cancel();
+    // A Yjs document update is a room message too.
+    const doc = await fetch(`${hub.url}/rooms/${room}/docs/notes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${answer.token}`, 'content-type': 'application/octet-stream' },
+      body: new Uint8Array([0, 0]),
+    });
+    expect(doc.status).toBe(429);
+    await doc.body?.cancel();
     await waitRetryAfter(state.headers);
     expect((await publishWith(hub.url, answer.token, message('3'))).status).toBe(200);
     stream.close();
