@@ -171,7 +171,11 @@ describe('with plain node', () => {
     expect(exported['ssehub/brokers']).toEqual(
       expect.arrayContaining(['createMemoryBroker', 'createSqliteBroker', 'durableObjectSql']),
     );
-    expect(exported['ssehub/redis']).toEqual(['createRedisBroker', 'createRedisRegistry']);
+    expect(exported['ssehub/redis']).toEqual([
+      'createRedisBroker',
+      'createRedisOperations',
+      'createRedisRegistry',
+    ]);
     expect(exported['ssehub/client']).toEqual(expect.arrayContaining(['subscribe', 'publish', 'joinRoom']));
     // The Yjs provider, which re-exports the Yjs it uses: an application takes `Y` from it.
     expect(exported['ssehub/client/yjs']).toEqual(['Awareness', 'DocSync', 'Y', 'syncDoc']);
