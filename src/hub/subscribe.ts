@@ -1,4 +1,4 @@
-import { type Broker, EARLIEST, type HistoryResult } from '../brokers/index.ts';
+import { type Broker, EARLIEST, type HistoryResult, topicOfLane } from '../brokers/index.ts';
 import type { Heartbeat } from '../sse/index.ts';
 import { concat, EventStream } from '../sse/index.ts';
 import type { CompiledUrlPattern } from '../urlpattern/index.ts';
@@ -187,11 +187,16 @@ function resumedFrom(ctx: SubscribeContext, subscriber: Subscriber, cursor: stri
 }
 
 /**
- * True when `subscriber` may have missed something that retention lane `lane` discarded. Subscription
- * events (the presence lane) are private, so only a subscriber with a token whose matchers can select
- * their topics may; any other lane holds application topics, which any subscriber may match.
+ * True when `subscriber` may have missed something that retention lane `lane` discarded. A per-topic
+ * lane holds the updates of one canonical topic: only a subscriber whose matchers select that topic
+ * may (private updates are not told apart: a subscriber that could not read them is warned anyway).
+ * Subscription events (the presence lane) are private, so only a subscriber with a token whose
+ * matchers can select their topics may. Any other lane holds application topics, which any subscriber
+ * may match.
  */
 function concerns(ctx: SubscribeContext, subscriber: Subscriber, lane: string): boolean {
+  const topic = topicOfLane(lane);
+  if (topic !== undefined) return subscriber.matches([topic]);
   if (lane !== PRESENCE_LANE) return true;
   if (subscriber.principal === null) return false;
   const prefix = presencePrefix(ctx.hubPath);
