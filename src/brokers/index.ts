@@ -50,6 +50,7 @@ export {
   DEFAULT_LANE,
   EARLIEST,
   generateId,
+  type HistoryPage,
   type HistoryResult,
   type Lane,
   type LaneLimits,

@@ -4,6 +4,7 @@ import {
   DEFAULT_LANE,
   EARLIEST,
   generateId,
+  type HistoryPage,
   type HistoryResult,
   laneOf,
   limitsOf,
@@ -183,6 +184,25 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
     }
   }
 
+  /** Retained updates positioned before `seq`, across lanes in position order, newest first, at most `limit`. */
+  function before(seq: number, limit: number): HistoryPage {
+    const queues = [...lanes.values()].filter((lane) => lane.size > 0);
+    // Per lane, the index of its newest entry before `seq` (below its head: none left).
+    const at = queues.map((lane) => lane.after(seq - 1) - 1);
+    const updates: Update[] = [];
+    for (;;) {
+      let pick = -1;
+      for (let q = 0; q < queues.length; q++) {
+        if (at[q]! < queues[q]!.head) continue;
+        const entry = queues[q]!.entries[at[q]!]!;
+        if (pick === -1 || entry.seq > queues[pick]!.entries[at[pick]!]!.seq) pick = q;
+      }
+      if (pick === -1) return { updates, more: false };
+      if (updates.length === limit) return { updates, more: true };
+      updates.push(queues[pick]!.entries[at[pick]!--]!.update);
+    }
+  }
+
   /** Lanes that discarded something positioned after `seq`. */
   const lostAfter = (seq: number): string[] =>
     [...lanes.values()].filter((lane) => lane.lostUpTo > seq).map((lane) => lane.name);
@@ -238,6 +258,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
       expire();
       const seq = Number(pos);
       return { found: true, ...after(seq, limit), lost: lostAfter(seq) };
+    },
+    async historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage> {
+      expire();
+      return before(pos === undefined ? Number.POSITIVE_INFINITY : Number(pos), limit);
     },
     async lastEventId(): Promise<string> {
       expire();

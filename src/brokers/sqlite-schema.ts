@@ -78,6 +78,7 @@ export const QUERIES = {
   oldestOfLane: 'SELECT pos, weight FROM ssehub_updates WHERE lane = ? ORDER BY pos LIMIT 1',
   deleteAt: 'DELETE FROM ssehub_updates WHERE pos = ?',
   after: 'SELECT pos FROM ssehub_updates WHERE pos > ? ORDER BY pos LIMIT ?',
+  before: 'SELECT pos FROM ssehub_updates WHERE pos < ? ORDER BY pos DESC LIMIT ?',
   at: 'SELECT pos, id, body FROM ssehub_updates WHERE pos = ?',
   newest: 'SELECT pos, id, body FROM ssehub_updates ORDER BY pos DESC LIMIT 1',
   nextExpiry: 'SELECT expires FROM ssehub_updates WHERE expires IS NOT NULL ORDER BY expires LIMIT 1',

@@ -21,6 +21,7 @@ import {
   countRetention,
   EARLIEST,
   generateId,
+  type HistoryPage,
   type HistoryResult,
   laneOf,
   limitsOf,
@@ -295,6 +296,14 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
   }
 
+  /** Newest first; `pos` undefined: from the newest. */
+  function before(pos: number | undefined, limit: number): HistoryPage {
+    // Positions are integers from 0: past the largest safe one is past every update.
+    const rows = q.before.all(pos ?? Number.MAX_SAFE_INTEGER, Number.isFinite(limit) ? limit + 1 : -1);
+    const more = rows.length > limit;
+    return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
+  }
+
   const lostAfter = (pos: number): string[] =>
     [...lanes].filter(([, state]) => state.lost > pos).map(([name]) => name);
 
@@ -331,6 +340,10 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       expireNow();
       const at = Number(pos);
       return { found: true, ...after(at, limit), lost: lostAfter(at) };
+    },
+    async historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage> {
+      expireNow();
+      return before(pos === undefined ? undefined : Number(pos), limit);
     },
     async lastEventId(): Promise<string> {
       expireNow();

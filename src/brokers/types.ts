@@ -46,6 +46,14 @@ export interface HistoryResult {
   lost: string[];
 }
 
+/** The answer to "what came before this position?" (see {@link Broker.historyBefore}). */
+export interface HistoryPage {
+  /** Retained updates positioned strictly before the position asked for, newest first. */
+  updates: Update[];
+  /** True when `limit` cut the answer short: older retained updates remain before the last one. */
+  more: boolean;
+}
+
 /**
  * How long updates are kept for replay. Updates are kept in lanes, each bounded on its own, so that
  * one kind of update can never evict another's history: the hub keeps its subscription events
@@ -176,6 +184,17 @@ export interface Broker {
    * read; `found` is always true and `anchor` never set.
    */
   historyAfter(pos: string, limit?: number): Promise<HistoryResult>;
+  /**
+   * History read backwards, a page at a time: the retained updates positioned strictly before `pos`
+   * (the position of the oldest update of the previous page), or the newest ones when `pos` is
+   * undefined; **newest first**, at most `limit` of them. Used for `rewind` (the last N matching
+   * updates), which must cost a bounded amount however long the history is.
+   *
+   * @example
+   * const newest = await broker.historyBefore(undefined, 10);
+   * const older = await broker.historyBefore(newest.updates.at(-1)!.pos, 10);
+   */
+  historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage>;
   /** The id of the newest update, or `earliest` when there is none. */
   lastEventId(): Promise<string>;
   /** False while the backend is unreachable; the hub then reports unhealthy and refuses publishes (503). */

@@ -24,6 +24,7 @@ import {
   countRetention,
   DEFAULT_LANE,
   EARLIEST,
+  type HistoryPage,
   type HistoryResult,
   laneFor,
   laneOf,
@@ -359,6 +360,34 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     return { entries: more ? merged.slice(0, limit) : merged, more, anchor, lost: [...lost] };
   }
 
+  /**
+   * Updates of every lane positioned before `before` (a stream id; undefined: from the newest), newest
+   * first, at most `limit`: one atomic `XREVRANGE` per lane. `XREVRANGE` takes `before` inclusively
+   * (exclusive ranges need Redis 6.2), so it is read and dropped. Expired updates are left out.
+   */
+  async function readBefore(before: string | undefined, limit: number): Promise<HistoryPage> {
+    const multi = publisher.multi();
+    const extra = before === undefined ? 0 : 1;
+    for (const lane of laneKeys) {
+      if (Number.isFinite(limit))
+        multi.xrevrange(lane.stream, before ?? '+', '-', 'COUNT', limit + 1 + extra);
+      else multi.xrevrange(lane.stream, before ?? '+', '-');
+    }
+    const replies = results(await multi.exec()) as RawEntry[][];
+    const now = serverNow();
+    const merged = replies
+      .flatMap((entries, i) => {
+        const lane = laneKeys[i]!;
+        const kept = entries.filter(([sid]) => sid !== before);
+        if (lane.maxAge === 0) return kept;
+        const cutoff = now - lane.maxAge;
+        return kept.filter(([sid]) => Number(sid.slice(0, sid.indexOf('-'))) > cutoff);
+      })
+      .sort((x, y) => comparePos(y[0], x[0]));
+    const more = merged.length > limit;
+    return { updates: decodeAll(more ? merged.slice(0, limit) : merged), more };
+  }
+
   /** The retained update at stream id `sid` (a repeated publisher id's), if it is still there. */
   async function entryAt(sid: string): Promise<Update | undefined> {
     const multi = publisher.multi();
@@ -431,6 +460,9 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     },
     async historyAfter(pos: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
       return page(true, await read(pos, limit, true));
+    },
+    historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage> {
+      return readBefore(pos, limit);
     },
     async lastEventId(): Promise<string> {
       let newest: RawEntry | undefined;
