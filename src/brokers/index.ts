@@ -59,6 +59,7 @@ export {
   limitsOf,
   maxAgeOf,
   type Retention,
+  ruleOfTopicLane,
   topicLane,
   topicOfLane,
   type Update,

@@ -10,6 +10,7 @@ import {
   limitsOf,
   maxAgeOf,
   type Retention,
+  ruleOfTopicLane,
   type Update,
   type UpdateInput,
   type UpdateListener,
@@ -133,6 +134,8 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   /** Every retained update by id: ids are unique in retained history (a repeated id is not stored again). */
   const byId = new Map<string, Entry>();
   const listeners = new Set<UpdateListener>();
+  /** Per rule of per-topic lanes, the newest update with alternate topics its lanes discarded. */
+  const rulesLost = new Map<string, number>();
   /** Lanes with an age bound and updates, by when their oldest update expires (a min-heap). */
   const expiring = new ExpiryHeap();
 
@@ -151,6 +154,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   function evict(lane: LaneQueue): void {
     const old = lane.shift();
     size--;
+    if (old.update.topics.length > 1) {
+      const rule = ruleOfTopicLane(retention, lane.name);
+      if (rule !== undefined) rulesLost.set(rule, old.seq);
+    }
     if (byId.get(old.update.id) === old) byId.delete(old.update.id);
     options.onEvict?.(old.update);
   }
@@ -204,8 +211,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   }
 
   /** Lanes that discarded something positioned after `seq`. */
-  const lostAfter = (seq: number): string[] =>
-    [...lanes.values()].filter((lane) => lane.lostUpTo > seq).map((lane) => lane.name);
+  const lostAfter = (seq: number): string[] => [
+    ...[...lanes.values()].filter((lane) => lane.lostUpTo > seq).map((lane) => lane.name),
+    ...[...rulesLost].filter(([, lost]) => lost > seq).map(([rule]) => rule),
+  ];
 
   function store(update: Update, seq: number): void {
     const lane = laneNamed(laneOf(retention, update.topics[0] ?? ''));

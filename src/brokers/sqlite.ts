@@ -27,6 +27,7 @@ import {
   limitsOf,
   maxAgeOf,
   type Retention,
+  ruleOfTopicLane,
   type Update,
   type UpdateInput,
   type UpdateListener,
@@ -140,6 +141,16 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     state.lost = Math.max(state.lost, num(oldest.pos));
     size--;
     q.setLost.run(name, state.lost);
+    if (num(oldest.alternates) > 0) ruleLost(name, num(oldest.pos));
+  }
+
+  /** A per-topic lane discarded an update with alternate topics: its rule reports the loss (see `ruleOfTopicLane`). */
+  function ruleLost(name: string, pos: number): void {
+    const rule = ruleOfTopicLane(retention, name);
+    if (rule === undefined) return;
+    const state = stateOf(rule);
+    state.lost = Math.max(state.lost, pos);
+    q.setLost.run(rule, state.lost);
   }
 
   function bound(name: string, state: LaneState): void {
@@ -159,6 +170,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       size -= num(row.n);
       q.setLost.run(name, state.lost);
     }
+    for (const row of q.expiredWithAlternates.all(time)) ruleLost(String(row.lane), num(row.p));
     q.deleteExpired.run(time);
     nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
   }

@@ -201,6 +201,22 @@ describe.each(Object.keys(runtimes))('history on %s', (name) => {
     expect(hot.headers.get('mercure-last-event-id')).toBe('earliest');
     expect((await hot.waitForEvents(2)).map((e) => e.id)).toEqual(flood.slice(-2));
     hot.close();
+
+    // An update of room b that also went to an alternate topic, then discarded by room b's lane: a
+    // subscriber of the alternate topic may have missed it, and is told.
+    const alternate = `/elsewhere/${run}`;
+    const anchor = await publishOk(hub.url, { topic: alternate, data: 'anchor' });
+    await publishOk(hub.url, [
+      ['topic', b],
+      ['topic', alternate],
+      ['data', 'shared'],
+    ]);
+    for (let i = 3; i < 5; i++) await publishOk(hub.url, { topic: b, data: `b${i}` });
+    const other = await subscribe(hub.url, `match=${q(alternate)}`, { 'last-event-id': anchor });
+    expect(other.headers.get('mercure-last-event-id')).toBe('earliest');
+    const next = await publishOk(hub.url, { topic: alternate, data: 'next' });
+    expect((await other.waitForEvents(1)).map((e) => e.id)).toEqual([next]);
+    other.close();
     await hub.stop();
   });
 });

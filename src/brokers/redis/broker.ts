@@ -303,11 +303,15 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     return { kept: entries.slice(at), expired: entries.slice(0, at) };
   }
 
-  /** The lane an entry of `lane`'s stream belongs to (a topic's own, for a per-topic lane). */
-  function laneOfEntry(lane: (typeof laneKeys)[number], entry: RawEntry): string {
-    if (!lane.perTopic) return lane.name;
-    const topic = decodeEntry(entry[0], entry[1])?.topics[0];
-    return topic === undefined ? lane.name : topicLane(topic);
+  /**
+   * The lanes that lose an entry of `lane`'s stream when it is discarded: its topic's own, for a
+   * per-topic lane, and the rule's too when the update has alternate topics (see `ruleOfTopicLane`).
+   */
+  function lanesOfEntry(lane: (typeof laneKeys)[number], entry: RawEntry): string[] {
+    if (!lane.perTopic) return [lane.name];
+    const topics = decodeEntry(entry[0], entry[1])?.topics;
+    if (!topics?.[0]) return [lane.name];
+    return topics.length > 1 ? [topicLane(topics[0]), lane.name] : [topicLane(topics[0])];
   }
 
   /**
@@ -341,7 +345,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
         entries = entries.slice(1);
       }
       const { kept, expired } = unexpired(lane, entries, now);
-      for (const entry of expired) lost.add(laneOfEntry(lane, entry));
+      for (const entry of expired) for (const name of lanesOfEntry(lane, entry)) lost.add(name);
       if (anchor && anchor === raw[0] && unexpired(lane, [anchor], now).kept.length === 0) anchor = undefined;
       return kept;
     });
@@ -430,6 +434,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
         String(weightOf(input)),
         String(Math.floor(maxAgeOf(limits))),
         lane.perTopic ? '1' : '0',
+        lane.perTopic ? lane.name : '',
       ];
       if (id !== undefined) args.push(id);
       const log = lane.perTopic ? keys.logOf(name) : lane.log;
