@@ -211,10 +211,11 @@ function resumedFrom(ctx: SubscribeContext, subscriber: Subscriber, cursor: stri
 /**
  * True when `subscriber` may have missed something that retention lane `lane` discarded. A per-topic
  * lane holds the updates of one canonical topic: only a subscriber whose matchers select that topic
- * may (private updates are not told apart: a subscriber that could not read them is warned anyway).
- * Subscription events (the presence lane) are private, so only a subscriber with a token whose
- * matchers can select their topics may. Any other lane holds application topics, which any subscriber
- * may match.
+ * may (private updates are not told apart: a subscriber that could not read them is warned anyway;
+ * a discarded update with alternate topics is also reported under its rule's name, see
+ * `ruleOfTopicLane`). Subscription events (the presence lane) are private, so only a subscriber with
+ * a token whose matchers can select their topics may. Any other lane (a rule's name included) holds
+ * application topics, which any subscriber may match.
  */
 function concerns(ctx: SubscribeContext, subscriber: Subscriber, lane: string): boolean {
   const topic = topicOfLane(lane);
