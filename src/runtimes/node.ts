@@ -75,7 +75,7 @@ export function serveNode(
   // so that a request with too many matchers gets the hub's clear 400 rather than a bare 431.
   const server = createServer({ maxHeaderSize: 64 * 1024 }, listener);
   // Event-stream requests skip Node's HTTP machinery (see node-http1.ts); everything else goes through it.
-  const dropFastConnections = installHttp1FastPath(server, fetch, server.headersTimeout);
+  const fastPath = installHttp1FastPath(server, fetch, server.headersTimeout);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -87,13 +87,14 @@ export function serveNode(
           new Promise<void>((done) => {
             const force = setTimeout(() => {
               server.closeAllConnections();
-              dropFastConnections();
+              fastPath.drop();
             }, graceMs);
             server.close(() => {
               clearTimeout(force);
               done();
             });
             server.closeIdleConnections();
+            fastPath.closing();
           }),
       });
     });
