@@ -78,7 +78,10 @@ export function serveNode(
   const fastPath = installHttp1FastPath(server, fetch, server.headersTimeout);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    // A reconnect storm (every client of a restarted hub at once) overflows Node's default accept
+    // queue of 511, and each dropped SYN costs its client a retransmit after 1 s, then 3 s, 7 s…: a
+    // queue of 4096 (the kernel caps it at net.core.somaxconn) holds them while the hub works through.
+    server.listen({ port: options.port, host: options.host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve({
         server,
