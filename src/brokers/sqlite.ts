@@ -456,53 +456,39 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     if (nextExpiry <= time) driver.transaction(() => expire(time));
   }
 
-  function after(pos: number, limit: number): { updates: Update[]; more: boolean } {
-    const rows = q.after.all(pos, Number.isFinite(limit) ? limit + 1 : -1);
-    const held = heldAfter(pos, limit);
+  /**
+   * One page of stored rows and volatile updates, both in the same order (`direction` 1: oldest
+   * first, -1: newest first) and each at most `limit + 1` long: merged, then cut at `limit`.
+   */
+  function page(rows: SqlRow[], held: Held[], limit: number, direction: 1 | -1): HistoryPage {
     if (held.length === 0) {
       const more = rows.length > limit;
       return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
     }
-    // Both in position order: merge them, then cut at `limit`.
     const stored = updatesOf(rows);
     const merged: Update[] = [];
     let i = 0;
     let j = 0;
     while ((i < stored.length || j < held.length) && merged.length <= limit) {
-      if (j >= held.length || (i < stored.length && Number(stored[i]!.pos) < held[j]!.pos)) {
-        merged.push(stored[i++]!);
-      } else {
-        merged.push(held[j++]!.update);
-      }
+      const storedFirst =
+        j >= held.length || (i < stored.length && (Number(stored[i]!.pos) - held[j]!.pos) * direction < 0);
+      merged.push(storedFirst ? stored[i++]! : held[j++]!.update);
     }
     const more = merged.length > limit;
     return { updates: more ? merged.slice(0, limit) : merged, more };
+  }
+
+  const rowLimit = (limit: number) => (Number.isFinite(limit) ? limit + 1 : -1);
+
+  function after(pos: number, limit: number): HistoryPage {
+    return page(q.after.all(pos, rowLimit(limit)), heldAfter(pos, limit), limit, 1);
   }
 
   /** Newest first; `pos` undefined: from the newest. */
   function before(pos: number | undefined, limit: number): HistoryPage {
     // Positions are integers from 0: past the largest safe one is past every update.
     const at = pos ?? Number.MAX_SAFE_INTEGER;
-    const rows = q.before.all(at, Number.isFinite(limit) ? limit + 1 : -1);
-    const held = heldBefore(at, limit);
-    if (held.length === 0) {
-      const more = rows.length > limit;
-      return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
-    }
-    // Both newest first: merge them, then cut at `limit`.
-    const stored = updatesOf(rows);
-    const merged: Update[] = [];
-    let i = 0;
-    let j = 0;
-    while ((i < stored.length || j < held.length) && merged.length <= limit) {
-      if (j >= held.length || (i < stored.length && Number(stored[i]!.pos) > held[j]!.pos)) {
-        merged.push(stored[i++]!);
-      } else {
-        merged.push(held[j++]!.update);
-      }
-    }
-    const more = merged.length > limit;
-    return { updates: more ? merged.slice(0, limit) : merged, more };
+    return page(q.before.all(at, rowLimit(limit)), heldBefore(at, limit), limit, -1);
   }
 
   const lostAfter = (pos: number): string[] => [
