@@ -1,0 +1,184 @@
+/**
+ * The Subscription API and `/metrics` of a sharded hub, added up by the Worker from every shard and
+ * relay (rooms keep their own: their subscriptions and counters are the room object's).
+ *
+ * Subscription API: the events of one `{match_type}/{match}` all live in one object (see
+ * `topology.ts`); a request for them goes to that object, which authorizes it, gives the cursor and
+ * its own list, and the relays' lists are added. A request for every subscription reads every shard's
+ * newest position first (the composite cursor of the answer), then the lists: as on one hub, every
+ * change up to the cursor is in the list, since an object records a subscription before it publishes
+ * its event.
+ */
+import type { ActiveSubscription } from '../../brokers/index.ts';
+import type { Config } from '../../config/index.ts';
+import { HUB_PATH, toHeaderValue } from '../../hub/index.ts';
+import { composeCursor } from './cursor.ts';
+import { type Namespace, stubOf } from './glue.ts';
+import { METRICS_HEADERS, perObject, sampleOf, sumExpositions } from './metrics.ts';
+import {
+  eventsObject,
+  type HubObjectName,
+  relayName,
+  shardIndex,
+  shardName,
+  type Topology,
+} from './topology.ts';
+import { INTERNAL, INTERNAL_ORIGIN } from './wire.ts';
+
+interface Objects {
+  readonly topology: Topology;
+  readonly hubObject: (name: HubObjectName) => { fetch(request: Request): Promise<Response> };
+  readonly relays: Namespace | undefined;
+}
+
+interface ApiContext extends Objects {
+  readonly config: Config;
+  readonly forward: (name: HubObjectName, request: Request) => Promise<Response>;
+}
+
+const internal = (path: string) => new Request(`${INTERNAL_ORIGIN}${path}`);
+
+/** `GET {hub}/subscriptions[/{match_type}/{match}[/{subscriber}]]` across shards and relays. */
+export async function aggregateSubscriptions(request: Request, ctx: ApiContext): Promise<Response> {
+  const rest = new URL(request.url).pathname.slice(`${HUB_PATH}/subscriptions`.length);
+  const segments = rest === '' ? [] : rest.slice(1).split('/');
+  let decoded: string[];
+  try {
+    decoded = segments.map((s) => decodeURIComponent(s));
+  } catch {
+    decoded = [];
+  }
+  const [type, match, subscriber] = decoded;
+  if (decoded.length !== segments.length || segments.length === 1 || segments.length > 3) {
+    return ctx.forward(shardName(0), request); // Its 404.
+  }
+  const filter = new URLSearchParams();
+  if (type !== undefined) filter.set('match_type', type);
+  if (match !== undefined) filter.set('match', match);
+  if (subscriber !== undefined) filter.set('subscriber', subscriber);
+
+  if (type !== undefined && match !== undefined) {
+    const home = eventsObject(ctx.topology, type, match);
+    // A room's subscriptions are all in the room; a shard's are in the shard and the relays.
+    if (shardIndex(home) === undefined) return ctx.forward(home, request);
+    const answer = await ctx.forward(home, request);
+    if (answer.status !== 200 && !(answer.status === 404 && subscriber !== undefined)) return answer;
+    const own = answer.status === 200 ? ((await answer.json()) as ListBody | ActiveSubscription) : undefined;
+    if (answer.status !== 200) await answer.body?.cancel();
+    const relayed = await relayLists(ctx, filter);
+    if (subscriber !== undefined) {
+      const one = (own as ActiveSubscription | undefined) ?? relayed[0];
+      if (!one) return answer.status === 404 ? notFound() : answer;
+      return jsonAnswer(one, answer.headers);
+    }
+    const body = own as ListBody;
+    return jsonAnswer(
+      { ...body, subscriptions: unique([...body.subscriptions, ...relayed]) },
+      answer.headers,
+    );
+  }
+
+  // Every subscription: the cursor first, then the lists.
+  const heads = await Promise.all(
+    Array.from({ length: ctx.topology.shards }, async (_, k) => {
+      const response = await ctx.hubObject(shardName(k)).fetch(internal(`${INTERNAL}head`));
+      const head = (await response.json()) as { pos?: unknown };
+      return typeof head.pos === 'number' ? head.pos : -1;
+    }),
+  );
+  // Shard 0 authorizes (every object has the same keys) and gives its list.
+  const answer = await ctx.forward(shardName(0), request);
+  if (answer.status !== 200) return answer;
+  const body = (await answer.json()) as ListBody;
+  const others = await Promise.all([
+    ...Array.from({ length: ctx.topology.shards - 1 }, (_, i) =>
+      listOf(ctx.hubObject(shardName(i + 1)), filter),
+    ),
+    relayLists(ctx, filter),
+  ]);
+  const cursor = composeCursor(heads);
+  const headers = new Headers(answer.headers);
+  headers.set(
+    'link',
+    `<${linkTarget(answer.headers)}>; rel="mercure"; last-event-id="${toHeaderValue(cursor)}"`,
+  );
+  const subscriptions = unique([...body.subscriptions, ...others.flat()]);
+  return jsonAnswer({ ...body, last_event_id: cursor, subscriptions }, headers);
+}
+
+interface ListBody {
+  readonly last_event_id: string;
+  readonly subscriptions: ActiveSubscription[];
+}
+
+async function listOf(
+  object: { fetch(request: Request): Promise<Response> },
+  filter: URLSearchParams,
+): Promise<ActiveSubscription[]> {
+  const response = await object.fetch(internal(`${INTERNAL}subscriptions?${filter}`));
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new Error(`subscription list answered ${response.status}`);
+  }
+  return (await response.json()) as ActiveSubscription[];
+}
+
+/** Every relay's subscriptions under `filter`. */
+async function relayLists(ctx: Objects, filter: URLSearchParams): Promise<ActiveSubscription[]> {
+  const { relays } = ctx;
+  if (!relays) return [];
+  const count = relayCount(ctx.topology);
+  const lists = await Promise.all(
+    Array.from({ length: count }, (_, i) => listOf(stubOf(relays, relayName(i)), filter)),
+  );
+  return lists.flat();
+}
+
+/** Relays that may hold subscribers: the fan-out tier, or the one that merges when there is none. */
+const relayCount = (t: Topology): number => (t.relays > 0 ? t.relays : t.shards > 1 ? 1 : 0);
+
+/** The hub URL of the shard's own `Link` header. */
+function linkTarget(headers: Headers): string {
+  return /^<([^>]*)>/.exec(headers.get('link') ?? '')?.[1] ?? HUB_PATH;
+}
+
+function unique(list: ActiveSubscription[]): ActiveSubscription[] {
+  const seen = new Set<string>();
+  return list.filter((s) => !seen.has(s.id) && seen.add(s.id));
+}
+
+const utf8 = new TextEncoder();
+
+function jsonAnswer(body: unknown, headers: Headers): Response {
+  // Bytes, not a string: the cursor's bytes in the Link header must not be encoded a second time.
+  return new Response(utf8.encode(JSON.stringify(body)), { headers });
+}
+
+function notFound(): Response {
+  return new Response('no such subscription\n', {
+    status: 404,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
+  });
+}
+
+/** `/metrics` of every shard and relay: each family added up, and the streams of each object. */
+export async function aggregateMetrics(ctx: Objects): Promise<Response> {
+  const objects: Array<[string, { fetch(request: Request): Promise<Response> }]> = [];
+  for (let k = 0; k < ctx.topology.shards; k++) objects.push([shardName(k), ctx.hubObject(shardName(k))]);
+  const { relays } = ctx;
+  if (relays) {
+    for (let i = 0; i < relayCount(ctx.topology); i++)
+      objects.push([relayName(i), stubOf(relays, relayName(i))]);
+  }
+  const texts = await Promise.all(
+    objects.map(async ([, object]) => (await object.fetch(internal('/metrics'))).text()),
+  );
+  const body =
+    sumExpositions(texts) +
+    perObject(
+      'ssehub_object_connections',
+      'Open subscriber streams per object (shards, and relays).',
+      objects.map(([name], i) => [name, sampleOf(texts[i]!, 'ssehub_connections')]),
+    );
+  return new Response(body, { headers: METRICS_HEADERS });
+}
