@@ -2,8 +2,8 @@
 # ssehub on Node 20: `docker build -t ssehub .` then
 #   docker run -p 3000:3000 -e SSEHUB_JWT_KEY=a-long-random-secret ssehub
 # Settings are the README's table, as environment variables (or flags after the image name).
-# History is in memory, as with `npx ssehub`: a restarted container starts empty; share one hub
-# between containers, and keep history across restarts of one, with SSEHUB_REDIS_URL.
+# History is kept in SQLite at /data/ssehub.db (a volume): a restarted container replays what its
+# subscribers missed. Several containers as one hub: SSEHUB_REDIS_URL.
 
 # Build: the whole toolchain (devDependencies), `npm run build` into dist/.
 FROM node:20-bookworm AS build
@@ -14,13 +14,22 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-# Run: Node 20 slim with the production dependencies only, as the unprivileged `node` user.
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
+# Production dependencies, with better-sqlite3's native module built here (the slim image has no
+# compiler; the module is built for Node 20 on bookworm, as the run stage is).
+FROM node:20-bookworm AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
+
+# Run: Node 20 slim with the production dependencies only, as the unprivileged `node` user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0 SSEHUB_HISTORY_FILE=/data/ssehub.db
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+RUN mkdir -p /data && chown node:node /data
+VOLUME /data
 COPY LICENSE README.md ./
 USER node
 EXPOSE 3000

@@ -35,7 +35,7 @@ export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
       'each server alone on core 1 (`taskset -c 1`) with every process it starts, the load generator on core 0.',
     reading: [
       '`hub` is the Node entry (`src/runtimes/cli.ts`); `bun` and `deno` run `src/runtimes/bun-cli.ts` and ' +
-        '`src/runtimes/deno-cli.ts`: the same hub code with the same settings (heartbeat 15 s, in-memory broker). ' +
+        '`src/runtimes/deno-cli.ts`: the same hub code with the same settings (heartbeat 15 s, history in SQLite in a fresh directory). ' +
         '`workerd` is the Workers entry (`src/runtimes/cloudflare.ts`, bundled as the tests bundle it, ' +
         'compatibility settings from wrangler.toml) in one workerd process started through miniflare ' +
         '(`bench/workerd-direct.ts`, no wrangler): the Worker forwards every request to the hub Durable Object, ' +

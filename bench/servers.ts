@@ -80,8 +80,19 @@ function startScriptArgs(script: string): string[] {
 
 export const SERVERS: readonly ServerSpec[] = [
   {
+    // The default: history in SQLite (a file in a fresh directory).
     name: 'hub',
     command: HUB,
+    requires: ['src/runtimes/cli.ts'],
+    tempDir: true,
+    ready: '/healthz',
+    version: NODE_VERSION,
+  },
+  {
+    // History in memory only (`--history-file :memory:`), as the hub kept it before SQLite.
+    name: 'hub-memory',
+    command: HUB,
+    env: { SSEHUB_HISTORY_FILE: ':memory:' },
     requires: ['src/runtimes/cli.ts'],
     ready: '/healthz',
     version: NODE_VERSION,
@@ -106,6 +117,7 @@ export const SERVERS: readonly ServerSpec[] = [
     name: 'bun',
     command: ['node_modules/.bin/bun', ...startScriptArgs('start:bun'), '--allow-anonymous-publish'],
     requires: ['src/runtimes/bun-cli.ts', 'node_modules/.bin/bun'],
+    tempDir: true,
     ready: '/healthz',
     version: 'echo "Bun $(node_modules/.bin/bun --version)"',
   },
@@ -114,6 +126,7 @@ export const SERVERS: readonly ServerSpec[] = [
     name: 'deno',
     command: ['node_modules/.bin/deno', ...startScriptArgs('start:deno'), '--allow-anonymous-publish'],
     requires: ['src/runtimes/deno-cli.ts', 'node_modules/.bin/deno'],
+    tempDir: true,
     ready: '/healthz',
     version: `echo "Deno $(node_modules/.bin/deno --version | head -n 1 | cut -d ' ' -f 2)"`,
   },
@@ -208,6 +221,8 @@ export async function startServer(
     if (spec.tempDir) {
       env.BENCH_TMP = mkdtempSync(join(tmpdir(), 'ssehub-bench-'));
       dirs.push(env.BENCH_TMP);
+      // The hub's history file (Node, Bun, Deno), never in the repository; workerd ignores it.
+      env.SSEHUB_HISTORY_FILE = join(env.BENCH_TMP, 'ssehub.db');
     }
     if (spec.redis) {
       const dir = mkdtempSync(join(tmpdir(), 'ssehub-bench-redis-'));

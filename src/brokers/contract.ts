@@ -1,8 +1,9 @@
 /**
  * The shared broker contract: one vitest suite that every broker passes (memory, Redis, …). A broker's
  * test file calls {@link brokerContract} with a factory; the suite checks ordering, ids as cursors,
- * replay (whole and in pages), unknown and discarded cursors, the history bounds (count, bytes, and lanes
- * that never evict each other), reused ids, concurrency and fan-out.
+ * replay (whole and in pages), unknown and discarded cursors, the history bounds (count, bytes, age, and
+ * lanes that never evict each other, per topic by rule), idempotent publish (a repeated id is stored and
+ * fanned out once), concurrency, fan-out, and for durable brokers what survives a restart.
  *
  * @example
  * brokerContract('memory', { create: ({ retention }) => createMemoryBroker({ retention }) });
@@ -27,6 +28,11 @@ export interface ContractTarget {
    * Omitted for brokers that live in one process only.
    */
   peer?(broker: Broker): Broker | Promise<Broker>;
+  /**
+   * A new broker on the same backend as `broker`, which the suite has closed: a restart. Omitted for
+   * brokers that keep nothing across one (memory).
+   */
+  reopen?(broker: Broker): Broker | Promise<Broker>;
 }
 
 /** Records what a listener receives; `until(n)` resolves once `n` updates have arrived. */
@@ -228,35 +234,47 @@ export function brokerContract(name: string, target: ContractTarget): void {
       expect(ids(fromOldest.updates)).toEqual(ids(updates.slice(1)));
     });
 
-    it('resolves a reused publisher id to its earliest retained occurrence', async () => {
+    it('stores a repeated publisher id once: the publish resolves with the retained update', async () => {
       const broker = await make();
+      const listener = collect(broker);
       const a1 = await broker.publish(input(1, { id: 'a' }));
       const b = await broker.publish(input(2, { id: 'b' }));
-      const a2 = await broker.publish(input(3, { id: 'a' }));
+      // A retry of the first publish, even with other content, is the first update.
+      const a2 = await broker.publish(input(3, { id: 'a', data: 'changed' }));
+      expect(a2).toEqual(a1);
       const c = await broker.publish(input(4));
-      expect(a2.pos).not.toBe(a1.pos);
+      expect(ids((await broker.history(EARLIEST)).updates)).toEqual(['a', 'b', c.id]);
+      // Announced once: the sentinel arrives right after b.
+      await listener.waitFor(() => listener.received.at(-1)?.id === c.id);
+      expect(ids(listener.received)).toEqual(['a', 'b', c.id]);
       const result = await broker.history('a');
       expect(result.found).toBe(true);
-      expect(result.updates.map((u) => u.pos)).toEqual([b.pos, a2.pos, c.pos]);
+      expect(result.anchor).toEqual(a1);
+      expect(result.updates.map((u) => u.pos)).toEqual([b.pos, c.pos]);
     });
 
-    it('moves a reused id to its next occurrence once the earliest is discarded', async () => {
-      const size = 5;
-      const broker = await make(size);
+    it('stores concurrent publishes of one id once, and all of them resolve with it', async () => {
+      const broker = await make();
+      const listener = collect(broker);
+      const same = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => broker.publish(input(i, { id: 'retried' }))),
+      );
+      for (const u of same) expect(u).toEqual(same[0]);
+      const sentinel = await broker.publish(input(99));
+      await listener.waitFor(() => listener.received.at(-1)?.id === sentinel.id);
+      expect(ids(listener.received)).toEqual(['retried', sentinel.id]);
+      expect(ids((await broker.history(EARLIEST)).updates)).toEqual(['retried', sentinel.id]);
+    });
+
+    it('takes an id again once its lane has discarded it (the window is the retained history)', async () => {
+      const broker = await make(3);
       const first = await broker.publish(input(0, { id: 'again' }));
-      await publishMany(broker, 1, 1);
-      const second = await broker.publish(input(1000, { id: 'again' }));
-      const after: Update[] = [];
-      // Publish until the first occurrence is discarded (bounded: the history bound forces it).
-      for (let i = 0; (await broker.history(EARLIEST)).updates[0]!.pos === first.pos; i++) {
-        expect(i).toBeLessThanOrEqual(size);
-        after.push(await broker.publish(input(2000 + i)));
-      }
-      const { updates } = await broker.history(EARLIEST);
-      expect(updates.some((u) => u.pos === second.pos)).toBe(true);
-      const result = await broker.history('again');
-      expect(result.found).toBe(true);
-      expect(ids(result.updates)).toEqual(ids(after));
+      await publishMany(broker, 3, 1);
+      expect((await broker.history('again')).found).toBe(false);
+      const second = await broker.publish(input(5, { id: 'again' }));
+      expect(comparePos(second.pos, first.pos)).toBe(1);
+      expect(second.data).toBe('update 5');
+      expect((await broker.history(EARLIEST)).updates.at(-1)).toEqual(second);
     });
 
     const PRESENCE = '/.well-known/mercure/subscriptions/';
@@ -330,6 +348,56 @@ export function brokerContract(name: string, target: ContractTarget): void {
       expect(next.lost).toEqual(['updates']);
     });
 
+    it("discards updates older than their lane's age bound, when publishing and when reading", async () => {
+      const age = 1000;
+      const broker = await make({
+        updates: { maxCount: 100, maxBytes: Number.POSITIVE_INFINITY, maxAgeMs: age },
+        lanes: [{ name: 'presence', prefix: PRESENCE, maxCount: 100, maxBytes: Number.POSITIVE_INFINITY }],
+      });
+      const old = await publishMany(broker, 3);
+      const kept = await broker.publish(presenceInput(1));
+      expect(ids((await broker.history(EARLIEST)).updates)).toEqual(ids([...old, kept]));
+      await new Promise((r) => setTimeout(r, age + 200));
+      // Read time: the old updates are gone, the lane without an age bound keeps its own.
+      const read = await broker.history(EARLIEST);
+      expect(ids(read.updates)).toEqual([kept.id]);
+      expect((await broker.history(old[0]!.id)).found).toBe(false);
+      const page = await broker.historyAfter(old[0]!.pos);
+      expect(page.lost).toEqual(['updates']);
+      // A repeated id of an expired update is new again.
+      const fresh = await broker.publish(input(1, { id: old[1]!.id }));
+      expect(comparePos(fresh.pos, kept.pos)).toBe(1);
+      expect(ids((await broker.history(EARLIEST)).updates)).toEqual([kept.id, fresh.id]);
+      expect(await broker.lastEventId()).toBe(fresh.id);
+    });
+
+    it('gives each topic under a per-topic rule a lane of its own: a hot topic evicts nothing of a quiet one', async () => {
+      const retention: Retention = {
+        updates: { maxCount: 100, maxBytes: Number.POSITIVE_INFINITY },
+        lanes: [
+          { name: 'presence', prefix: PRESENCE, maxCount: 100, maxBytes: Number.POSITIVE_INFINITY },
+          { name: '/stats', prefix: '/stats', exact: true, perTopic: true, maxCount: 1, maxBytes: 1e9 },
+          { name: '/rooms/*', prefix: '/rooms/', perTopic: true, maxCount: 2, maxBytes: 1e9 },
+        ],
+      };
+      const broker = await make(retention);
+      const at = (topic: string, n: number) =>
+        broker.publish({ topics: [topic], data: `${n}`, private: false });
+      const quiet = [await at('/rooms/quiet', 0), await at('/rooms/quiet', 1)];
+      const hot: Update[] = [];
+      for (let i = 0; i < 20; i++) hot.push(await at('/rooms/hot', i));
+      const stats: Update[] = [];
+      for (let i = 0; i < 3; i++) stats.push(await at('/stats', i));
+      const other = [await at('/stats/not-exact', 0), await at('/roomsx', 0)];
+      const { updates } = await broker.history(EARLIEST);
+      expect(ids(updates)).toEqual(ids([...quiet, ...hot.slice(-2), stats[2]!, ...other]));
+      // A subscriber that read the quiet room's first update missed the hot room's and the stats'.
+      const resumed = await broker.history(quiet[0]!.id);
+      expect(resumed.found).toBe(true);
+      expect([...resumed.lost].sort()).toEqual(['topic:/rooms/hot', 'topic:/stats']);
+      expect((await broker.history(hot.at(-2)!.id)).lost).toEqual(['topic:/stats']);
+    });
+
     it('gives concurrent publishers distinct ids and one order seen alike by history and listeners', async () => {
       const broker = await make(500);
       const listener = collect(broker);
@@ -377,6 +445,58 @@ export function brokerContract(name: string, target: ContractTarget): void {
       expect(got).toEqual(all.slice(from));
     });
 
+    if (target.reopen) {
+      const reopen = target.reopen.bind(target);
+      it('keeps history across a restart: same updates, cursors, order, ids and losses', async () => {
+        const broker = await make(lanes(4, 10));
+        const zero = await broker.publish(input(0));
+        const full = await broker.publish({
+          topics: ['/a', '/alt'],
+          data: 'one\ntwo \u00e9\u{1F600}',
+          private: true,
+          id: 'mine',
+          type: 't',
+          retry: 5,
+        });
+        const rest = [...(await publishMany(broker, 3)), await broker.publish(input(3, { id: 'kept' }))];
+        const presence = await broker.publish(presenceInput(1));
+        const before = await broker.history(EARLIEST);
+        expect(ids(before.updates)).toEqual(ids([...rest, presence]));
+        await broker.close();
+        const again = await reopen(broker);
+        open.push(again);
+        expect(await again.history(EARLIEST)).toEqual(before);
+        expect(await again.lastEventId()).toBe(presence.id);
+        const resumed = await again.history(rest[1]!.id);
+        expect(resumed.found).toBe(true);
+        expect(resumed.anchor).toEqual(rest[1]);
+        expect(ids(resumed.updates)).toEqual(ids([...rest.slice(2), presence]));
+        // What was discarded before the restart is still reported lost.
+        expect((await again.historyAfter(zero.pos)).lost).toEqual(['updates']);
+        expect((await again.historyAfter(rest[0]!.pos)).lost).toEqual([]);
+        expect((await again.history(full.id)).found).toBe(false);
+        // The order goes on after the restart; a retained id is still taken.
+        const listener = collect(again);
+        const next = await again.publish(input(50));
+        expect(comparePos(next.pos, presence.pos)).toBe(1);
+        expect(await again.publish(input(51, { id: 'kept' }))).toEqual(rest[3]);
+        expect(ids(await listener.until(1))).toEqual([next.id]);
+        expect(ids((await again.history(presence.id)).updates)).toEqual([next.id]);
+      });
+
+      it('restarts an empty backend with nothing, and keeps the order after everything was discarded', async () => {
+        const broker = await make(2);
+        expect(await broker.lastEventId()).toBe(EARLIEST);
+        const published = await publishMany(broker, 3);
+        await broker.close();
+        const shrunk = await reopen(broker);
+        open.push(shrunk);
+        expect(ids((await shrunk.history(EARLIEST)).updates)).toEqual(ids(published.slice(1)));
+        const next = await shrunk.publish(input(9));
+        expect(comparePos(next.pos, published[2]!.pos)).toBe(1);
+      });
+    }
+
     if (target.peer) {
       const peerOf = target.peer.bind(target);
       it('shares one history and one order between instances on the same backend', async () => {
@@ -395,6 +515,20 @@ export function brokerContract(name: string, target: ContractTarget): void {
         expect(ids(fromB.updates)).toEqual(ids(published.slice(5)));
         expect(await a.lastEventId()).toBe(published[19]!.id);
         expect(await b.lastEventId()).toBe(published[19]!.id);
+      });
+
+      it('stores a publisher id once across instances, however the retries race', async () => {
+        const a = await make();
+        const b = await peerOf(a);
+        open.push(b);
+        const onB = collect(b);
+        const all = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).publish(input(i, { id: 'shared' }))),
+        );
+        for (const u of all) expect(u).toEqual(all[0]);
+        const sentinel = await a.publish(input(99));
+        await onB.waitFor(() => onB.received.at(-1)?.id === sentinel.id);
+        expect(ids(onB.received)).toEqual(['shared', sentinel.id]);
       });
     }
   });

@@ -1,15 +1,13 @@
 /**
  * The backends of the hub, as small driver interfaces with one contract suite each: the broker (how
  * updates get an id and an order, reach every instance and are kept for replay) and the subscription
- * registry (active subscriptions). Drivers here speak Web APIs only: memory (the default), and the
- * Durable Object's storage. The Redis drivers, which need a TCP client, are `./redis/index.ts`.
+ * registry (active subscriptions). Drivers here speak Web APIs only: memory, SQLite (the durable
+ * default, over a synchronous SQL driver the runtime hands in) and the Durable Object's storage. The Redis drivers, which need a TCP client, are `./redis/index.ts`.
  */
 export {
   createDurableObjectBroker,
   type DurableObjectBrokerOptions,
-  type HistoryStore,
-  type SqlStorageLike,
-  sqlHistoryStore,
+  type DurableObjectStorageLike,
 } from './durable-object.ts';
 export { createMemoryBroker, type MemoryBrokerOptions } from './memory.ts';
 export {
@@ -20,6 +18,16 @@ export {
   subscriptionUpdate,
 } from './registry.ts';
 export {
+  durableObjectSql,
+  type SqlDriver,
+  type SqlRow,
+  type SqlStatement,
+  type SqlStorageLike,
+  type SqlValue,
+} from './sql.ts';
+export { createSqliteBroker, type SqliteBrokerOptions } from './sqlite.ts';
+export { connectionPragmas, SCHEMA, SCHEMA_VERSION, type SyncLevel } from './sqlite-schema.ts';
+export {
   type Broker,
   comparePos,
   countRetention,
@@ -29,9 +37,13 @@ export {
   type HistoryResult,
   type Lane,
   type LaneLimits,
+  laneFor,
   laneOf,
   limitsOf,
+  maxAgeOf,
   type Retention,
+  topicLane,
+  topicOfLane,
   type Update,
   type UpdateInput,
   type UpdateListener,

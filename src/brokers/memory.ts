@@ -7,6 +7,7 @@ import {
   type HistoryResult,
   laneOf,
   limitsOf,
+  maxAgeOf,
   type Retention,
   type Update,
   type UpdateInput,
@@ -31,6 +32,8 @@ export interface MemoryBrokerOptions {
   onStore?: (update: Update, lane: string) => void;
   /** Called with each update the retention bounds discard (e.g. to delete it from storage). */
   onEvict?: (update: Update) => void;
+  /** The clock age bounds are measured with, in ms. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** One retained update, with its position as a number and what it weighs. */
@@ -38,6 +41,8 @@ interface Entry {
   readonly seq: number;
   readonly update: Update;
   readonly weight: number;
+  /** When its lane's age bound discards it (ms), or infinity. */
+  readonly expires: number;
 }
 
 /** The updates of one lane, oldest first: a queue that drops from its head. */
@@ -51,11 +56,16 @@ class LaneQueue {
   readonly name: string;
   readonly maxCount: number;
   readonly maxBytes: number;
+  /** Age bound in ms, 0 for none. */
+  readonly maxAge: number;
+  /** True while the lane is in the expiry heap. */
+  scheduled = false;
 
-  constructor(name: string, maxCount: number, maxBytes: number) {
+  constructor(name: string, maxCount: number, maxBytes: number, maxAge: number) {
     this.name = name;
     this.maxCount = maxCount;
     this.maxBytes = maxBytes;
+    this.maxAge = maxAge;
   }
 
   get size(): number {
@@ -93,81 +103,72 @@ class LaneQueue {
 }
 
 /**
- * The in-process broker: bounded history in retention lanes and synchronous fan-out. The default for
- * a single hub process, and the one that runs inside the Cloudflare Durable Object.
+ * The in-process broker: bounded history in retention lanes and synchronous fan-out. Nothing survives
+ * the process: `createSqliteBroker` is the durable one.
  *
  * @example
  * const broker = createMemoryBroker({ historySize: 10_000 });
  */
 export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & { readonly size: number } {
   const retention = options.retention ?? countRetention(Math.max(0, Math.floor(options.historySize ?? 1000)));
+  const now = options.now ?? Date.now;
   const lanes = new Map<string, LaneQueue>();
   const laneNamed = (name: string): LaneQueue => {
     let lane = lanes.get(name);
     if (!lane) {
-      const { maxCount, maxBytes } = limitsOf(retention, name);
-      lane = new LaneQueue(name, Math.max(0, Math.floor(maxCount)), maxBytes);
+      const limits = limitsOf(retention, name);
+      lane = new LaneQueue(name, Math.max(0, Math.floor(limits.maxCount)), limits.maxBytes, maxAgeOf(limits));
       lanes.set(name, lane);
     }
     return lane;
   };
   laneNamed(DEFAULT_LANE);
-  for (const lane of retention.lanes ?? []) laneNamed(lane.name);
+  for (const lane of retention.lanes ?? []) if (!lane.perTopic) laneNamed(lane.name);
   /** The next position to assign. */
   let next = 0;
   let size = 0;
-  /** Earliest retained occurrence of each id (a reused id resolves to its earliest occurrence). */
-  const earliest = new Map<string, Entry>();
-  /** How many retained updates carry each id that is retained more than once (rare). */
-  const reused = new Map<string, number>();
+  /** When updates were stored: never goes back, so that each lane's expiry times grow with positions. */
+  let clock = Number.NEGATIVE_INFINITY;
+  /** Every retained update by id: ids are unique in retained history (a repeated id is not stored again). */
+  const byId = new Map<string, Entry>();
   const listeners = new Set<UpdateListener>();
+  /** Lanes with an age bound and updates, by when their oldest update expires (a min-heap). */
+  const expiring = new ExpiryHeap();
 
   function keep(lane: LaneQueue, entry: Entry): void {
     lane.entries.push(entry);
     lane.bytes += entry.weight;
     size++;
-    const id = entry.update.id;
-    if (!earliest.has(id)) earliest.set(id, entry);
-    else reused.set(id, (reused.get(id) ?? 1) + 1);
+    byId.set(entry.update.id, entry);
     while (lane.size > lane.maxCount || lane.bytes > lane.maxBytes) evict(lane);
+    if (lane.maxAge > 0 && lane.size > 0 && !lane.scheduled) {
+      lane.scheduled = true;
+      expiring.push(lane.oldest()!.expires, lane);
+    }
   }
 
   function evict(lane: LaneQueue): void {
     const old = lane.shift();
     size--;
-    forget(old);
+    if (byId.get(old.update.id) === old) byId.delete(old.update.id);
     options.onEvict?.(old.update);
   }
 
-  /** Drops a discarded update from the id index, in O(1) unless its id is retained more than once. */
-  function forget(old: Entry): void {
-    const id = old.update.id;
-    const copies = reused.get(id);
-    if (copies === undefined) {
-      earliest.delete(id);
-      return;
+  /** Discards every update older than its lane's age bound. */
+  function expire(): void {
+    const time = now();
+    for (let top = expiring.peek(); top && top.at <= time; top = expiring.peek()) {
+      expiring.pop();
+      const lane = top.lane;
+      while (lane.size > 0 && lane.oldest()!.expires <= time) evict(lane);
+      if (lane.size > 0) expiring.push(lane.oldest()!.expires, lane);
+      else lane.scheduled = false;
     }
-    if (copies > 2) reused.set(id, copies - 1);
-    else reused.delete(id);
-    if (earliest.get(id) !== old) return;
-    // The id was reused: its earliest retained occurrence becomes the cursor (a scan, but a rare one).
-    let again: Entry | undefined;
-    for (const other of lanes.values()) {
-      for (let i = other.head; i < other.entries.length; i++) {
-        const candidate = other.entries[i]!;
-        if (candidate.update.id === id) {
-          if (!again || candidate.seq < again.seq) again = candidate;
-          break;
-        }
-      }
-    }
-    if (again) earliest.set(id, again);
-    else earliest.delete(id);
   }
 
   /** Retained updates positioned after `seq`, across lanes in position order, at most `limit`. */
   function after(seq: number, limit: number): { updates: Update[]; more: boolean } {
-    const queues = [...lanes.values()];
+    const queues = [...lanes.values()].filter((lane) => lane.size > 0);
     const at = queues.map((lane) => lane.after(seq));
     const updates: Update[] = [];
     for (;;) {
@@ -186,15 +187,18 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   const lostAfter = (seq: number): string[] =>
     [...lanes.values()].filter((lane) => lane.lostUpTo > seq).map((lane) => lane.name);
 
+  function store(update: Update, seq: number): void {
+    const lane = laneNamed(laneOf(retention, update.topics[0] ?? ''));
+    clock = Math.max(clock, now());
+    const expires = lane.maxAge > 0 ? clock + lane.maxAge : Number.POSITIVE_INFINITY;
+    keep(lane, { seq, update, weight: weightOf(update), expires });
+  }
+
   for (const update of options.initialHistory ?? []) {
+    if (byId.has(update.id)) continue;
     const seq = Math.max(next, Number(update.pos) || 0);
     next = seq + 1;
-    const stored: Update = { ...update, pos: String(seq) };
-    keep(laneNamed(laneOf(retention, stored.topics[0] ?? '')), {
-      seq,
-      update: stored,
-      weight: weightOf(stored),
-    });
+    store({ ...update, pos: String(seq) }, seq);
   }
 
   return {
@@ -205,12 +209,16 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
       return true;
     },
     async publish(input: UpdateInput): Promise<Update> {
+      expire();
+      if (input.id !== undefined) {
+        const retained = byId.get(input.id);
+        if (retained) return retained.update;
+      }
       const seq = next;
       const update: Update = { ...input, id: input.id ?? generateId(), pos: String(seq) };
-      const lane = laneOf(retention, update.topics[0] ?? '');
-      options.onStore?.(update, lane);
+      options.onStore?.(update, laneOf(retention, update.topics[0] ?? ''));
       next++;
-      keep(laneNamed(lane), { seq, update, weight: weightOf(update) });
+      store(update, seq);
       const batch = [update];
       for (const listener of listeners) listener(batch);
       return update;
@@ -220,16 +228,19 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
       return () => listeners.delete(listener);
     },
     async history(cursor: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+      expire();
       if (cursor === EARLIEST) return { found: true, ...after(-1, limit), lost: [] };
-      const anchor = earliest.get(cursor);
+      const anchor = byId.get(cursor);
       if (!anchor) return { found: false, ...after(-1, limit), lost: [] };
       return { found: true, anchor: anchor.update, ...after(anchor.seq, limit), lost: lostAfter(anchor.seq) };
     },
     async historyAfter(pos: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+      expire();
       const seq = Number(pos);
       return { found: true, ...after(seq, limit), lost: lostAfter(seq) };
     },
     async lastEventId(): Promise<string> {
+      expire();
       let newest: Entry | undefined;
       for (const lane of lanes.values()) {
         const last = lane.entries.at(-1);
@@ -241,4 +252,41 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
       listeners.clear();
     },
   };
+}
+
+/** A binary min-heap of lanes by the time their oldest update expires. */
+class ExpiryHeap {
+  readonly #items: { at: number; lane: LaneQueue }[] = [];
+
+  peek(): { at: number; lane: LaneQueue } | undefined {
+    return this.#items[0];
+  }
+
+  push(at: number, lane: LaneQueue): void {
+    const items = this.#items;
+    items.push({ at, lane });
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.at <= items[i]!.at) break;
+      [items[parent], items[i]] = [items[i]!, items[parent]!];
+      i = parent;
+    }
+  }
+
+  pop(): void {
+    const items = this.#items;
+    const last = items.pop()!;
+    if (items.length === 0) return;
+    items[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < items.length && items[l]!.at < items[min]!.at) min = l;
+      if (r < items.length && items[r]!.at < items[min]!.at) min = r;
+      if (min === i) break;
+      [items[min], items[i]] = [items[i]!, items[min]!];
+      i = min;
+    }
+  }
 }

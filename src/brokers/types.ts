@@ -49,42 +49,90 @@ export interface HistoryResult {
 /**
  * How long updates are kept for replay. Updates are kept in lanes, each bounded on its own, so that
  * one kind of update can never evict another's history: the hub keeps its subscription events
- * (presence) in a lane of their own.
+ * (presence) in a lane of their own, and retention rules give the topics they match a lane each.
  */
 export interface Retention {
   /** The default lane: every update no other lane takes. */
   readonly updates: LaneLimits;
-  /** Further lanes, each taking the updates whose canonical (first) topic starts with its prefix. */
+  /** Further lanes; the first that takes an update's canonical (first) topic keeps it. */
   readonly lanes?: readonly Lane[];
 }
 
-/** Bounds of one lane. 0 keeps nothing. */
+/** Bounds of one lane. A count or byte bound of 0 keeps nothing. */
 export interface LaneLimits {
   /** Most updates kept. */
   readonly maxCount: number;
   /** Most bytes kept: see {@link weightOf}. */
   readonly maxBytes: number;
+  /**
+   * Longest time an update is kept, in milliseconds; 0 or absent for no age bound. Enforced when
+   * updates are published and when history is read.
+   */
+  readonly maxAgeMs?: number;
 }
 
-/** A retention lane of its own for the topics under `prefix`. */
+/**
+ * A retention lane of its own for the canonical topics under `prefix` (or exactly `prefix` when
+ * `exact`). With `perTopic`, every such topic gets a lane of its own under these bounds, named by
+ * {@link topicLane}, so that a busy topic never evicts a quiet one's history.
+ */
 export interface Lane extends LaneLimits {
-  /** Reported in {@link HistoryResult.lost}; {@link DEFAULT_LANE} names the default lane. */
+  /** Reported in {@link HistoryResult.lost} (unless `perTopic`); {@link DEFAULT_LANE} names the default lane. */
   readonly name: string;
   readonly prefix: string;
+  /** Takes the topic `prefix` only, rather than every topic that starts with it. */
+  readonly exact?: boolean;
+  /** One lane per topic, each under these bounds. */
+  readonly perTopic?: boolean;
 }
 
 /** The default lane's name. */
 export const DEFAULT_LANE = 'updates';
 
-/** The name of the lane an update of canonical topic `topic` is kept in. */
-export function laneOf(retention: Retention, topic: string): string {
-  for (const lane of retention.lanes ?? []) if (topic.startsWith(lane.prefix)) return lane.name;
-  return DEFAULT_LANE;
+const TOPIC_LANE = 'topic:';
+
+/** The name of the lane of one topic under a per-topic {@link Lane}, as reported in `lost`. */
+export const topicLane = (topic: string): string => `${TOPIC_LANE}${topic}`;
+
+/** The topic a lane name stands for, when it is a per-topic lane (see {@link topicLane}). */
+export function topicOfLane(name: string): string | undefined {
+  return name.startsWith(TOPIC_LANE) ? name.slice(TOPIC_LANE.length) : undefined;
 }
 
-/** The bounds of lane `name`. */
+/** The lane of `retention` that takes canonical topic `topic`, or undefined for the default lane. */
+export function laneFor(retention: Retention, topic: string): Lane | undefined {
+  for (const lane of retention.lanes ?? []) {
+    if (lane.exact ? topic === lane.prefix : topic.startsWith(lane.prefix)) return lane;
+  }
+  return undefined;
+}
+
+/** The name of the lane an update of canonical topic `topic` is kept in. */
+export function laneOf(retention: Retention, topic: string): string {
+  const lane = laneFor(retention, topic);
+  if (!lane) return DEFAULT_LANE;
+  return lane.perTopic ? topicLane(topic) : lane.name;
+}
+
+/** The bounds of lane `name` (a name {@link laneOf} gave). */
 export function limitsOf(retention: Retention, name: string): LaneLimits {
-  return retention.lanes?.find((lane) => lane.name === name) ?? retention.updates;
+  const topic = topicOfLane(name);
+  if (topic !== undefined) {
+    const lane = laneFor(retention, topic);
+    if (lane?.perTopic) return lane;
+  }
+  return retention.lanes?.find((lane) => lane.name === name && !lane.perTopic) ?? retention.updates;
+}
+
+/** The age bound of `limits` in ms, or 0 for none. */
+export function maxAgeOf(limits: LaneLimits): number {
+  const age = limits.maxAgeMs ?? 0;
+  return Number.isFinite(age) && age > 0 ? age : 0;
+}
+
+/** True when some lane of `retention` has an age bound. */
+export function hasAgeBound(retention: Retention): boolean {
+  return maxAgeOf(retention.updates) > 0 || (retention.lanes ?? []).some((lane) => maxAgeOf(lane) > 0);
 }
 
 /**
@@ -107,7 +155,13 @@ export type UpdateListener = (updates: readonly Update[]) => void;
 
 /** A pub/sub backend for the hub. Made by factories (`createMemoryBroker`, `createRedisBroker`, …). */
 export interface Broker {
-  /** Assigns the id (unless given) and position, stores the update in history, and fans it out. */
+  /**
+   * Assigns the id (unless given) and position, stores the update in history, and fans it out;
+   * resolves once the update is stored (durably, for a durable broker). Idempotent: when the
+   * publisher-chosen `id` is already in retained history, nothing is stored or fanned out and the
+   * promise resolves with the retained update (a publisher retrying after a timeout creates no
+   * duplicate). The window is the retained history: an id its lane has discarded is new again.
+   */
   publish(input: UpdateInput): Promise<Update>;
   /** Registers a listener for every update published from now on; returns the unsubscribe function. */
   subscribe(listener: UpdateListener): () => void;

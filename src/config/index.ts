@@ -5,4 +5,5 @@
  */
 export { ConfigError, type ParsedArgs, parseConfig } from './parse.ts';
 export { helpText, settingsMarkdown } from './render.ts';
+export { parseRetentionRules, type RetentionRule } from './retention.ts';
 export { type Config, defaults, type Kind, type Setting, settings } from './settings.ts';

@@ -2,7 +2,11 @@
  * Parsing the settings from CLI flags and environment variables (flags win). Pure: runtimes pass in
  * their argv and env; nothing reads `process.env` elsewhere.
  */
+import { parseRetentionRules } from './retention.ts';
 import { type Config, defaults, type Setting, type Settings, settings } from './settings.ts';
+
+/** Where subscription events live: retention rules may not take those topics. */
+const RESERVED = '/.well-known/mercure';
 
 /** A bad flag or value; the CLI prints the message and exits with code 2. */
 export class ConfigError extends Error {
@@ -77,6 +81,17 @@ function coerce(setting: Setting, raw: string, source: string): unknown {
       if (['0', 'false', 'no', 'off'].includes(v)) return false;
       throw new ConfigError(`${source} must be true or false, got "${raw}"`);
     }
+    case 'retention':
+      try {
+        return parseRetentionRules(raw, RESERVED);
+      } catch (error) {
+        throw new ConfigError(`${source}: ${(error as Error).message}`);
+      }
+    case 'string':
+      if (setting.choices && !setting.choices.includes(raw)) {
+        throw new ConfigError(`${source} must be one of ${setting.choices.join(', ')}, got "${raw}"`);
+      }
+      return raw;
     case 'list':
       return raw
         .split(/[\s,]+/)

@@ -3,7 +3,9 @@
  * documentation, in one place. `--help`, the README's table and the parser are all generated from it.
  */
 
-export type Kind = 'string' | 'integer' | 'boolean' | 'list';
+import type { RetentionRule } from './retention.ts';
+
+export type Kind = 'string' | 'integer' | 'boolean' | 'list' | 'retention';
 
 export interface Setting<K extends Kind = Kind> {
   /** Environment variable. */
@@ -15,9 +17,11 @@ export interface Setting<K extends Kind = Kind> {
   doc: string;
   min?: number;
   /** The value when neither a flag nor an environment variable sets it. */
-  default?: string | number | boolean | readonly string[];
+  default?: string | number | boolean | readonly string[] | readonly RetentionRule[];
   /** No default: the value may be undefined. */
   optional?: true;
+  /** The only values a string setting takes. */
+  choices?: readonly string[];
 }
 
 /** Every setting, in the order `--help` lists them. */
@@ -36,7 +40,7 @@ export const settings = {
     flag: 'history-size',
     kind: 'integer',
     min: 0,
-    doc: 'Updates kept for replay after Last-Event-ID; the oldest go first',
+    doc: 'Updates kept for replay after Last-Event-ID; the oldest go first. A publish whose id is still kept is not stored again (answered with that id)',
     default: 1000,
   },
   historyBytes: {
@@ -46,6 +50,36 @@ export const settings = {
     min: 0,
     doc: 'Bytes of updates kept for replay (topics, id, type and data); the oldest go first. Subscription events are kept apart, under the same two bounds, so that they never evict application updates',
     default: 32 * 1024 * 1024,
+  },
+  historyAge: {
+    env: 'SSEHUB_HISTORY_AGE',
+    flag: 'history-age',
+    kind: 'integer',
+    min: 0,
+    doc: 'Seconds an update is kept for replay, 0 for no age bound; subscription events and rules that set no age use it too',
+    default: 0,
+  },
+  retention: {
+    env: 'SSEHUB_RETENTION',
+    flag: 'retention',
+    kind: 'retention',
+    doc: 'Topics with history of their own, one lane per topic, so that a busy topic never evicts a quiet one: comma-separated PATTERN=BOUNDS, PATTERN a topic or a prefix ending with * (byte-exact), BOUNDS a count, a size (KiB, MB…) and an age (s, m, h, d) joined by `:`; bounds left out are the global ones. E.g. `/rooms/*=50,/prices/*=1,/logs/*=1000:1MiB:1h` (see docs/history.md)',
+    default: [],
+  },
+  historyFile: {
+    env: 'SSEHUB_HISTORY_FILE',
+    flag: 'history-file',
+    kind: 'string',
+    doc: 'SQLite file that keeps history across restarts and crashes (Node, Bun, Deno; created when missing, relative to the working directory); `:memory:` keeps history in memory only, lost at restart. Not used with --redis-url. One hub per file',
+    default: 'ssehub.db',
+  },
+  historySync: {
+    env: 'SSEHUB_HISTORY_SYNC',
+    flag: 'history-sync',
+    kind: 'string',
+    choices: ['normal', 'full'],
+    doc: 'How --history-file commits: `normal` (an answered publish survives a crash or kill -9 of the hub; a power loss may take the last moments) or `full` (it survives a power loss too: every commit waits for the disk, fsync, which holds the hub meanwhile)',
+    default: 'normal',
   },
   heartbeat: {
     env: 'SSEHUB_HEARTBEAT',
@@ -226,7 +260,7 @@ export const settings = {
     flag: 'redis-url',
     kind: 'string',
     optional: true,
-    doc: 'Redis (>= 6) to share one hub between several instances, e.g. redis://127.0.0.1:6379 (Node, Bun, Deno). Default: in-memory, one instance',
+    doc: 'Redis (>= 6) to share one hub between several instances, e.g. redis://127.0.0.1:6379 (Node, Bun, Deno); history then lives in Redis. Default: one instance, history in --history-file',
   },
   redisKey: {
     env: 'SSEHUB_REDIS_KEY',
@@ -350,7 +384,9 @@ type BaseValue<K extends Kind> = K extends 'integer'
     ? boolean
     : K extends 'list'
       ? string[]
-      : string;
+      : K extends 'retention'
+        ? RetentionRule[]
+        : string;
 type ValueOf<S extends Setting> = S extends { optional: true }
   ? BaseValue<S['kind']> | undefined
   : BaseValue<S['kind']>;

@@ -1,4 +1,4 @@
-import { comparePos, type Update } from '../brokers/index.ts';
+import { type ActiveSubscription, comparePos, type Update } from '../brokers/index.ts';
 import type { EventStream } from '../sse/index.ts';
 import { concat, encodeEvent, utf8 } from '../sse/index.ts';
 import type { Principal } from './auth.ts';
@@ -31,6 +31,10 @@ export class Subscriber {
   pendingBytes = 0;
   /** Position of the last replayed update: live updates at or before it were already sent. */
   replayedTo: string | undefined;
+  /** What its subscription events announced (see `Presence`), until its `active: false` ones. */
+  announced: readonly ActiveSubscription[] | undefined;
+  /** The last presence step of this connection: the next one waits for it. */
+  presence: Promise<void> | undefined;
 
   /** Hub-generated, unique per connection. */
   readonly id: string;

@@ -41,6 +41,51 @@ describe('parseForm', () => {
     }
     expect(() => parseForm(new Uint8Array([0x61, 0x3d, 0xff]))).toThrow(/UTF-8/);
   });
+
+  it('parses a query as text exactly as its bytes: same fields, same refusals', () => {
+    // Random queries over the characters that matter: escapes (valid, malformed, invalid UTF-8), +,
+    // separators, non-ASCII text.
+    const parts = [
+      'a',
+      '=',
+      '&',
+      '+',
+      '%',
+      '%2',
+      '%2F',
+      '%zz',
+      '%C3%A9',
+      '%C3',
+      '%ED%A0%80',
+      '%EF%BB%BF',
+      '%FF',
+      'é',
+      '/',
+      '*',
+      '%25',
+    ];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const outcome = (parse: () => unknown) => {
+      try {
+        return parse();
+      } catch (error) {
+        return error instanceof HubError ? `HubError ${error.message}` : error;
+      }
+    };
+    for (let n = 0; n < 3000; n++) {
+      let query = '';
+      const length = Math.floor(random() * 8);
+      for (let i = 0; i < length; i++) query += parts[Math.floor(random() * parts.length)];
+      expect(
+        outcome(() => parseQuery(`?${query}`)),
+        query,
+      ).toEqual(outcome(() => parseForm(enc(query))));
+    }
+  });
 });
 
 describe('readBody', () => {

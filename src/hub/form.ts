@@ -33,7 +33,35 @@ export function parseForm(bytes: Uint8Array): FormFields {
 
 /** Parses a URL's query (`url.search`, with or without the leading `?`) strictly; see {@link parseForm}. */
 export function parseQuery(search: string): FormFields {
-  return parseForm(utf8.encode(search.startsWith('?') ? search.slice(1) : search));
+  const query = search.startsWith('?') ? search.slice(1) : search;
+  // A URL's query is ASCII (anything else arrives percent-encoded): parsed as text, it needs no
+  // bytes; text that is not goes the byte way, with the same result.
+  if (!ASCII.test(query)) return parseForm(utf8.encode(query));
+  const fields: FormFields = [];
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    fields.push(
+      eq === -1 ? [decodeText(pair), ''] : [decodeText(pair.slice(0, eq)), decodeText(pair.slice(eq + 1))],
+    );
+  }
+  return fields;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** {@link decode} for ASCII text: `decodeURIComponent` where it agrees (well-formed escapes of valid UTF-8). */
+function decodeText(raw: string): string {
+  const plus = raw.includes('+');
+  if (!plus && !raw.includes('%')) return raw;
+  const spaced = plus ? raw.replaceAll('+', ' ') : raw;
+  if (!raw.includes('%')) return spaced;
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    // A malformed escape (kept literally) or invalid UTF-8 (refused): the byte way decides.
+    return decode(utf8.encode(raw));
+  }
 }
 
 function decode(raw: Uint8Array): string {
@@ -68,6 +96,13 @@ const hexValue = (b: number) => (b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57);
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  // A declared length within the bound is what the body holds (the runtime enforces HTTP framing):
+  // read it in one piece, sparing a stream reader per request.
+  if (declared !== null && DIGITS.test(declared) && !request.headers.has('transfer-encoding')) {
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
+    return body;
+  }
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -84,6 +119,8 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   }
   return chunks.length === 0 ? new Uint8Array(0) : concat(chunks);
 }
+
+const DIGITS = /^\d{1,15}$/;
 
 const tooLarge = (max: number) =>
   new HubError('payload_too_large', `request body is larger than ${max} bytes`);

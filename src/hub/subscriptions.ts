@@ -50,18 +50,15 @@ export function subscriptionsOf(subscriber: Subscriber, hubPath: string): Active
   return out;
 }
 
-/** Where a connection's chain rests once its steps are done: one settled promise shared by all. */
-const SETTLED = Promise.resolve();
-
 /**
  * Keeps the registry and the subscription events in step with connections. Each connection's changes
- * are chained, so its `active: false` events can never overtake its `active: true` ones.
+ * are chained, so its `active: false` events can never overtake its `active: true` ones. What a
+ * connection announced and its last step live on the subscriber itself (no WeakMap: each entry of one
+ * is extra work for every garbage collection), and a counter tracks the steps still running.
  */
 export class Presence {
-  readonly #chains = new WeakMap<Subscriber, Promise<void>>();
-  /** What `opened` announced for each connection, announced again (inactive) by `closed`. */
-  readonly #announced = new WeakMap<Subscriber, ActiveSubscription[]>();
-  readonly #pending = new Set<Promise<void>>();
+  #running = 0;
+  #idle: (() => void)[] = [];
 
   readonly registry: SubscriptionRegistry;
   readonly broker: Broker;
@@ -76,41 +73,42 @@ export class Presence {
   /** A connection is live: record its subscriptions, then announce them. */
   opened(subscriber: Subscriber): void {
     const subscriptions = subscriptionsOf(subscriber, this.hubPath);
-    this.#announced.set(subscriber, subscriptions);
-    this.#chain(subscriber, async () => {
-      await this.registry.add(subscriptions);
-      // Published together: the broker keeps the order of the calls.
-      await Promise.all(subscriptions.map((s) => this.broker.publish(subscriptionUpdate(s, true))));
-    });
+    subscriber.announced = subscriptions;
+    subscriber.presence = this.#announce(undefined, subscriptions, true);
   }
 
   /** A connection ended, whoever ended it: forget its subscriptions, then announce it. */
   closed(subscriber: Subscriber): void {
-    const subscriptions = this.#announced.get(subscriber);
+    const subscriptions = subscriber.announced;
     if (!subscriptions) return; // Never announced as open.
-    this.#announced.delete(subscriber);
-    this.#chain(subscriber, async () => {
-      await this.registry.remove(subscriptions);
-      await Promise.all(subscriptions.map((s) => this.broker.publish(subscriptionUpdate(s, false))));
-    });
+    subscriber.announced = undefined;
+    subscriber.presence = this.#announce(subscriber.presence, subscriptions, false);
   }
 
-  #chain(subscriber: Subscriber, step: () => Promise<void>): void {
-    const next = (this.#chains.get(subscriber) ?? Promise.resolve()).then(step).catch((error) => {
+  async #announce(
+    after: Promise<void> | undefined,
+    subscriptions: readonly ActiveSubscription[],
+    active: boolean,
+  ): Promise<void> {
+    this.#running++;
+    try {
+      if (after) await after;
+      await (active ? this.registry.add(subscriptions) : this.registry.remove(subscriptions));
+      // Published together: the broker keeps the order of the calls.
+      if (subscriptions.length === 1)
+        await this.broker.publish(subscriptionUpdate(subscriptions[0]!, active));
+      else await Promise.all(subscriptions.map((s) => this.broker.publish(subscriptionUpdate(s, active))));
+    } catch (error) {
       // A broker that is down loses presence events; subscribers reconcile through the API.
       console.error('ssehub: subscription event failed', error);
-    });
-    this.#chains.set(subscriber, next);
-    this.#pending.add(next);
-    void next.then(() => {
-      this.#pending.delete(next);
-      // Settled and still the latest step: a shared settled promise chains the same, for less memory.
-      if (this.#chains.get(subscriber) === next) this.#chains.set(subscriber, SETTLED);
-    });
+    } finally {
+      if (--this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    }
   }
 
   /** Resolves once every change requested so far is recorded and announced (for a clean shutdown). */
-  async settled(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all(this.#pending);
+  settled(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 }

@@ -7,8 +7,10 @@
  * import { bunGlue, runHub } from 'ssehub/bun';
  * process.exit(await runHub(process.argv.slice(2), process.env, bunGlue()));
  */
+import { openBunSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
+export { openBunSqlite } from './sqlite.ts';
 export { type FetchHandler, type RuntimeGlue, runHub } from './startup.ts';
 
 /** The slice of Bun's API this module uses (typed here so the project needs no Bun type package). */
@@ -67,6 +69,7 @@ export function bunGlue(): RuntimeGlue {
     command: 'ssehub-bun',
     // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
     defer: setImmediate,
+    openHistory: openBunSqlite,
     serve: serveBun,
     clientAddress: (c) => (c.env as Peer | undefined)?.address,
     onSignal: (signal, handler) => process.on(signal, handler),

@@ -19,6 +19,8 @@ declare module 'cloudflare:workers' {
       readonly sql: {
         exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[] };
       };
+      /** Runs `fn` in one transaction, rolled back if it throws. */
+      transactionSync<T>(fn: () => T): T;
     };
     waitUntil(promise: Promise<unknown>): void;
     /** Resets the object: its in-memory state and every request it holds end (tests use it as an eviction). */

@@ -10,7 +10,7 @@
  */
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState } from 'cloudflare:workers';
 import { createApp } from '../app.ts';
-import { createDurableObjectBroker, sqlHistoryStore } from '../brokers/index.ts';
+import { createDurableObjectBroker } from '../brokers/index.ts';
 import { ConfigError, defaults, parseConfig } from '../config/index.ts';
 import {
   configuredHubUrl,
@@ -134,7 +134,7 @@ function buildHub(ctx: DurableObjectState, env: Env): Built {
   let hub: Hub;
   let app: { fetch(request: Request): Response | Promise<Response> };
   try {
-    const broker = createDurableObjectBroker(sqlHistoryStore(ctx.storage.sql), {
+    const broker = createDurableObjectBroker(ctx.storage, {
       retention: retentionOf(config, HUB_PATH),
     });
     // Cloudflare's edge sets CF-Connecting-IP on every request (a client cannot forge it there).

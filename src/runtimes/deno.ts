@@ -6,8 +6,10 @@
  * import { denoGlue, runHub } from 'ssehub/deno';
  * Deno.exit(await runHub(Deno.args, Deno.env.toObject(), denoGlue()));
  */
+import { openNodeSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
+export { openNodeSqlite } from './sqlite.ts';
 export { type FetchHandler, type RuntimeGlue, runHub } from './startup.ts';
 
 /** The slice of Deno's API this module uses (typed here so the project needs no Deno type package). */
@@ -61,6 +63,8 @@ export function denoGlue(): RuntimeGlue {
     command: 'ssehub-deno',
     // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
     defer: setImmediate,
+    // node:sqlite is built into Deno 2 (it needs --allow-read and --allow-write for the file).
+    openHistory: openNodeSqlite,
     serve: serveDeno,
     clientAddress: (c) => (c.env as Peer | undefined)?.address,
     onSignal: (signal, handler) => api.addSignalListener(signal, handler),

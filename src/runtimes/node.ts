@@ -18,8 +18,11 @@ import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { LoopDelay } from '../hub/index.ts';
 import { eventStreamOf, type StreamSink, writeStreamsDirectly } from '../sse/index.ts';
+import { chunkOf, installHttp1FastPath } from './node-http1.ts';
+import { openBetterSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
+export { openBetterSqlite } from './sqlite.ts';
 export { type FetchHandler, type RuntimeGlue, runHub } from './startup.ts';
 
 export interface NodeServer {
@@ -46,7 +49,7 @@ export function serveNode(
     const response = await fetch(request, env);
     const stream = eventStreamOf(response);
     if (!stream) {
-      if (response.body === null && response.headers.get('content-type') === 'text/event-stream') {
+      if (response.headers.get('content-type') === 'text/event-stream' && response.body === null) {
         // A middleware replaced a direct event-stream response: it would go out empty.
         console.error(
           `ssehub: an event stream for ${request.url} was lost by a middleware that replaced the response`,
@@ -71,6 +74,8 @@ export function serveNode(
   // Subscribe URLs carry every matcher in the query: allow 64 KiB of headers (Node's default is 16 KiB)
   // so that a request with too many matchers gets the hub's clear 400 rather than a bare 431.
   const server = createServer({ maxHeaderSize: 64 * 1024 }, listener);
+  // Event-stream requests skip Node's HTTP machinery (see node-http1.ts); everything else goes through it.
+  const dropFastConnections = installHttp1FastPath(server, fetch, server.headersTimeout);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -80,7 +85,10 @@ export function serveNode(
         port: (server.address() as AddressInfo).port,
         close: (graceMs = 2000) =>
           new Promise<void>((done) => {
-            const force = setTimeout(() => server.closeAllConnections(), graceMs);
+            const force = setTimeout(() => {
+              server.closeAllConnections();
+              dropFastConnections();
+            }, graceMs);
             server.close(() => {
               clearTimeout(force);
               done();
@@ -103,10 +111,14 @@ export function nodeGlue(): RuntimeGlue {
       const server = await serveNode(fetch, options);
       return { port: server.port, close: () => server.close(2000) };
     },
-    clientAddress: (c) =>
-      (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress,
+    clientAddress: (c) => {
+      const env = c.env as { incoming?: IncomingMessage; socket?: Socket } | undefined;
+      return (env?.socket ?? env?.incoming?.socket)?.remoteAddress;
+    },
     // Fan out once per event-loop turn: every publish handled in the turn shares one write per subscriber.
     defer: setImmediate,
+    // History in SQLite through better-sqlite3 (Node 20 has no node:sqlite).
+    openHistory: openBetterSqlite,
     loopDelay: loopDelayMonitor(),
     onSignal: (signal, handler) => process.on(signal, handler),
     exit: (code) => process.exit(code),
@@ -152,19 +164,6 @@ function headersOf(response: Response): Record<string, string> {
     headers[name] = value;
   });
   return headers;
-}
-
-/** Chunked-encoding framing of each frame, built once: the same frame goes to many sockets. */
-const framed = new WeakMap<Uint8Array, Buffer>();
-const CRLF = Buffer.from('\r\n');
-
-function chunkOf(frame: Uint8Array): Buffer {
-  let chunk = framed.get(frame);
-  if (!chunk) {
-    chunk = Buffer.concat([Buffer.from(`${frame.byteLength.toString(16)}\r\n`), frame, CRLF]);
-    framed.set(frame, chunk);
-  }
-  return chunk;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { Context } from 'hono';
 import { createApp } from '../app.ts';
+import { type Broker, createSqliteBroker, type SqlDriver, type SyncLevel } from '../brokers/index.ts';
 import { type Config, ConfigError, helpText, parseConfig } from '../config/index.ts';
 import type { IssuerConfig, LoopDelay } from '../hub/index.ts';
 import { configuredHubUrl, devTokens, HUB_PATH, type Hub, retentionOf } from '../hub/index.ts';
@@ -25,6 +26,11 @@ export interface RuntimeGlue {
   loopDelay?: () => LoopDelay;
   /** How the hub schedules fan-out (see `Dispatcher`); e.g. `setImmediate` where the runtime has it. */
   defer?: (flush: () => void) => void;
+  /**
+   * Opens the SQLite database that keeps history across restarts (`--history-file`), with the
+   * runtime's own SQLite binding (see `sqlite.ts`). Without it, history stays in memory.
+   */
+  openHistory?: (path: string, options: { sync: SyncLevel }) => Promise<SqlDriver>;
   /** Starts the HTTP server; resolves once it listens. */
   serve(
     fetch: FetchHandler,
@@ -80,17 +86,34 @@ export async function runHub(
   const generated = config.dev && !keyed;
   if (generated) config.jwtKey = randomKey();
 
-  // Loaded only when asked for, so the single-instance hub never loads the Redis client.
-  const broker = config.redisUrl
-    ? await (await import('../brokers/redis/index.ts')).createRedisBroker({
-        url: config.redisUrl,
-        key: config.redisKey,
-        retention: retentionOf(config, HUB_PATH),
-      })
-    : undefined;
+  // Redis when several instances share one hub (loaded only then, so a single instance never loads
+  // the client); else the SQLite file, as Mercure keeps its history in an embedded database by
+  // default; `:memory:` (or a runtime without SQLite) keeps the memory broker.
+  const retention = retentionOf(config, HUB_PATH);
+  let broker: Broker | undefined;
+  if (config.redisUrl) {
+    broker = await (await import('../brokers/redis/index.ts')).createRedisBroker({
+      url: config.redisUrl,
+      key: config.redisKey,
+      retention,
+    });
+  } else if (config.historyFile !== ':memory:' && glue.openHistory) {
+    try {
+      broker = createSqliteBroker({
+        driver: await glue.openHistory(config.historyFile, { sync: config.historySync as SyncLevel }),
+        retention,
+        defer: glue.defer,
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const hint = /locked|busy/i.test(reason) ? ' (is another hub using it?)' : '';
+      console.error(`ssehub: cannot open the history file ${config.historyFile}: ${reason}${hint}`);
+      return 1;
+    }
+  }
   // With Redis, the Subscription API and the expiry of dead instances need the shared registry.
   const registry =
-    broker && config.subscriptionEvents
+    config.redisUrl && broker && config.subscriptionEvents
       ? await (await import('../brokers/redis/index.ts')).createRedisRegistry({
           url: config.redisUrl!,
           key: config.redisKey,
@@ -140,6 +163,8 @@ export async function runHub(
   }
 
   console.log(`ssehub (${glue.name}) listening on ${base}  (hub: ${base}${HUB_PATH})`);
+  const kept = config.redisUrl ? 'in Redis' : broker ? `in ${config.historyFile}` : 'in memory only';
+  console.log(`History: ${kept}`);
   if (showTokens) await printDevTokens(config, base, generated);
   else {
     console.log(`Console: ${base}/`);

@@ -57,7 +57,9 @@ describe('EventStream', () => {
     expect(response.headers.get('x-extra')).toBe('1');
     expect(response.headers.has('transfer-encoding')).toBe(false);
     expect(eventStreamOf(response)).toBe(stream);
-    expect(eventStreamOf(new Response(response.body))).toBe(stream);
+    expect(eventStreamOf(new Response(response.body, { headers: response.headers }))).toBe(stream);
+    // Found only where the response says it is an event stream: other bodies are never touched.
+    expect(eventStreamOf(new Response(response.body))).toBeUndefined();
     expect(eventStreamOf(new Response('x'))).toBeUndefined();
   });
 

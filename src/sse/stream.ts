@@ -279,7 +279,12 @@ export const eventStreamHeaders: Readonly<Record<string, string>> = Object.freez
  * `readable`), for runtime adapters that take over the writing.
  */
 export function eventStreamOf(response: Response): EventStream | undefined {
-  return streams.get(response) ?? (response.body ? streams.get(response.body) : undefined);
+  const direct = streams.get(response);
+  if (direct) return direct;
+  // Only an event stream's body can be a stream's: other bodies stay untouched (a runtime's own
+  // Response, like Node's adapter's, may build a whole body just to answer `body`).
+  if (response.headers.get('content-type') !== eventStreamHeaders['content-type']) return undefined;
+  return response.body ? streams.get(response.body) : undefined;
 }
 
 function retryFrame(ms: number): Uint8Array {

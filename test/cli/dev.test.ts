@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { freePort, startProcess } from '../helpers/hub.ts';
+import { freePort, hubEnv, startProcess } from '../helpers/hub.ts';
 import { openStream } from '../helpers/sse.ts';
 import { runCli } from './run.ts';
 
@@ -14,7 +14,7 @@ describe('development mode', () => {
   it('generates a key and prints a publisher and a subscriber token valid one hour, which work', async () => {
     const port = await freePort();
     const proc = await startProcess('node', ['--import', 'tsx', 'src/runtimes/cli.ts', '--dev'], {
-      env: { PORT: String(port), HOST: '127.0.0.1', SSEHUB_JWT_KEY: '' },
+      env: hubEnv({ PORT: String(port), HOST: '127.0.0.1', SSEHUB_JWT_KEY: '' }),
       ready: /Publish: .*\n/,
     });
     try {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { publish } from '../../src/client/index.ts';
 import { metric } from '../conformance/client.ts';
 import { fixtureEnv } from '../conformance/target.ts';
-import { freePort, startProcess } from '../helpers/hub.ts';
+import { freePort, hubEnv, startProcess } from '../helpers/hub.ts';
 import { eventually } from '../helpers/sse.ts';
 import { HUB, topicOf, useClientHub } from './harness.ts';
 
@@ -24,7 +24,7 @@ describe('client subscribe lifecycle', () => {
     const port = await freePort();
     const start = () =>
       startProcess('node', ['--import', 'tsx', 'src/runtimes/cli.ts'], {
-        env: { ...fixtureEnv, PORT: String(port), HOST: '127.0.0.1' },
+        env: hubEnv({ ...fixtureEnv, PORT: String(port), HOST: '127.0.0.1' }),
         ready: /listening on/,
       });
     const url = `http://127.0.0.1:${port}`;

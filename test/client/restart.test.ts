@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, subscribe } from '../../src/client/index.ts';
 import { fixtureEnv, publisherToken, subscriberToken } from '../conformance/target.ts';
-import { freePort, startNodeHub, startProcess } from '../helpers/hub.ts';
+import { freePort, hubEnv, startNodeHub, startProcess } from '../helpers/hub.ts';
 import { record } from '../helpers/recorder.ts';
 import { type RedisServer, skipRedis, startRedis } from '../helpers/redis.ts';
 
@@ -26,7 +26,7 @@ describe.skipIf(skipRedis)('client across a hub restart (Redis broker)', () => {
     const port = await freePort();
     const start = () =>
       startProcess('node', ['--import', 'tsx', 'src/runtimes/cli.ts'], {
-        env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
+        env: hubEnv({ ...env, PORT: String(port), HOST: '127.0.0.1' }),
         ready: /listening on/,
       });
     const url = `http://127.0.0.1:${port}`;

@@ -89,15 +89,23 @@ export function reconcileTests(target: () => Target) {
     sub.close();
   });
 
-  it('resolves a reused id to its earliest occurrence', async () => {
+  it('stores a repeated id once: a retry is answered with the id and delivered to nobody', async () => {
     const topic = uniqueTopic();
     const reused = `dup-${crypto.randomUUID()}`;
-    await publishOk(url(), { topic, id: reused, data: 'first' });
+    const live = await subscribe(url(), `match=${q(topic)}`);
+    expect(await publishOk(url(), { topic, id: reused, data: 'first' })).toBe(reused);
     await publishOk(url(), { topic, data: 'between' });
-    await publishOk(url(), { topic, id: reused, data: 'again' });
+    // A publisher retrying after a timeout: same id, answered 200 with it, not stored again.
+    expect(await publishOk(url(), { topic, id: reused, data: 'again' })).toBe(reused);
+    await publishOk(url(), { topic, data: 'last' });
+    expect((await live.waitForEvents(3)).map((e) => e.data)).toEqual(['first', 'between', 'last']);
+    live.close();
     const sub = await subscribe(url(), `match=${q(topic)}`, { 'last-event-id': reused });
-    expect((await sub.waitForEvents(2)).map((e) => e.data)).toEqual(['between', 'again']);
+    expect((await sub.waitForEvents(2)).map((e) => e.data)).toEqual(['between', 'last']);
     sub.close();
+    const all = await subscribe(url(), `match=${q(topic)}&last_event_id=earliest`);
+    expect((await all.waitForEvents(3)).map((e) => e.data)).toEqual(['first', 'between', 'last']);
+    all.close();
   });
 
   it('replays only updates that match and that the token may read now', async () => {

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { freePort, startProcess } from './hub.ts';
+import { freePort, hubEnv, startProcess } from './hub.ts';
 import type { RuntimeHub } from './runtimes.ts';
 
 /** Where `npm run build:binary` writes the executable for this machine. */
@@ -27,7 +27,7 @@ export function buildBinary(): string {
 export async function startBinaryHub(env: Record<string, string>, args: string[] = []): Promise<RuntimeHub> {
   const port = await freePort();
   const proc = await startProcess(buildBinary(), args, {
-    env: { PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: hubEnv({ PORT: String(port), HOST: '127.0.0.1', ...env }),
     ready: /listening on/,
   });
   return { ...proc, port, url: `http://127.0.0.1:${port}` };

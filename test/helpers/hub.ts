@@ -1,6 +1,9 @@
 /** Start and stop real hub processes for black-box tests. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
 
 /** A free TCP port on localhost. */
@@ -102,11 +105,32 @@ export function startProcess(
   });
 }
 
+/** Temporary directories of history files, removed when the test process exits. */
+const historyDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of historyDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh, empty history file (SQLite) in a temporary directory of its own, removed at exit. */
+export function historyFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ssehub-history-'));
+  historyDirs.add(dir);
+  return join(dir, 'ssehub.db');
+}
+
+/**
+ * The settings of a spawned hub: `env`, plus a history file of its own unless `env` names one (a test
+ * that restarts a hub on the same history passes it) — never `ssehub.db` in the repository.
+ */
+export function hubEnv(env: Record<string, string> = {}): Record<string, string> {
+  return env.SSEHUB_HISTORY_FILE === undefined ? { SSEHUB_HISTORY_FILE: historyFile(), ...env } : env;
+}
+
 /** Starts the Node hub (`src/runtimes/cli.ts`) on a free port with the given settings. */
 export async function startNodeHub(env: Record<string, string> = {}, args: string[] = []) {
   const port = await freePort();
   const proc = await startProcess('node', ['--import', 'tsx', 'src/runtimes/cli.ts', ...args], {
-    env: { PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: hubEnv({ PORT: String(port), HOST: '127.0.0.1', ...env }),
     ready: /listening on/,
   });
   return { ...proc, port, url: `http://127.0.0.1:${port}` };

@@ -1,7 +1,7 @@
 /** Rooms test helpers: a Node hub with rooms open, joining over HTTP, publishing with a peer token. */
 import type { JoinResponse } from '../../src/room-protocol/index.ts';
 import { fixtureEnv } from '../conformance/target.ts';
-import { freePort, startProcess } from './hub.ts';
+import { freePort, hubEnv, startProcess } from './hub.ts';
 
 /** Settings of the rooms tests: the conformance fixture, rooms open, short renewals where asked. */
 export const roomsEnv: Record<string, string> = { ...fixtureEnv, SSEHUB_ROOMS: 'open' };
@@ -26,7 +26,7 @@ export async function startRoomsHub(
   let log = '';
   const start = async (changes: Record<string, string> = {}) => {
     proc = await startProcess('node', ['--import', 'tsx', 'src/runtimes/cli.ts'], {
-      env: { ...roomsEnv, PORT: String(chosen), HOST: '127.0.0.1', ...env, ...changes },
+      env: hubEnv({ ...roomsEnv, PORT: String(chosen), HOST: '127.0.0.1', ...env, ...changes }),
       ready: /listening on/,
     });
   };

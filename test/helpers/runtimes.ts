@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, type Process, startNodeHub, startProcess } from './hub.ts';
+import { freePort, hubEnv, type Process, startNodeHub, startProcess } from './hub.ts';
 
 /**
  * The path of a runtime binary installed by npm, checked by running `--version`; throws with a clear
@@ -38,7 +38,8 @@ export type RuntimeHub = Process & { port: number; url: string };
 export const bunArgs = ['--max-http-header-size=65536', 'src/runtimes/bun-cli.ts'];
 
 /**
- * The arguments `npm run start:deno` uses: network, environment, reading node_modules; and
+ * The arguments `npm run start:deno` uses: network, environment, reading node_modules, reading and
+ * writing the history file (SQLite through `node:sqlite`); and
  * request.signal aborting only for a client that goes away, not after every complete response
  * (Deno 2.x warns about the legacy behaviour once per process).
  */
@@ -47,6 +48,7 @@ export const denoArgs = [
   '--allow-net',
   '--allow-env',
   '--allow-read',
+  '--allow-write',
   '--unstable-no-legacy-abort',
   'src/runtimes/deno-cli.ts',
 ];
@@ -55,7 +57,7 @@ export const denoArgs = [
 export async function startBunHub(env: Record<string, string>, args: string[] = []): Promise<RuntimeHub> {
   const port = await freePort();
   const proc = await startProcess(runtimeBinary('bun'), [...bunArgs, ...args], {
-    env: { PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: hubEnv({ PORT: String(port), HOST: '127.0.0.1', ...env }),
     ready: /listening on/,
   });
   return { ...proc, port, url: `http://127.0.0.1:${port}` };
@@ -65,7 +67,7 @@ export async function startBunHub(env: Record<string, string>, args: string[] = 
 export async function startDenoHub(env: Record<string, string>, args: string[] = []): Promise<RuntimeHub> {
   const port = await freePort();
   const proc = await startProcess(runtimeBinary('deno'), [...denoArgs, ...args], {
-    env: { PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: hubEnv({ PORT: String(port), HOST: '127.0.0.1', ...env }),
     ready: /listening on/,
   });
   return { ...proc, port, url: `http://127.0.0.1:${port}` };

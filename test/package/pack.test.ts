@@ -5,7 +5,7 @@
  * Also publint and Are the Types Wrong on that tarball (what `npm run check:package` runs).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,11 +34,15 @@ let files: string[];
 let app: string;
 
 /** Runs a command to its end; `NODE_OPTIONS` cleared so that no loader (tsx) reaches the child. */
-function run(command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeout?: number } = {},
+) {
   const result = spawnSync(command, args, {
     cwd: options.cwd ?? app,
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: options.timeout ?? 120_000,
     env: { ...process.env, NODE_OPTIONS: '', NO_COLOR: '1', ...options.env },
   });
   return {
@@ -60,8 +64,32 @@ beforeAll(async () => {
     join(app, 'package.json'),
     JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
   );
-  const installed = run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund']);
+  // Without install scripts: the only production dependency that has one is better-sqlite3, whose
+  // script downloads a prebuilt binary (which this network refuses) or compiles SQLite (minutes). The
+  // repository's own build of the same version takes its place: same machine, same Node.
+  const installed = run('npm', [
+    'install',
+    tarball,
+    '--prefer-offline',
+    '--no-audit',
+    '--no-fund',
+    '--ignore-scripts',
+  ]);
   if (installed.status !== 0) throw new Error(`npm install failed:\n${installed.output}`);
+  const version = (dir: string) =>
+    (
+      JSON.parse(readFileSync(join(dir, 'node_modules/better-sqlite3/package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
+  if (version(app) === version('.')) {
+    cpSync('node_modules/better-sqlite3/build', join(app, 'node_modules/better-sqlite3/build'), {
+      recursive: true,
+    });
+  } else {
+    const rebuilt = run('npm', ['rebuild', 'better-sqlite3'], { timeout: 280_000 });
+    if (rebuilt.status !== 0) throw new Error(`better-sqlite3 did not build:\n${rebuilt.output}`);
+  }
 }, 300_000);
 
 afterAll(async () => {
@@ -130,12 +158,20 @@ describe('with plain node', () => {
       expect.arrayContaining(['EventStream', 'Heartbeat', 'encodeEvent']),
     );
     expect(exported['ssehub/hub']).toEqual(expect.arrayContaining(['createHub', 'HUB_PATH', 'mintToken']));
-    expect(exported['ssehub/brokers']).toEqual(expect.arrayContaining(['createMemoryBroker']));
+    expect(exported['ssehub/brokers']).toEqual(
+      expect.arrayContaining(['createMemoryBroker', 'createSqliteBroker', 'durableObjectSql']),
+    );
     expect(exported['ssehub/redis']).toEqual(['createRedisBroker', 'createRedisRegistry']);
     expect(exported['ssehub/client']).toEqual(expect.arrayContaining(['subscribe', 'publish', 'joinRoom']));
-    expect(exported['ssehub/node']).toEqual(['loopDelayMonitor', 'nodeGlue', 'runHub', 'serveNode']);
-    expect(exported['ssehub/bun']).toEqual(['bunGlue', 'runHub', 'serveBun']);
-    expect(exported['ssehub/deno']).toEqual(['denoGlue', 'runHub', 'serveDeno']);
+    expect(exported['ssehub/node']).toEqual([
+      'loopDelayMonitor',
+      'nodeGlue',
+      'openBetterSqlite',
+      'runHub',
+      'serveNode',
+    ]);
+    expect(exported['ssehub/bun']).toEqual(['bunGlue', 'openBunSqlite', 'runHub', 'serveBun']);
+    expect(exported['ssehub/deno']).toEqual(['denoGlue', 'openNodeSqlite', 'runHub', 'serveDeno']);
     expect(exported.cloudflare).toBe('ERR_UNSUPPORTED_ESM_URL_SCHEME');
   });
 
@@ -359,6 +395,7 @@ describe('from Deno and Bun', () => {
         '--allow-net',
         '--allow-env',
         '--allow-read',
+        '--allow-write',
         '--unstable-no-legacy-abort',
       ],
       'main-deno.ts',

@@ -6,7 +6,7 @@ import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinRoom } from '../../src/client/index.ts';
 import { fixtureEnv, publisherToken } from '../conformance/target.ts';
-import { startProcess } from '../helpers/hub.ts';
+import { hubEnv, startProcess } from '../helpers/hub.ts';
 import { join, peerStreamUrl, type RestartableHub, startRoomsHub } from '../helpers/rooms.ts';
 import { eventually, openStream } from '../helpers/sse.ts';
 
@@ -168,7 +168,7 @@ describe('room capacity', () => {
 describe('rooms settings', () => {
   const failing = async (env: Record<string, string>) => {
     const started = startProcess('node', ['--import', 'tsx', 'src/runtimes/cli.ts'], {
-      env: { ...fixtureEnv, PORT: '0', HOST: '127.0.0.1', ...env },
+      env: hubEnv({ ...fixtureEnv, PORT: '0', HOST: '127.0.0.1', ...env }),
       ready: /listening on/,
     });
     const error = await started.then(

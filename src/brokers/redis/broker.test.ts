@@ -25,5 +25,11 @@ describe.skipIf(skipRedis)('redis broker', () => {
       const { key, retention } = keyOf.get(broker)!;
       return createRedisBroker({ url: server.url, key, retention, log: () => {} });
     },
+    async reopen(broker) {
+      const { key, retention } = keyOf.get(broker)!;
+      const again = await createRedisBroker({ url: server.url, key, retention, log: () => {} });
+      keyOf.set(again, { key, retention });
+      return again;
+    },
   });
 });

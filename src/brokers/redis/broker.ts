@@ -25,9 +25,12 @@ import {
   DEFAULT_LANE,
   EARLIEST,
   type HistoryResult,
+  laneFor,
   laneOf,
   limitsOf,
+  maxAgeOf,
   type Retention,
+  topicLane,
   type Update,
   type UpdateInput,
   type UpdateListener,
@@ -59,7 +62,8 @@ export interface RedisBrokerOptions {
 
 /** The commands this module adds to the client with `defineCommand`. */
 interface Scripted {
-  ssehubPublish(...keysAndArgs: string[]): Promise<string>;
+  /** A stream id, or `[stream id]` of the retained update when the publisher id was already taken. */
+  ssehubPublish(...keysAndArgs: string[]): Promise<string | [string]>;
 }
 
 /** Largest byte bound passed to the script (Lua numbers are doubles: no infinity from a string). */
@@ -76,18 +80,29 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
   const prefix = options.key ?? 'ssehub';
   const retention = options.retention ?? countRetention(Math.max(0, Math.floor(options.historySize ?? 1000)));
   // One hash tag for all keys: the publish script touches them together, which Redis Cluster requires
-  // to live in one slot. The default lane keeps the key the single-stream layout had.
-  const lanes = [DEFAULT_LANE, ...(retention.lanes ?? []).map((lane) => lane.name)];
-  const laneKeys = lanes.map((name) => ({
+  // to live in one slot. The default lane keeps the key the single-stream layout had. A lane that gives
+  // each topic a lane of its own has one stream, and a log (and byte count) per topic.
+  const laneKeys = [
+    { name: DEFAULT_LANE, perTopic: false, limits: retention.updates },
+    ...(retention.lanes ?? []).map((lane) => ({
+      name: lane.name,
+      perTopic: lane.perTopic === true,
+      limits: lane,
+    })),
+  ].map(({ name, perTopic, limits }) => ({
     name,
+    perTopic,
+    maxAge: maxAgeOf(limits),
     stream: name === DEFAULT_LANE ? `{${prefix}}:stream` : `{${prefix}}:stream:${name}`,
     log: `{${prefix}}:log:${name}`,
   }));
   const keys = {
     meta: `{${prefix}}:meta`,
     index: `{${prefix}}:ids`,
-    script: [`{${prefix}}:meta`, `{${prefix}}:ids`, ...laneKeys.flatMap((lane) => [lane.stream, lane.log])],
+    lost: `{${prefix}}:lost`,
+    logOf: (lane: string) => `{${prefix}}:log:${lane}`,
   };
+  const fixedLanes = laneKeys.filter((lane) => !lane.perTopic);
   const blockMs = options.blockMs ?? 1000;
   const commandTimeout = options.commandTimeoutMs ?? 2000;
   const log = options.log ?? ((message: string) => console.error(`ssehub: ${message}`));
@@ -119,7 +134,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     connectionName: `${prefix}:read`,
     socketTimeout: blockMs + commandTimeout,
   });
-  publisher.defineCommand('ssehubPublish', { numberOfKeys: keys.script.length, lua: PUBLISH_LUA });
+  publisher.defineCommand('ssehubPublish', { numberOfKeys: 5, lua: PUBLISH_LUA });
   const scripted = publisher as unknown as Scripted;
 
   let closed = false;
@@ -261,7 +276,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       const lost = await reader.hmget(keys.meta, ...laneKeys.map((lane) => `lost:${lane.name}`));
       laneKeys.forEach((lane, i) => {
         const sid = lost[i];
-        if (sid && lastSeen[i] !== '0-0' && comparePos(sid, lastSeen[i]!) > 0) {
+        if (!lane.perTopic && sid && lastSeen[i] !== '0-0' && comparePos(sid, lastSeen[i]!) > 0) {
           log(
             `after reconnecting: the ${lane.name} lane discarded updates after the last one this instance read (${lastSeen[i]}); they were not delivered here (raise the history bounds, check Redis persistence)`,
           );
@@ -272,9 +287,32 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     }
   }
 
+  /** The server's time now, in ms (stream ids carry it). */
+  const serverNow = () => Date.now() + clockOffset;
+
+  /**
+   * Splits one stream's entries into those within the lane's age bound and the expired ones (the
+   * oldest: stream ids grow with time), which the next publish to the lane discards anyway.
+   */
+  function unexpired(lane: (typeof laneKeys)[number], entries: RawEntry[], now: number) {
+    if (lane.maxAge === 0) return { kept: entries, expired: [] as RawEntry[] };
+    const cutoff = now - lane.maxAge;
+    const first = entries.findIndex(([sid]) => Number(sid.slice(0, sid.indexOf('-'))) > cutoff);
+    const at = first === -1 ? entries.length : first;
+    return { kept: entries.slice(at), expired: entries.slice(0, at) };
+  }
+
+  /** The lane an entry of `lane`'s stream belongs to (a topic's own, for a per-topic lane). */
+  function laneOfEntry(lane: (typeof laneKeys)[number], entry: RawEntry): string {
+    if (!lane.perTopic) return lane.name;
+    const topic = decodeEntry(entry[0], entry[1])?.topics[0];
+    return topic === undefined ? lane.name : topicLane(topic);
+  }
+
   /**
    * Updates of every lane positioned after `from` (a stream id, included when `inclusive`, or `-`),
-   * at most `limit`, and which lanes discarded updates after it: one atomic read.
+   * at most `limit`, and which lanes discarded updates after it: one atomic read. Updates past their
+   * lane's age bound are left out (and their lane reported lost), as if already discarded.
    */
   async function read(from: string, limit: number, inclusive: boolean) {
     const multi = publisher.multi();
@@ -283,25 +321,52 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       if (Number.isFinite(limit)) multi.xrange(lane.stream, from, '+', 'COUNT', limit + 1 + extra);
       else multi.xrange(lane.stream, from, '+');
     }
-    multi.hmget(keys.meta, ...laneKeys.map((lane) => `lost:${lane.name}`));
+    multi.hmget(keys.meta, ...fixedLanes.map((lane) => `lost:${lane.name}`));
+    const fromMs = from === '-' ? '-inf' : from.slice(0, from.indexOf('-'));
+    multi.zrangebyscore(keys.lost, fromMs, '+inf');
     const replies = results(await multi.exec());
+    const topicLosses = replies.pop() as string[];
     const lostIds = replies.pop() as (string | null)[];
-    const perLane = (replies as RawEntry[][]).map((entries) =>
-      from !== '-' && entries[0]?.[0] === from ? entries.slice(1) : entries,
-    );
-    const anchor = (replies as RawEntry[][])
-      .map((entries) => entries[0])
-      .find((entry) => entry?.[0] === from);
+    const now = serverNow();
+    const lost = new Set<string>();
+    let anchor: RawEntry | undefined;
+    let full = false;
+    const perLane = (replies as RawEntry[][]).map((raw, i) => {
+      const lane = laneKeys[i]!;
+      if (Number.isFinite(limit) && raw.length >= limit + 1 + extra) full = true;
+      let entries = raw;
+      if (from !== '-' && entries[0]?.[0] === from) {
+        anchor = entries[0];
+        entries = entries.slice(1);
+      }
+      const { kept, expired } = unexpired(lane, entries, now);
+      for (const entry of expired) lost.add(laneOfEntry(lane, entry));
+      if (anchor && anchor === raw[0] && unexpired(lane, [anchor], now).kept.length === 0) anchor = undefined;
+      return kept;
+    });
     const merged = perLane.flat().sort((x, y) => comparePos(x[0], y[0]));
-    const more = merged.length > limit;
-    const lost =
-      from === '-'
-        ? []
-        : laneKeys.flatMap((lane, i) => {
-            const sid = lostIds[i];
-            return sid && comparePos(sid, from) > 0 ? [lane.name] : [];
-          });
-    return { entries: more ? merged.slice(0, limit) : merged, more, anchor, lost };
+    const more = merged.length > limit || (full && merged.length === limit);
+    if (from !== '-') {
+      fixedLanes.forEach((lane, i) => {
+        const sid = lostIds[i];
+        if (sid && comparePos(sid, from) > 0) lost.add(lane.name);
+      });
+      for (const member of topicLosses) {
+        const space = member.indexOf(' ');
+        if (comparePos(member.slice(0, space), from) > 0) lost.add(member.slice(space + 1));
+      }
+    } else lost.clear();
+    return { entries: more ? merged.slice(0, limit) : merged, more, anchor, lost: [...lost] };
+  }
+
+  /** The retained update at stream id `sid` (a repeated publisher id's), if it is still there. */
+  async function entryAt(sid: string): Promise<Update | undefined> {
+    const multi = publisher.multi();
+    for (const lane of laneKeys) multi.xrange(lane.stream, sid, sid);
+    for (const entries of results(await multi.exec()) as RawEntry[][]) {
+      if (entries[0]) return decodeEntry(entries[0][0], entries[0][1]);
+    }
+    return undefined;
   }
 
   const page = (
@@ -319,24 +384,33 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       // update still reaches the stream, and the reader picks it up when it resumes.
       if (closed || publisher.status !== 'ready') throw new Error('redis is unavailable');
       const [, json, , id] = encodeEntry(input);
-      const name = laneOf(retention, input.topics[0] ?? '');
-      const lane = lanes.indexOf(name) + 1;
-      const { maxCount, maxBytes } = limitsOf(retention, name);
+      const topic = input.topics[0] ?? '';
+      const name = laneOf(retention, topic);
+      const rule = laneFor(retention, topic);
+      const lane = laneKeys.find((l) => l.name === (rule?.name ?? DEFAULT_LANE))!;
+      const limits = limitsOf(retention, name);
       // The server must run the script within half the command timeout: the other half is for its
       // reply. Later, the publisher has been (or is about to be) told 503, so the script stores nothing.
       const deadline = Math.floor(Date.now() + clockOffset + commandTimeout / 2);
       const args = [
         String(deadline),
-        String(lane),
         name,
-        String(Math.max(0, Math.floor(maxCount))),
-        String(Math.min(maxBytes, NO_BYTE_BOUND)),
+        String(Math.max(0, Math.floor(limits.maxCount))),
+        String(Math.min(limits.maxBytes, NO_BYTE_BOUND)),
         json!,
         String(weightOf(input)),
+        String(Math.floor(maxAgeOf(limits))),
+        lane.perTopic ? '1' : '0',
       ];
       if (id !== undefined) args.push(id);
-      const sid = await scripted.ssehubPublish(...keys.script, ...args);
-      return { ...input, id: input.id ?? generatedId(sid), pos: sid };
+      const log = lane.perTopic ? keys.logOf(name) : lane.log;
+      const reply = await scripted.ssehubPublish(keys.meta, keys.index, keys.lost, lane.stream, log, ...args);
+      if (typeof reply !== 'string') {
+        // Already retained: that update is the answer (or, if it was discarded in between, the input).
+        const sid = reply[0];
+        return (await entryAt(sid)) ?? { ...input, id: input.id ?? generatedId(sid), pos: sid };
+      }
+      return { ...input, id: input.id ?? generatedId(reply), pos: reply };
     },
     subscribe(listener: UpdateListener) {
       listeners.add(listener);
@@ -360,8 +434,10 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     },
     async lastEventId(): Promise<string> {
       let newest: RawEntry | undefined;
-      for (const entry of await newestPerLane()) {
-        if (entry && (!newest || comparePos(entry[0], newest[0]) > 0)) newest = entry;
+      const now = serverNow();
+      for (const [i, entry] of (await newestPerLane()).entries()) {
+        if (!entry || unexpired(laneKeys[i]!, [entry], now).kept.length === 0) continue;
+        if (!newest || comparePos(entry[0], newest[0]) > 0) newest = entry;
       }
       return (newest && decodeEntry(newest[0], newest[1])?.id) ?? EARLIEST;
     },

@@ -132,6 +132,7 @@ describe.skipIf(skipRedis)('redis broker resilience', () => {
     expect(streamLength).toBe(10);
     expect(await admin.hlen(`{${key}}:ids`)).toBeLessThanOrEqual(streamLength);
     expect(await admin.llen(`{${key}}:log:updates`)).toBe(streamLength);
+    await a.publish({ topics: ['/i'], data: '', private: false, id: 'reused' });
     const result = await a.history('reused');
     expect(result.found).toBe(true);
   });

@@ -1,37 +1,47 @@
 /**
- * The Lua script the Redis broker publishes with, so that numbering an update, appending it, bounding
- * its lane and keeping the id index in step happen atomically (one round trip, no interleaving between
- * instances).
+ * The Lua script the Redis broker publishes with, so that checking a publisher id, numbering an update,
+ * appending it, bounding its lane and keeping the id index in step happen atomically (one round trip,
+ * no interleaving between instances).
  *
  * Keys (one hash tag, so that Redis Cluster keeps them in one slot): `meta` (a hash: `last`, the last
  * stream id given out; `bytes:<lane>`, the weight a lane holds; `lost:<lane>`, the newest stream id a
- * lane discarded), `index` (a hash: publisher id → stream id of its earliest retained occurrence), then
- * for each retention lane its stream and its log (a list of `"<stream id> <weight>[ <publisher id>]"`,
- * oldest first), the default lane first.
+ * lane discarded), `index` (a hash: publisher id → stream id of its retained update), `lost` (a sorted
+ * set of the per-topic lanes that discarded something: member `"<stream id> <lane>"`, score the
+ * stream id's time, so that a replay finds the ones that lost updates after its cursor), then the
+ * stream the update goes to and the log of its lane (a list of `"<stream id> <weight>[ <publisher
+ * id>]"`, oldest first). A lane of a retention rule that gives each topic a lane of its own shares the
+ * rule's stream with the other topics of the rule, and has a log of its own.
  */
 
 /**
- * Appends one update to its lane's stream and trims the lane to its bounds.
+ * Appends one update to its stream and trims its lane to its bounds (count, bytes, age).
  *
- * KEYS: meta, index, then stream and log of every lane.
- * ARGV: deadline (ms on the server's clock; empty for none), lane number (1-based), lane name, most
- * updates, most bytes, the update JSON, its weight, and the publisher id if there is one.
- * Returns the new stream id, or the error `SSEHUB_LATE` (nothing stored) when the script runs after the
- * deadline: a publisher that was answered 503 because Redis did not reply in time (frozen, or far
- * behind) must be able to trust that the update was not stored, and will not be delivered later.
+ * KEYS: meta, index, lost, stream, log.
+ * ARGV: deadline (ms on the server's clock; empty for none), lane name, most updates, most bytes, the
+ * update JSON, its weight, longest age in ms (0: none), 1 when the lane is a topic's own (recorded in
+ * `lost`), and the publisher id if there is one.
+ * Returns the new stream id; or `{stream id}` (a one-element array) when the publisher id is already
+ * retained: nothing is stored, and the publish resolves with that update (idempotent publish, across
+ * instances); or the error `SSEHUB_LATE` (nothing stored) when the script runs after the deadline: a
+ * publisher that was answered 503 because Redis did not reply in time (frozen, or far behind) must be
+ * able to trust that the update was not stored, and will not be delivered later.
  *
- * Stream ids come from one sequence over all lanes (`<ms>-<seq>`, the scheme of `XADD *`), so that the
- * lanes' streams merge into one hub-wide order.
+ * Stream ids come from one sequence over all streams (`<ms>-<seq>`, the scheme of `XADD *`), so that
+ * the streams merge into one hub-wide order, and the time in each is when the update was stored.
  */
 export const PUBLISH_LUA = `
-local meta, index = KEYS[1], KEYS[2]
-local lane = tonumber(ARGV[2])
-local stream, log = KEYS[1 + 2 * lane], KEYS[2 + 2 * lane]
-local name = ARGV[3]
+local meta, index, lostSet, stream, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local name = ARGV[2]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if ARGV[1] ~= '' and now > tonumber(ARGV[1]) then
   return redis.error_reply('SSEHUB_LATE the publish reached redis after its deadline and was not stored')
+end
+
+local publisherId = ARGV[9]
+if publisherId then
+  local retained = redis.call('HGET', index, publisherId)
+  if retained then return { retained } end
 end
 
 local ms, seq = now, 0
@@ -43,8 +53,7 @@ if last then
     ms, seq = lm, ls + 1
   end
 end
-local publisherId = ARGV[8]
-local fields = publisherId and { 'u', ARGV[6], 'i', publisherId } or { 'u', ARGV[6] }
+local fields = publisherId and { 'u', ARGV[5], 'i', publisherId } or { 'u', ARGV[5] }
 local sid = string.format('%.0f-%.0f', ms, seq)
 if type(redis.pcall('XADD', stream, sid, unpack(fields))) == 'table' then
   -- Something else wrote a newer entry into the stream (not ssehub): number after it.
@@ -54,10 +63,10 @@ if type(redis.pcall('XADD', stream, sid, unpack(fields))) == 'table' then
   redis.call('XADD', stream, sid, unpack(fields))
 end
 if publisherId then
-  redis.call('HSETNX', index, publisherId, sid)
-  redis.call('RPUSH', log, sid .. ' ' .. ARGV[7] .. ' ' .. publisherId)
+  redis.call('HSET', index, publisherId, sid)
+  redis.call('RPUSH', log, sid .. ' ' .. ARGV[6] .. ' ' .. publisherId)
 else
-  redis.call('RPUSH', log, sid .. ' ' .. ARGV[7])
+  redis.call('RPUSH', log, sid .. ' ' .. ARGV[6])
 end
 redis.call('HSET', meta, 'last', sid)
 
@@ -69,48 +78,31 @@ local function parse(entry)
   end
   return string.sub(entry, 1, a - 1), tonumber(string.sub(entry, a + 1)), nil
 end
-local function before(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, bm = tonumber(am), tonumber(bm)
-  if am ~= bm then return am < bm end
-  return tonumber(as) < tonumber(bs)
-end
--- The earliest retained occurrence of a reused publisher id, over every lane's log (rare: a scan).
-local function nextOccurrence(id)
-  local best = false
-  for k = 4, #KEYS, 2 do
-    local length = redis.call('LLEN', KEYS[k])
-    local from = 0
-    local found = false
-    while from < length and not found do
-      for _, entry in ipairs(redis.call('LRANGE', KEYS[k], from, from + 63)) do
-        local esid, _, eid = parse(entry)
-        if eid == id then
-          found = esid
-          break
-        end
-      end
-      from = from + 64
-    end
-    if found and (not best or before(found, best)) then best = found end
-  end
-  return best
-end
 
-local maxCount, maxBytes = tonumber(ARGV[4]), tonumber(ARGV[5])
-local bytes = redis.call('HINCRBY', meta, 'bytes:' .. name, ARGV[7])
+local maxCount, maxBytes, maxAge = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[7])
+local bytes = redis.call('HINCRBY', meta, 'bytes:' .. name, ARGV[6])
 local count = redis.call('LLEN', log)
-while count > maxCount or bytes > maxBytes do
-  local hsid, weight, hid = parse(redis.call('LPOP', log))
+local lost = false
+while count > 0 do
+  local head = redis.call('LINDEX', log, 0)
+  local hsid = parse(head)
+  local hms = tonumber(string.match(hsid, '^(%d+)-'))
+  if not (count > maxCount or bytes > maxBytes or (maxAge > 0 and hms <= now - maxAge)) then break end
+  local _, weight, hid = parse(redis.call('LPOP', log))
   count = count - 1
   redis.call('XDEL', stream, hsid)
   bytes = redis.call('HINCRBY', meta, 'bytes:' .. name, -weight)
-  redis.call('HSET', meta, 'lost:' .. name, hsid)
-  if hid and redis.call('HGET', index, hid) == hsid then
-    local again = nextOccurrence(hid)
-    if again then redis.call('HSET', index, hid, again) else redis.call('HDEL', index, hid) end
-  end
+  lost = hsid
+  if hid and redis.call('HGET', index, hid) == hsid then redis.call('HDEL', index, hid) end
 end
+if lost then
+  if ARGV[8] == '1' then
+    local before = redis.call('HGET', meta, 'lost:' .. name)
+    if before then redis.call('ZREM', lostSet, before .. ' ' .. name) end
+    redis.call('ZADD', lostSet, tonumber(string.match(lost, '^(%d+)-')), lost .. ' ' .. name)
+  end
+  redis.call('HSET', meta, 'lost:' .. name, lost)
+end
+if count == 0 then redis.call('HDEL', meta, 'bytes:' .. name) end
 return sid
 `;

@@ -1,0 +1,370 @@
+/**
+ * The SQLite broker: the embedded durable default. History lives in one SQLite database (a file on
+ * Node, Bun and Deno, the object's storage in a Durable Object), so a restart, a crash or `kill -9`
+ * loses nothing that was answered: a publish resolves only once the transaction holding it has
+ * committed. The publishes of one event-loop turn share one transaction (the `defer` scheduler decides
+ * what a turn is; Node passes `setImmediate`), and are then announced to listeners in order, in one
+ * batch. Web APIs only: the runtime hands in a {@link SqlDriver}. Schema and queries: `sqlite-schema.ts`.
+ */
+import type { SqlDriver, SqlRow, SqlStatement } from './sql.ts';
+import {
+  bodyOf,
+  LEGACY_TABLE,
+  legacyUpdate,
+  QUERIES,
+  SCHEMA,
+  SCHEMA_VERSION,
+  updateOf,
+} from './sqlite-schema.ts';
+import {
+  type Broker,
+  countRetention,
+  EARLIEST,
+  generateId,
+  type HistoryResult,
+  laneOf,
+  limitsOf,
+  maxAgeOf,
+  type Retention,
+  type Update,
+  type UpdateInput,
+  type UpdateListener,
+  weightOf,
+} from './types.ts';
+
+export interface SqliteBrokerOptions {
+  /** The database: an adapter from `src/runtimes/` (or `durableObjectSql`). The broker closes it. */
+  driver: SqlDriver;
+  /** Updates kept for replay, with no byte bound: shorthand for `retention`. Default 1000. */
+  historySize?: number;
+  /** How long updates are kept, per lane (see {@link Retention}); wins over `historySize`. */
+  retention?: Retention;
+  /**
+   * Schedules the commit of the publishes received so far, so that those of one turn share one
+   * transaction. Default `queueMicrotask`; Node, Bun and Deno pass `setImmediate`.
+   */
+  defer?: (flush: () => void) => void;
+  /** The clock of age bounds, in ms. Default `Date.now`. */
+  now?: () => number;
+  /** Reports stored rows that cannot be read back (they are dropped). Default: `console.error`. */
+  onError?: (message: string, error: unknown) => void;
+}
+
+/** What a lane holds now, and the newest position it discarded (-1: none). */
+interface LaneState {
+  count: number;
+  bytes: number;
+  lost: number;
+}
+
+interface Pending {
+  input: UpdateInput;
+  resolve(update: Update): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Opens the broker on `driver`: creates the schema when missing, moves the Durable Object's former
+ * history table into it, applies today's retention to what was kept, and goes on numbering after the
+ * last position ever given out.
+ *
+ * @example
+ * // On Node (`openBetterSqlite` is in `ssehub/node`; Bun and Deno have their own):
+ * const broker = createSqliteBroker({ driver: await openBetterSqlite('ssehub.db'), retention, defer: setImmediate });
+ */
+export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { readonly size: number } {
+  const { driver } = options;
+  const retention = options.retention ?? countRetention(Math.max(0, Math.floor(options.historySize ?? 1000)));
+  const now = options.now ?? Date.now;
+  const defer = options.defer ?? ((flush: () => void) => queueMicrotask(flush));
+  const onError = options.onError ?? ((message, error) => console.error(`ssehub: ${message}`, error));
+
+  driver.exec(SCHEMA);
+  const q = Object.fromEntries(
+    Object.entries(QUERIES)
+      .filter(([name]) => name !== 'legacyRows')
+      .map(([name, sql]) => [name, driver.prepare(sql)]),
+  ) as Record<Exclude<keyof typeof QUERIES, 'legacyRows'>, SqlStatement>;
+
+  const lanes = new Map<string, LaneState>();
+  let last = -1;
+  let clock = Number.NEGATIVE_INFINITY;
+  let size = 0;
+  let nextExpiry = Number.POSITIVE_INFINITY;
+  const limits = (name: string) => {
+    const lane = limitsOf(retention, name);
+    return {
+      maxCount: Math.max(0, Math.floor(lane.maxCount)),
+      maxBytes: lane.maxBytes,
+      maxAge: maxAgeOf(lane),
+    };
+  };
+  const stateOf = (name: string): LaneState => {
+    let state = lanes.get(name);
+    if (!state) {
+      state = { count: 0, bytes: 0, lost: -1 };
+      lanes.set(name, state);
+    }
+    return state;
+  };
+  const num = (value: unknown): number => Number(value ?? 0);
+
+  /** Reads the lanes' state and the last position from the database (at start, and after a failed commit). */
+  function load(): void {
+    lanes.clear();
+    size = 0;
+    for (const row of q.losses.all()) stateOf(String(row.name)).lost = num(row.lost);
+    for (const row of q.lanes.all()) {
+      const state = stateOf(String(row.lane));
+      state.count = num(row.n);
+      state.bytes = num(row.w);
+      size += state.count;
+      clock = Math.max(clock, num(row.t));
+    }
+    last = Math.max(num(q.meta.get('last')?.value ?? -1), num(q.maxPos.get()?.p ?? -1));
+    nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** Drops the oldest update of `lane` (inside a transaction). */
+  function evictOldest(name: string, state: LaneState): void {
+    const oldest = q.oldestOfLane.get(name);
+    if (!oldest) {
+      state.count = 0;
+      state.bytes = 0;
+      return;
+    }
+    q.deleteAt.run(oldest.pos!);
+    state.count--;
+    state.bytes -= num(oldest.weight);
+    state.lost = Math.max(state.lost, num(oldest.pos));
+    size--;
+    q.setLost.run(name, state.lost);
+  }
+
+  function bound(name: string, state: LaneState): void {
+    const { maxCount, maxBytes } = limits(name);
+    while (state.count > 0 && (state.count > maxCount || state.bytes > maxBytes)) evictOldest(name, state);
+  }
+
+  /** Drops every update past its lane's age bound (inside a transaction). */
+  function expire(time: number): void {
+    if (nextExpiry > time) return;
+    for (const row of q.expiredPerLane.all(time)) {
+      const name = String(row.lane);
+      const state = stateOf(name);
+      state.count -= num(row.n);
+      state.bytes -= num(row.w);
+      state.lost = Math.max(state.lost, num(row.p));
+      size -= num(row.n);
+      q.setLost.run(name, state.lost);
+    }
+    q.deleteExpired.run(time);
+    nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** Stores one update (inside a transaction); returns the retained one for a repeated id. */
+  function store(input: UpdateInput): { update: Update; fresh: boolean } {
+    if (input.id !== undefined) {
+      const retained = q.byId.get(input.id);
+      if (retained) return { update: read(retained), fresh: false };
+    }
+    const pos = ++last;
+    const update: Update = { ...input, id: input.id ?? generateId(), pos: String(pos) };
+    const name = laneOf(retention, update.topics[0] ?? '');
+    const weight = weightOf(update);
+    const maxAge = limits(name).maxAge;
+    const expires = maxAge > 0 ? clock + maxAge : null;
+    if (expires !== null) nextExpiry = Math.min(nextExpiry, expires);
+    q.insert.run(pos, update.id, name, weight, clock, expires, bodyOf(update));
+    const state = stateOf(name);
+    state.count++;
+    state.bytes += weight;
+    size++;
+    bound(name, state);
+    return { update, fresh: true };
+  }
+
+  /**
+   * Updates read back, by position, for as long as something holds them: concurrent replays of the
+   * same history share one object per update (and whatever the hub derives from it, such as its
+   * encoded frame) instead of a copy each, as they would with the memory broker.
+   */
+  const shared = new Map<number, WeakRef<Update>>();
+  // Every runtime here has both (workerd too); without them, each read is its own copy.
+  const weak = typeof WeakRef === 'function' && typeof FinalizationRegistry === 'function';
+  const forget = weak
+    ? new FinalizationRegistry<number>((pos) => {
+        if (shared.get(pos)?.deref() === undefined) shared.delete(pos);
+      })
+    : undefined;
+  function share(update: Update): Update {
+    if (!forget) return update;
+    const pos = Number(update.pos);
+    shared.set(pos, new WeakRef(update));
+    forget.register(update, pos);
+    return update;
+  }
+  const sharedAt = (pos: number): Update | undefined => shared.get(pos)?.deref();
+
+  function read(row: SqlRow): Update {
+    return sharedAt(num(row.pos)) ?? share(updateOf(row.pos, row.id, row.body));
+  }
+
+  // Start-up: the former Durable Object table, today's bounds over what was kept, the schema version.
+  driver.transaction(() => {
+    const legacyLast = migrateLegacy(driver, (update) => {
+      clock = Math.max(clock, now());
+      const name = laneOf(retention, update.topics[0] ?? '');
+      q.insert.run(Number(update.pos), update.id, name, weightOf(update), clock, null, bodyOf(update));
+    });
+    load();
+    last = Math.max(last, legacyLast);
+    for (const name of lanes.keys()) {
+      const maxAge = limits(name).maxAge;
+      q.restamp.run(maxAge, maxAge, name);
+    }
+    nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
+    expire(now());
+    for (const [name, state] of lanes) bound(name, state);
+    q.setMeta.run('version', SCHEMA_VERSION);
+    q.setMeta.run('last', last);
+  });
+
+  const listeners = new Set<UpdateListener>();
+  let pending: Pending[] = [];
+  let scheduled = false;
+  let closed = false;
+
+  /** Commits what was published since the last flush, then announces it and answers the publishers. */
+  function flush(): void {
+    scheduled = false;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    const results: { update: Update; fresh: boolean }[] = [];
+    try {
+      driver.transaction(() => {
+        clock = Math.max(clock, now());
+        expire(clock);
+        for (const { input } of batch) results.push(store(input));
+        q.setMeta.run('last', last);
+      });
+    } catch (error) {
+      // Rolled back: nothing of the batch is stored; the in-memory state follows the database again.
+      load();
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    const fresh = results.filter((r) => r.fresh).map((r) => share(r.update));
+    if (fresh.length > 0) for (const listener of listeners) listener(fresh);
+    batch.forEach((p, i) => {
+      p.resolve(results[i]!.update);
+    });
+  }
+
+  /** The updates at these positions (read only when no replay holds them), dropping unreadable ones. */
+  function updatesOf(rows: SqlRow[]): Update[] {
+    const out: Update[] = [];
+    for (const row of rows) {
+      const pos = num(row.pos);
+      const held = sharedAt(pos);
+      if (held) {
+        out.push(held);
+        continue;
+      }
+      const stored = q.at.get(pos);
+      if (!stored) continue;
+      try {
+        out.push(read(stored));
+      } catch (error) {
+        onError(`skipping an unreadable stored update at position ${pos}`, error);
+      }
+    }
+    return out;
+  }
+
+  /** Age bounds hold at read time too. */
+  function expireNow(): void {
+    const time = now();
+    if (nextExpiry <= time) driver.transaction(() => expire(time));
+  }
+
+  function after(pos: number, limit: number): { updates: Update[]; more: boolean } {
+    const rows = q.after.all(pos, Number.isFinite(limit) ? limit + 1 : -1);
+    const more = rows.length > limit;
+    return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
+  }
+
+  const lostAfter = (pos: number): string[] =>
+    [...lanes].filter(([, state]) => state.lost > pos).map(([name]) => name);
+
+  return {
+    get size() {
+      return size;
+    },
+    get healthy() {
+      return !closed;
+    },
+    publish(input: UpdateInput): Promise<Update> {
+      if (closed) return Promise.reject(new Error('the broker is closed'));
+      return new Promise<Update>((resolve, reject) => {
+        pending.push({ input, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          defer(flush);
+        }
+      });
+    },
+    subscribe(listener: UpdateListener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async history(cursor: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+      expireNow();
+      if (cursor === EARLIEST) return { found: true, ...after(-1, limit), lost: [] };
+      const row = q.byId.get(cursor);
+      if (!row) return { found: false, ...after(-1, limit), lost: [] };
+      const pos = num(row.pos);
+      return { found: true, anchor: read(row), ...after(pos, limit), lost: lostAfter(pos) };
+    },
+    async historyAfter(pos: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+      expireNow();
+      const at = Number(pos);
+      return { found: true, ...after(at, limit), lost: lostAfter(at) };
+    },
+    async lastEventId(): Promise<string> {
+      expireNow();
+      const row = q.newest.get();
+      return row ? String(row.id) : EARLIEST;
+    },
+    async close() {
+      if (closed) return;
+      // What was published is committed (and answered) before the database closes.
+      flush();
+      closed = true;
+      listeners.clear();
+      driver.close();
+    },
+  };
+}
+
+/**
+ * Moves the rows of the Durable Object's former history table into the new one, then drops it; returns
+ * the last position it held (-1: none), which is never given out again.
+ */
+function migrateLegacy(driver: SqlDriver, insert: (update: Update) => void): number {
+  // Created when missing so that reading it works the same everywhere (no catalog query needed).
+  driver.exec(`CREATE TABLE IF NOT EXISTS ${LEGACY_TABLE} (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
+  const seen = new Set<string>();
+  let last = -1;
+  for (const row of driver.prepare(QUERIES.legacyRows).all()) {
+    last = Math.max(last, Number(row.seq));
+    const update = legacyUpdate(row.seq, row.body);
+    // Unreadable rows are dropped; a repeated id keeps its earliest occurrence (ids are unique now).
+    if (!update || seen.has(update.id)) continue;
+    seen.add(update.id);
+    insert(update);
+  }
+  driver.exec(`DROP TABLE ${LEGACY_TABLE}`);
+  return last;
+}
