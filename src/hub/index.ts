@@ -31,6 +31,7 @@ export {
   parseIssuers,
   SUPPORTED_ALGORITHMS,
 } from './issuers.ts';
+export { ConnectionLimiter, type ConnectionLimits } from './limits.ts';
 export type { MatchType, Subscription } from './matchers.ts';
 export type { LoopDelay } from './metrics.ts';
 export { encodeSegment, subscriptionTopic } from './subscriptions.ts';

@@ -39,5 +39,5 @@ conformance(
       },
     };
   },
-  { gracefulShutdown: false },
+  { gracefulShutdown: false, compositeIds: true, connectionLimitPerObject: true },
 );

@@ -13,7 +13,7 @@
  */
 import { createMemoryRegistry, type Update, type UpdateInput } from '../../brokers/index.ts';
 import type { Config } from '../../config/index.ts';
-import { createHub, HUB_PATH, type Hub, HubError } from '../../hub/index.ts';
+import { ConnectionLimiter, createHub, HUB_PATH, type Hub, HubError } from '../../hub/index.ts';
 import { createRooms } from '../../signaling/index.ts';
 import { MAX_VECTOR_CHARS } from './cursor.ts';
 import { METRICS_HEADERS, perObject, sumExpositions } from './metrics.ts';
@@ -62,10 +62,19 @@ export class Relay {
   readonly #mirrors = new Map<number, { broker: ShardMirror; served: Served }>();
   #merged: { broker: MergedBroker; served: Served } | undefined;
   #idle: ReturnType<typeof setInterval> | undefined;
+  /**
+   * One count for every hub of this relay: a client's streams through several of them count against
+   * one per-client limit, and `SSEHUB_MAX_CONNECTIONS` bounds the relay object as it bounds a process.
+   */
+  readonly #limiter: ConnectionLimiter;
 
   constructor(options: RelayOptions) {
     this.#options = options;
     const { topology, link, config } = options;
+    this.#limiter = new ConnectionLimiter({
+      maxConnections: config.maxConnections,
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
+    });
     const consumer = {
       update: (shard: number, update: Parameters<ShardMirror['update']>[0]) => {
         this.#merged?.broker.update(shard, update);
@@ -158,6 +167,7 @@ export class Relay {
       // Peer tokens (signed with the rooms key) are honoured wherever a peer subscribes.
       issuers: createRooms(config, HUB_PATH).issuers,
       registry: createMemoryRegistry(),
+      limiter: this.#limiter,
       // Cloudflare's edge sets CF-Connecting-IP on every request (a client cannot forge it there).
       clientAddress: (c) => c.req.header('cf-connecting-ip'),
     });

@@ -154,7 +154,12 @@ export function createRouter(env: Env, config: Config, topology: Topology): Rout
 
   async function subscribe(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const query = parseQuery(url.search.slice(1));
+    let query: ReturnType<typeof parseQuery>;
+    try {
+      query = parseQuery(url.search.slice(1));
+    } catch {
+      return forward(shardName(0), request); // Not UTF-8: its 400.
+    }
     const matchers: Matcher[] = [];
     for (const [name, value] of query) {
       if (name === 'match' || name === 'match_exact') matchers.push({ type: 'exact', match: value });
