@@ -63,7 +63,9 @@ export class HubObject extends DurableObject<Env> {
     if (built.hub && built.heartbeat) this.#internal = new ShardFeed(built.hub, built.heartbeat * 1000);
     const name = ctx.id.name;
     // A shard or a room says which object it is on /metrics: a room is seen to run in its own object.
-    if (name !== undefined && name !== HUB_OBJECT) this.#handler = labelMetrics(this.#handler, name);
+    if (name !== undefined && (name !== HUB_OBJECT || shardedEnv(env))) {
+      this.#handler = labelMetrics(this.#handler, name, () => this.#internal?.feeds ?? 0);
+    }
     // Keys are imported (and checked) before the first request is let in, as the other runtimes do
     // before they listen; a bad key then answers every request with the reason.
     const ready = built.ready;
@@ -81,14 +83,29 @@ export class HubObject extends DurableObject<Env> {
   }
 }
 
-/** Appends `ssehub_object{name="…"} 1` to the object's `/metrics`. */
-function labelMetrics(handler: Handler, name: string): Handler {
+/**
+ * Appends `ssehub_object{name="…"} 1` and `ssehub_feeds` (relays following this object: the copies it
+ * writes of each update) to the object's `/metrics`.
+ */
+function labelMetrics(handler: Handler, name: string, feeds: () => number): Handler {
   const line = `# HELP ssehub_object The Durable Object that answered.\n# TYPE ssehub_object gauge\nssehub_object{name="${name}"} 1\n`;
   return async (request) => {
     const response = await handler(request);
     if (new URL(request.url).pathname !== '/metrics' || response.status !== 200) return response;
-    return new Response((await response.text()) + line, response);
+    const feedLine = `# HELP ssehub_feeds Relay feeds this object writes every update to.\n# TYPE ssehub_feeds gauge\nssehub_feeds ${feeds()}\n`;
+    return new Response((await response.text()) + line + feedLine, response);
   };
+}
+
+/** True when `env`'s settings run the hub past one object (read, not checked: the Worker reports errors). */
+function shardedEnv(env: Env): boolean {
+  const config = configOf(env);
+  if (typeof config === 'string') return false;
+  try {
+    return isSharded(topologyOf(config));
+  } catch {
+    return false;
+  }
 }
 
 interface Built {

@@ -7,10 +7,11 @@
  * own. The test fixture's `/__test/abort?object=NAME` resets one object, as an eviction would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishOk, q, subscribe, updateIdOf } from '../conformance/client.ts';
+import { metric, publishOk, q, subscribe, updateIdOf } from '../conformance/client.ts';
 import { fixtureEnv, type Target } from '../conformance/target.ts';
+import { bearer, detail, draft } from '../conformance/tokens.ts';
 import { persistDir } from '../helpers/runtimes.ts';
-import type { SseStream } from '../helpers/sse.ts';
+import { eventually, type SseStream } from '../helpers/sse.ts';
 import { bundleWorker, SHARDED_FIXTURE, startShardedWorkerd } from '../helpers/workerd-bundle.ts';
 
 const SHARDS = 4;
@@ -222,5 +223,85 @@ describe('workerd with 4 shards, one of which lost history', () => {
     const fine = await subscribe(hub.url, query, { 'last-event-id': now });
     expect(fine.headers.get('mercure-last-event-id')).toBe(now);
     fine.close();
+  });
+});
+
+describe('workerd with relays of two streams each', () => {
+  let hub: Target;
+  beforeAll(async () => {
+    hub = await start({ SSEHUB_RELAY_STREAMS: '2' });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('holds at most the bound per relay, answers 503 past every relay, and a shard writes each update once per relay', async () => {
+    const topic = topicIn(1, 'fan-out');
+    const as = async (sub: string) =>
+      bearer(await draft([detail(['subscribe'], [{ match: '*' }])], {}, { sub }));
+    const streams: SseStream[] = [];
+    for (const sub of ['ann', 'ben', 'cat', 'dan'])
+      streams.push(await subscribe(hub.url, `match=${q(topic)}`, await as(sub)));
+    expect(streams.map((s) => s.status)).toEqual([200, 200, 200, 200]);
+    const refused = await subscribe(hub.url, `match=${q(topic)}`, await as('eve'));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(metrics).toMatch(/^ssehub_feeds 2$/m);
+    expect(metrics).toMatch(/^ssehub_object_connections\{object="relay:0"\} 2$/m);
+    expect(metrics).toMatch(/^ssehub_object_connections\{object="relay:1"\} 2$/m);
+    const id = await publishOk(hub.url, { topic, data: 'to all four' });
+    for (const s of streams) await receives(s, [id], 'the update');
+    for (const s of streams) s.close();
+  });
+
+  it('announces subscriptions held by different relays to a watcher on any of them, and lists them all in the Subscription API', async () => {
+    // The streams of the test before take their relays' room until their closes are seen.
+    await eventually(async () => (await metric(hub.url, 'ssehub_connections')) === 0, 'the relays emptied');
+    const topic = topicIn(2, 'presence');
+    const grant = bearer(
+      await draft([
+        detail(
+          ['subscribe'],
+          [{ match: '/.well-known/mercure/subscriptions{/*}?', match_type: 'urlpattern' }],
+        ),
+      ]),
+    );
+    const watcher = await subscribe(
+      hub.url,
+      `match_urlpattern=${q('/.well-known/mercure/subscriptions{/*}?')}`,
+      grant,
+    );
+    expect(watcher.status).toBe(200);
+    const subjects = ['fay', 'gus', 'hal'];
+    const streams: SseStream[] = [];
+    for (const sub of subjects) {
+      const token = bearer(await draft([detail(['subscribe'], [{ match: '*' }])], {}, { sub }));
+      streams.push(await subscribe(hub.url, `match=${q(topic)}`, token));
+    }
+    const active = () =>
+      watcher.events
+        .filter((e) => e.event === 'mercure')
+        .map((e) => JSON.parse(e.data) as { match: string; active: boolean; subscriber: string })
+        .filter((e) => e.match === topic && e.active);
+    await watcher.waitFor(() => active().length === subjects.length, 'three subscriptions announced', 10_000);
+
+    const res = await fetch(`${hub.url}/.well-known/mercure/subscriptions/exact/${q(topic)}`, {
+      headers: grant,
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { subscriptions: Array<{ subscriber: string; active: boolean }> };
+    expect(body.subscriptions.map((s) => s.subscriber).sort()).toEqual(
+      active()
+        .map((e) => e.subscriber)
+        .sort(),
+    );
+    // Held in more than one relay: the relays' lists were added up.
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(metrics).toMatch(/^ssehub_object_connections\{object="relay:0"\} [1-9]/m);
+    expect(metrics).toMatch(/^ssehub_object_connections\{object="relay:1"\} [1-9]/m);
+    for (const s of streams) s.close();
+    watcher.close();
   });
 });
