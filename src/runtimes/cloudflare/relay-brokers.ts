@@ -11,6 +11,9 @@
  *   shard). Its event id is a composite cursor (`cursor.ts`): the relay's position in every shard
  *   after that update, then the update's id.
  *
+ * A plain id as a cursor (a publisher's answer) resumes after where the relay had read every shard
+ * when it sent that update, if it did lately; else it is located in the shards that store it.
+ *
  * Positions of the merged broker are the relay's own arrival order; a replay is read from the shards,
  * after the cursor's position in each and up to where the relay had read them when the replay began
  * (everything after that arrives live), shard after shard. Its updates all carry one position, which
@@ -42,6 +45,8 @@ export interface RelaySources {
   owner(topics: readonly string[]): number | undefined;
 }
 
+/** Update ids this relay remembers where it sent them (see {@link MergedBroker.history}). */
+const RECENT_IDS = 8192;
 /** How long a resumed subscription waits for the relay to read as far as its cursor says it had. */
 const CATCH_UP_MS = 2000;
 /** Updates asked of a shard per history request. */
@@ -176,6 +181,8 @@ export class MergedBroker extends RelayBroker {
   #arrivals = 0;
   #handles = 0;
   readonly #replays = new Map<number, Replay>();
+  /** The vector at which recent updates were sent, by id: the oldest go first. */
+  readonly #recent = new Map<string, Vector>();
 
   /** The relay's position in every shard (-1 where it has read nothing). */
   vector(): Vector {
@@ -188,7 +195,12 @@ export class MergedBroker extends RelayBroker {
   update(shard: number, update: ShardUpdate): void {
     if (this.sources.owner(update.topics) !== shard) return;
     this.#arrivals++;
-    this.emit(asUpdate(update, composeCursor(this.vector(), update.id), String(this.#arrivals)));
+    const vector = this.vector();
+    if (!this.#recent.has(update.id)) {
+      this.#recent.set(update.id, vector);
+      if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.keys().next().value!);
+    }
+    this.emit(asUpdate(update, composeCursor(vector, update.id), String(this.#arrivals)));
   }
 
   async history(cursor: string, limit = SHARD_PAGE): Promise<HistoryResult> {
@@ -201,6 +213,10 @@ export class MergedBroker extends RelayBroker {
       const parsed = parseCursor(cursor, shards);
       found = parsed !== undefined;
       from = parsed ?? nothing();
+    } else if (this.#recent.has(cursor)) {
+      // A plain id this relay sent lately (a publisher's answer, an id from a one-shard stream): after
+      // it is after where this relay had read every shard when it sent it, as its merged streams saw.
+      from = [...this.#recent.get(cursor)!];
     } else {
       // A plain id (a shard's own, or from before sharding): exact where it is stored, unknown elsewhere.
       from = await this.#locate(cursor);

@@ -145,6 +145,24 @@ describe('a relay over four shards', () => {
     expect(before).toHaveLength(2);
   });
 
+  it('resumes after a plain update id it sent lately (a publisher answer), as its merged streams saw it', async () => {
+    const { relay, publish, topicIn } = cluster();
+    const first = await subscribe(relay, 'match=*', MERGED_VIEW);
+    await publish([topicIn(0)], 'a');
+    const plain = await publish([topicIn(1), topicIn(2)], 'b');
+    await first.until(2);
+    first.close();
+    const missed = [];
+    for (let k = 0; k < 4; k++) missed.push(await publish([topicIn(k)], `m${k}`));
+    const resumed = await subscribe(relay, 'match=*', MERGED_VIEW, { 'last-event-id': plain });
+    expect(resumed.response.headers.get('mercure-last-event-id')).toBe(plain);
+    await resumed.until(4);
+    expect(new Set(resumed.events.map((e) => updateIdOf(e.id!)))).toEqual(new Set(missed));
+    // One it never sent is located where it is stored; elsewhere it names nothing: earliest.
+    const unknown = await subscribe(relay, 'match=*', MERGED_VIEW, { 'last-event-id': 'urn:never-sent' });
+    expect(unknown.response.headers.get('mercure-last-event-id')).toBe('earliest');
+  });
+
   it('leaves no gap and no duplicate between replay and live while every shard is published to', async () => {
     const { relay, publish, topicIn } = cluster(4, 1000);
     const start = await subscribe(relay, 'match=*', MERGED_VIEW);
