@@ -132,6 +132,34 @@ export async function waitForPort(m: Member, timeoutMs: number): Promise<void> {
   throw new Error(`port ${m.port} not open after ${timeoutMs} ms`);
 }
 
+/**
+ * Waits until a socket listens on `m`'s port, read from /proc/net/tcp{,6} (throws if `m` exits
+ * first). Unlike a probe connection, this cannot be held up by a full listen queue: under a storm
+ * of reconnecting clients, a probe's SYN is dropped and retried like theirs (1 s, 3 s, 7 s…).
+ */
+export async function waitForListen(m: Member, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  const port = `:${m.port.toString(16).toUpperCase().padStart(4, '0')}`;
+  while (performance.now() < deadline) {
+    exitedEarly(m);
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      let text = '';
+      try {
+        text = readFileSync(table, 'utf8');
+      } catch {
+        continue;
+      }
+      // `sl local_address rem_address st …`: state 0A is LISTEN.
+      for (const line of text.split('\n')) {
+        const [, local, , state] = line.trim().split(/\s+/);
+        if (state === '0A' && local?.endsWith(port)) return;
+      }
+    }
+    await sleep(10);
+  }
+  throw new Error(`nothing listens on port ${m.port} after ${timeoutMs} ms`);
+}
+
 /** Waits until `GET path` on `m` answers 200 (throws if it exits first). */
 export async function waitForReady(m: Member, path: string, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;

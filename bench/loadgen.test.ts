@@ -7,10 +7,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Ledger } from './ledger.ts';
 import { runLoad } from './loadgen.ts';
 import { makePayload } from './payload.ts';
 import { SERVERS, startServer } from './servers.ts';
-import { Ledger, openSubscribers } from './subscriber.ts';
+import { openSubscribers } from './subscriber.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SIZE = 64;

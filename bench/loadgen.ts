@@ -6,9 +6,11 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Ledger } from './ledger.ts';
 import { coreBusySeconds, mainThreadWaitSeconds, pinnedCore } from './proc.ts';
 import { Publisher } from './publisher.ts';
-import { Ledger, openSubscribers, type Subscriber, type Target } from './subscriber.ts';
+import { openSubscribers, type Subscriber, type Target } from './subscriber.ts';
+import { MERCURE, type Wire } from './wire.ts';
 
 export type { Target } from './subscriber.ts';
 
@@ -27,15 +29,12 @@ export interface ServerProbe {
   waitSeconds?(): number;
 }
 
-/** The hub's subscribe path for one topic. */
-export function subscribePath(topic: string): string {
-  return `/.well-known/mercure?match=${encodeURIComponent(topic)}`;
-}
-
 /** One publish-and-fan-out run. */
 export interface LoadOptions {
   /** Several targets (instances of one hub): subscribers and publishes alternate between them. */
   target: Target | readonly Target[];
+  /** The server's dialect (default: Mercure). */
+  wire?: Wire;
   topic: string;
   subscribers: number;
   /** Published events per second. */
@@ -50,6 +49,8 @@ export interface LoadOptions {
   /** Stop waiting for stragglers after this long without a single delivery. */
   drainStallMs?: number;
   probe?: ServerProbe;
+  /** Header lines (each ending in CRLF) sent by subscriber i and by the publisher: their tokens. */
+  headers?: { subscriber(i: number): string; publisher: string };
 }
 
 /** Everything measured in one run; rates are per second of the measurement window. */
@@ -114,10 +115,22 @@ export interface LoadResult {
  */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const { target, topic, rate, payloadBytes, warmupMs, durationMs } = opts;
+  const wire = opts.wire ?? MERCURE;
   const ledger = new Ledger(payloadBytes);
-  const subs = await openSubscribers(ledger, target, subscribePath(topic), opts.subscribers);
+  const { headers } = opts;
+  const subs = await openSubscribers(ledger, target, wire.subscribePath(topic), opts.subscribers, {
+    ...(headers ? { connect: (i) => ({ headers: headers.subscriber(i) }) } : {}),
+  });
   const count = Math.ceil((rate * (warmupMs + durationMs)) / 1000);
-  const publisher = new Publisher({ target, topic, rate, count, payloadBytes });
+  const publisher = new Publisher({
+    target,
+    topic,
+    rate,
+    count,
+    payloadBytes,
+    wire,
+    ...(headers ? { headers: headers.publisher } : {}),
+  });
   try {
     await publisher.open();
     ledger.publishTimes = publisher;
@@ -208,6 +221,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 /** Idle connections: what each costs the server in resident memory. */
 export interface IdleOptions {
   target: Target | readonly Target[];
+  wire?: Wire;
   topic: string;
   connections: number;
   payloadBytes: number;
@@ -234,8 +248,10 @@ export interface IdleResult {
  */
 export async function runIdle(opts: IdleOptions): Promise<IdleResult> {
   const { target, topic, payloadBytes, probe } = opts;
+  const wire = opts.wire ?? MERCURE;
   const warm = await runLoad({
     target,
+    wire,
     topic: `${topic}-warmup`,
     subscribers: Math.min(100, opts.connections),
     rate: 50,
@@ -251,14 +267,14 @@ export async function runIdle(opts: IdleOptions): Promise<IdleResult> {
   const ledger = new Ledger(payloadBytes);
   const opened = performance.now();
   const cpu0 = process.cpuUsage();
-  const subs = await openSubscribers(ledger, target, subscribePath(topic), opts.connections);
+  const subs = await openSubscribers(ledger, target, wire.subscribePath(topic), opts.connections);
   const openSeconds = (performance.now() - opened) / 1000;
   const cpu = process.cpuUsage(cpu0);
   try {
     await sleep(opts.settleMs);
     const rssAfterBytes = probe.rssBytes();
 
-    const publisher = new Publisher({ target, topic, rate: 1, count: 1, payloadBytes });
+    const publisher = new Publisher({ target, topic, rate: 1, count: 1, payloadBytes, wire });
     ledger.windowFrom = 0;
     ledger.windowTo = 1;
     await publisher.open(1);
@@ -280,7 +296,8 @@ export async function runIdle(opts: IdleOptions): Promise<IdleResult> {
   }
 }
 
-interface Snapshot {
+/** Readings of both sides at one moment; differences of two make a window's figures. */
+export interface Snapshot {
   at: number;
   delivered: number;
   cpu: NodeJS.CpuUsage;
@@ -296,7 +313,8 @@ interface Snapshot {
 /** Read once: run.ts pins this process before anything else happens. */
 const generatorCore = pinnedCore(process.pid);
 
-function snapshot(ledger: Ledger, probe: ServerProbe | undefined): Snapshot {
+/** Reads the ledger, the generator and the server (through `probe`) now. */
+export function snapshot(ledger: Ledger, probe: ServerProbe | undefined): Snapshot {
   const parts = probe?.cpuParts?.() ?? new Map<string, number>();
   return {
     at: performance.now(),
@@ -315,7 +333,7 @@ function snapshot(ledger: Ledger, probe: ServerProbe | undefined): Snapshot {
 }
 
 /** Waits until every live subscriber has every published window event, or progress stalls. */
-async function drain(
+export async function drain(
   ledger: Ledger,
   subs: readonly Subscriber[],
   published: number,
@@ -343,7 +361,8 @@ function countStatus(status: Uint8Array, from: number, to: number, value: number
   return n;
 }
 
-async function sleepUntil(t: number): Promise<void> {
+/** Sleeps until `performance.now()` reaches `t`. */
+export async function sleepUntil(t: number): Promise<void> {
   const wait = t - performance.now();
   if (wait > 0) await sleep(wait);
 }

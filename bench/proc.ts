@@ -219,3 +219,27 @@ export function mainThreadWaitSeconds(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** This process's open-file limit (soft), NaN when /proc does not say. */
+export function openFileLimit(): number {
+  const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/**
+ * Connection attempts the kernel dropped because a listen queue was full, so far, machine-wide
+ * (`TcpExt: ListenOverflows` in /proc/net/netstat; NaN when absent). Each one costs the client a
+ * SYN retransmission: 1 s, then 3 s, 7 s… (RFC 6298 initial RTO). Only loopback traffic of ours is
+ * expected during a storm; another process storming a listener of its own would count too.
+ */
+export function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith('TcpExt:'))?.split(' ');
+    const values = lines.filter((l) => l.startsWith('TcpExt:'))[1]?.split(' ');
+    const at = names?.indexOf('ListenOverflows') ?? -1;
+    return at > 0 && values ? Number(values[at]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}

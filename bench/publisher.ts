@@ -1,5 +1,6 @@
 /**
- * A paced publisher: POSTs `topic=…&data=…` form bodies over a small pool of keep-alive HTTP/1.1
+ * A paced publisher: POSTs events (a Mercure form of `topic` and `data`, or what the server's wire
+ * wants, wire.ts) over a small pool of keep-alive HTTP/1.1
  * connections (raw sockets, one request in flight per connection); with several targets (instances
  * of one hub), event i goes to target i mod n, over a pool per target. Event i is due at
  * `t0 + i / rate` on an absolute clock, so timer jitter never accumulates into drift; when the
@@ -9,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { ChunkedDecoder, HeadReader, isChunked } from './http1.ts';
 import { makePayload, nowMicros } from './payload.ts';
 import { type Target, targetList } from './subscriber.ts';
+import { MERCURE, type Wire } from './wire.ts';
 
 /** Node's http server closes keep-alive connections idle for 5 s; never reuse one near that. */
 const MAX_IDLE_MS = 4_000;
@@ -108,6 +110,10 @@ export interface PublishPlan {
   payloadBytes: number;
   /** Upper bound on concurrent requests (= connections), split evenly among targets; 16 unless set. */
   maxConnections?: number;
+  /** The server's dialect (default: Mercure). */
+  wire?: Wire;
+  /** Extra request header lines, each ending in CRLF (the publisher's token). */
+  headers?: string;
 }
 
 /**
@@ -121,7 +127,7 @@ export class Publisher {
   readonly sentMicros: Float64Array;
   /** answeredMicros[seq]: when the response was read (0 = not yet). */
   readonly answeredMicros: Float64Array;
-  /** status[seq]: 0 = not sent or not answered, 1 = answered 200, 2 = failed. */
+  /** status[seq]: 0 = not sent or not answered, 1 = accepted (200 on Mercure), 2 = failed. */
   readonly status: Uint8Array;
   ok = 0;
   failed = 0;
@@ -137,6 +143,7 @@ export class Publisher {
   private readonly prefixes: string[];
   private readonly perTarget: number;
   private readonly bodyPrefix: string;
+  private readonly wire: Wire;
 
   private readonly plan: PublishPlan;
 
@@ -149,11 +156,13 @@ export class Publisher {
     this.pools = this.targets.map(() => []);
     this.connecting = this.targets.map(() => 0);
     this.perTarget = Math.max(1, Math.floor((plan.maxConnections ?? 16) / this.targets.length));
-    this.bodyPrefix = `topic=${encodeURIComponent(plan.topic)}&data=`;
+    this.wire = plan.wire ?? MERCURE;
+    const request = this.wire.publish(plan.topic);
+    this.bodyPrefix = request.bodyPrefix;
     this.prefixes = this.targets.map(
       (t) =>
-        `POST /.well-known/mercure HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\n` +
-        'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ',
+        `POST ${request.path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\n${plan.headers ?? ''}` +
+        `Content-Type: ${request.contentType}\r\nContent-Length: `,
     );
   }
 
@@ -236,7 +245,7 @@ export class Publisher {
       const body = this.bodyPrefix + makePayload(seq, sentMicros, this.plan.payloadBytes);
       conn.send(`${this.prefixes[t]}${body.length}\r\n\r\n${body}`, (status) => {
         this.answeredMicros[seq] = nowMicros();
-        if (status === 200) {
+        if (this.wire.accepted(status)) {
           this.status[seq] = 1;
           this.ok++;
         } else {

@@ -4,22 +4,19 @@
  * sections; a section run replaces only its section. Each section names its own date and command.
  */
 import type { LoadResult } from './loadgen.ts';
-import {
-  loadRows,
-  notesFor,
-  type Results,
-  type Row,
-  type RunInfo,
-  serverList,
-  TITLES,
-  table,
-} from './report.ts';
+import { loadRows, notesFor, type Results, type RunInfo, serverList, TITLES } from './report.ts';
+import { type Row, table } from './report-table.ts';
+import type { ScenarioId } from './scenarios.ts';
 
 /** A section: what it shows and how to read it. */
 export interface SectionSpec {
   title: string;
   /** The servers `--<section>` runs, in column order; the first is the ratios' reference. */
   servers: readonly string[];
+  /** The scenarios `--<section>` runs (default: (i) only). */
+  scenarios?: readonly ScenarioId[];
+  /** Scenarios that run on some of the servers only: on these. */
+  scenarioServers?: Partial<Record<ScenarioId, readonly string[]>>;
   /** Where each process runs (replaces the main report's placement line). */
   placement: string;
   /** Paragraphs after the tables: what the columns are and what to keep in mind. */
@@ -31,6 +28,8 @@ export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
   runtimes: {
     title: 'Runtimes: Node, Bun, Deno and workerd',
     servers: ['hub', 'bun', 'deno', 'workerd', 'wrangler-dev'],
+    scenarios: ['i', 'v', 'vi', 'vii'],
+    scenarioServers: { v: ['hub', 'bun', 'deno'], vi: ['hub', 'bun', 'deno'], vii: ['hub', 'bun', 'deno'] },
     placement:
       'each server alone on core 1 (`taskset -c 1`) with every process it starts, the load generator on core 0.',
     reading: [
@@ -55,6 +54,10 @@ export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
         'apart. CPU is summed over all threads of all processes of a server. When a server is several busy ' +
         "processes, the run-queue wait is not reported (they wait for each other); 'other processes on the " +
         "server core' still measures outside load.",
+      'The crowd scenarios (v)–(vii) run on `hub`, `bun` and `deno`: one process each, started with the run’s ' +
+        '`SSEHUB_JWT_KEY` like the Node entry, the same hub code verifying every token. The Workers entries are ' +
+        'left out: their settings are bindings, a restart of a Durable Object is the platform’s to make, and on ' +
+        'Cloudflare the edge, not the object, holds the connections.',
     ],
   },
   'scale-out': {
@@ -168,9 +171,10 @@ export function renderSection(id: string, info: RunInfo, results: Results): stri
     const meta = TITLES[scenario];
     out.push(`### ${meta.title}`, '', meta.describe(info.config), '');
     const rows = scenario === 'i' || scenario === 'ii' ? sectionRows() : meta.rows();
-    out.push(...table(rows, byServer, info.reference));
+    out.push(...table(rows, byServer, info.references));
     const notes = notesFor(byServer);
     if (notes.length > 0) out.push('', ...notes);
+    for (const paragraph of meta.reading ?? []) out.push('', paragraph);
     out.push('');
   }
   for (const paragraph of spec.reading) out.push(paragraph, '');

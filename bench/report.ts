@@ -1,10 +1,13 @@
-/** Renders RESULTS.md: one table per scenario, servers side by side, ratios against the reference. */
+/** Renders RESULTS.md: one table per scenario, servers side by side, ratios against the references. */
 import type { LoadResult } from './loadgen.ts';
+import { CROWD_TITLES, crowdNotes } from './report-crowds.ts';
+import { clamped, fixed, int, type Row, table } from './report-table.ts';
 import {
   type BenchConfig,
   bottleneck,
   CONTENDED_PERCENT,
   GENERATOR_BUSY_PERCENT,
+  SCENARIOS,
   type ScenarioId,
   type ScenarioResult,
   SERVER_BUSY_PERCENT,
@@ -17,28 +20,25 @@ export interface RunInfo {
   node: string;
   nofile: string;
   nice: number;
-  servers: { name: string; command: string; version?: string; skipped?: string }[];
+  servers: {
+    name: string;
+    command: string;
+    version?: string;
+    skipped?: string;
+    /** Files it writes before it starts (its configuration), by name. */
+    files?: Record<string, string>;
+  }[];
   config: BenchConfig;
   backgroundLoad: string;
-  /** The column ratios are computed against (default: `baseline` if present, else the last). */
-  reference?: string;
+  /**
+   * The columns ratios are computed against, in order (every other server gets a ratio against
+   * each): default `baseline` and `nchan`, in a section its first server.
+   */
+  references: readonly string[];
 }
 
 /** Results by scenario, then by server name (in column order). */
 export type Results = Map<ScenarioId, Map<string, ScenarioResult | Error>>;
-
-type Better = 'higher' | 'lower' | 'none';
-
-/** One table row: a label and how to read it from a result. */
-export interface Row {
-  label: string;
-  better: Better;
-  cell: (r: ScenarioResult) => number | string | undefined;
-  format?: (n: number) => string;
-}
-
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const fixed = (digits: number) => (n: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
 /** Rows shared by the two publish-and-fan-out scenarios. */
 export function loadRows(): Row[] {
@@ -216,10 +216,10 @@ function rampRows(): Row[] {
   ];
 }
 
-/** Title, rows and description of each scenario. */
+/** Title, rows and description of each scenario, and paragraphs on how to read its table. */
 export const TITLES: Record<
   ScenarioId,
-  { title: string; rows: () => Row[]; describe: (c: BenchConfig) => string }
+  { title: string; rows: () => Row[]; describe: (c: BenchConfig) => string; reading?: readonly string[] }
 > = {
   i: {
     title: '(i) Saturation',
@@ -255,6 +255,7 @@ export const TITLES: Record<
       `${Math.round((c.ramp.precision - 1) * 100)} %. Sustained = every subscriber got every event, delivered ≥ 99 % ` +
       'of offered, p99 < 1 s, no publish failed, no connection closed, no duplicate or out-of-order event.',
   },
+  ...CROWD_TITLES,
 };
 
 /** The whole RESULTS.md. */
@@ -273,6 +274,7 @@ export function renderReport(info: RunInfo, results: Results): string {
   out.push('- **Servers:**');
   out.push(...serverList(info));
   out.push('');
+  out.push(...serverFiles(info));
   out.push(
     'Server CPU is utime + stime from `/proc/<pid>/stat` over the measurement window, divided by the events ' +
       'delivered in it, so it does not depend on how fast the generator is. "Other processes on the server / ' +
@@ -285,16 +287,41 @@ export function renderReport(info: RunInfo, results: Results): string {
     '',
   );
 
+  const missing = SCENARIOS.filter((id) => !results.has(id));
+  if (missing.length > 0) {
+    out.push(
+      `Not in this run: ${missing.map((id) => TITLES[id].title.split(' ')[0]).join(', ')}; their last results are ` +
+        'in the history of this file (`git log -p bench/RESULTS.md`).',
+      '',
+    );
+  }
+
   for (const [id, byServer] of results) {
     const meta = TITLES[id];
     out.push(`## ${meta.title}`, '', meta.describe(info.config), '');
-    out.push(...table(meta.rows(), byServer, info.reference));
+    out.push(...table(meta.rows(), byServer, info.references));
     if (id === 'iv') out.push('', ...rampLog(byServer));
     const notes = notesFor(byServer);
     if (notes.length > 0) out.push('', ...notes);
+    for (const paragraph of meta.reading ?? []) out.push('', paragraph);
     out.push('');
   }
   return out.join('\n');
+}
+
+/** The configuration files servers write before they start (Nchan's nginx.conf), as code blocks. */
+export function serverFiles(info: RunInfo): string[] {
+  const out: string[] = [];
+  for (const s of info.servers) {
+    for (const [file, text] of Object.entries(s.files ?? {})) {
+      out.push(
+        `\`${s.name}\` writes \`${file}\` into its temporary directory (placeholders in angle brackets):`,
+        '',
+      );
+      out.push('```nginx', text.trimEnd(), '```', '');
+    }
+  }
+  return out;
 }
 
 /** The "Servers:" list: name, version when known, command, and why it was skipped. */
@@ -304,72 +331,6 @@ export function serverList(info: RunInfo): string[] {
       `  - \`${s.name}\`${s.version ? ` (${s.version})` : ''}: ${s.command}` +
       `${s.skipped ? ` — **skipped: ${s.skipped}**` : ''}`,
   );
-}
-
-/**
- * A Markdown table, one column per server plus one ratio column per server against `reference`
- * (default: `baseline` if present, else the last column).
- */
-export function table(
-  rows: Row[],
-  byServer: Map<string, ScenarioResult | Error>,
-  reference?: string,
-): string[] {
-  const names = [...byServer.keys()];
-  const ref =
-    reference && names.includes(reference)
-      ? reference
-      : names.includes('baseline')
-        ? 'baseline'
-        : names[names.length - 1]!;
-  const others = names.filter((n) => n !== ref);
-  const header = ['metric', ...names.map((n) => `\`${n}\``), ...others.map((n) => `${n} ÷ ${ref}`)];
-  const body: string[][] = [];
-  for (const row of rows) {
-    const raw = names.map((n) => {
-      const r = byServer.get(n);
-      return r === undefined || r instanceof Error ? undefined : row.cell(r);
-    });
-    const cells = raw.map((v, i) => {
-      if (v !== undefined) return show(v, row);
-      return byServer.get(names[i]!) instanceof Error ? 'error' : '–';
-    });
-    const refValue = raw[names.indexOf(ref)];
-    const ratios = others.map((n) => {
-      const v = raw[names.indexOf(n)];
-      if (row.better === 'none' || typeof v !== 'number' || typeof refValue !== 'number' || refValue === 0)
-        return '';
-      const ratio = v / refValue;
-      if (!Number.isFinite(ratio)) return '';
-      const good = row.better === 'higher' ? ratio >= 1 : ratio <= 1;
-      const factor = ratio >= 1 ? ratio : 1 / ratio;
-      if (!Number.isFinite(factor)) return `${ratio.toFixed(2)}×`;
-      return `${ratio.toFixed(2)}× (${factor.toFixed(1)}× ${good ? 'better' : 'worse'})`;
-    });
-    body.push([row.label, ...cells, ...ratios]);
-  }
-  return alignTable(header, body);
-}
-
-/**
- * Pads every column to its widest cell (the first left-aligned, the others right-aligned), so that
- * the report reads as well in a terminal as rendered.
- */
-export function alignTable(header: string[], body: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(3, h.length, ...body.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    `| ${widths.map((w, i) => (i === 0 ? (cells[i] ?? '').padEnd(w) : (cells[i] ?? '').padStart(w))).join(' | ')} |`;
-  const rule = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`;
-  return [line(header), rule, ...body.map(line)];
-}
-
-/** Core shares computed as differences of two counters can dip a little below 0; that is 0. */
-function clamped(n: number): string {
-  return fixed(0)(Math.max(0, n));
-}
-
-function show(v: number | string, row: Row): string {
-  return typeof v === 'number' ? (row.format ?? String)(v) : v;
 }
 
 function rampLog(byServer: Map<string, ScenarioResult | Error>): string[] {
@@ -404,6 +365,7 @@ export function notesFor(byServer: Map<string, ScenarioResult | Error>): string[
     const loads = r.kind === 'load' ? [r.load] : r.kind === 'ramp' ? r.ramp.steps.map((s) => s.load) : [];
     const errors = new Set(loads.flatMap((l) => l.errors));
     for (const e of [...errors].slice(0, 5)) notes.push(`- \`${name}\`: ${e}`);
+    notes.push(...crowdNotes(name, r));
     if (r.kind !== 'load') continue;
     if (bottleneck(r.load).startsWith('generator')) {
       notes.push(

@@ -3,9 +3,10 @@
  * core 0, and writes bench/RESULTS.md.
  *
  * @example
- * npm run bench                                # everything, both servers (~7 min)
+ * npm run bench                                # everything: hub, nchan, baseline
  * npm run bench -- --quick                     # smoke run, writes bench/RESULTS.quick.md
  * npm run bench -- --servers=baseline --only=i,ii --duration=10
+ * npm run bench -- --only=v,vi,vii --servers=hub,nchan   # the crowd scenarios
  * npm run bench -- --runtimes                  # (i) on Node, Bun, Deno, workerd → its section
  * npm run bench -- --scale-out                 # (i) on 1 memory vs 1 and 2 Redis instances → its section
  * npm run bench -- --workers                   # (i) on workerd: 1 hub object vs 4 shards vs 4 shards + 2 relays
@@ -17,12 +18,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machineBusySeconds } from './proc.ts';
+import { machineBusySeconds, openFileLimit } from './proc.ts';
 import { type Results, type RunInfo, renderReport } from './report.ts';
 import { mergeReport, renderSection, SECTIONS } from './report-sections.ts';
-import { defaultConfig, runScenario, type ScenarioId } from './scenarios.ts';
+import { defaultConfig, runScenario, SCENARIOS, type ScenarioId, WITH_TOKENS } from './scenarios.ts';
 import {
   describeCommand,
+  describeFiles,
   launchScript,
   type RunningServer,
   SERVERS,
@@ -31,30 +33,35 @@ import {
   unavailableReason,
   versionOf,
 } from './servers.ts';
+import { freshKey } from './tokens.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SCENARIOS: readonly ScenarioId[] = ['i', 'ii', 'iii', 'iv'];
 const GENERATOR_CORE = 0;
 const SERVER_CORE = 1;
 
 const USAGE = `Usage: npm run bench -- [options]
   --quick                 short smoke run (fewer subscribers, seconds not tens of seconds)
-  --servers=hub,baseline  servers to run, in column order (a name twice runs it twice); known:
+  --servers=hub,nchan,baseline  servers to run, in column order (a name twice runs it twice); known:
                           ${SERVERS.map((s) => s.name).join(', ')}
-  --only=i,ii,iii,iv      scenarios to run
-  --runtimes              the runtimes section: --servers=${SECTIONS.runtimes!.servers.join(',')} --only=i
+  --only=i,ii,…,vii       scenarios to run (default: all)
+  --runtimes              the runtimes section: --servers=${SECTIONS.runtimes!.servers.join(',')}
+                          --only=${SECTIONS.runtimes!.scenarios!.join(',')} ((v)–(vii) on hub, bun, deno only)
   --scale-out             the Redis section: --servers=${SECTIONS['scale-out']!.servers.join(',')} --only=i
   --workers               the Workers section: --servers=${SECTIONS.workers!.servers.join(',')} --only=i
                           (a section run replaces only its section of the report; the default run
                           rewrites the rest and keeps the sections; --servers/--only still apply)
-  --ref=NAME              column the ratios are computed against (default: baseline, in a section
-                          its first server)
+  --ref=NAME[,NAME]       columns the ratios are computed against (default: baseline,nchan; in a
+                          section its first server, and nchan if run)
   --out=FILE              report path (default bench/RESULTS.md, bench/RESULTS.quick.md with --quick)
   --subscribers=N         subscribers in (i) and (ii)
   --duration=S --warmup=S measured / warm-up seconds in (i) and (ii)
   --sat-rate=N --lat-rate=N  publish rates of (i) and (ii), events/s
   --idle=N                idle subscribers in (iii)
   --ramp-subscribers=N --ramp-start=N --step=S --max-steps=N   (iv)
+  --storm=N               subscribers opening at once in (v)
+  --reconnect=N --reconnect-rate=N   subscribers and publish rate (events/s) of (vi)
+  --crowd=N               idle subscribers asked for in (vii) (held: as many as the open-file limit allows)
+  --heartbeat-window=S    seconds without publishing in (vii) (default 45: three 15 s heartbeats)
   --payload=BYTES         event data size (default 512)
   --quiet-wait=S          wait up to S seconds for other load on the machine to fade (default 60)
   --nice=N                run harness and servers at this niceness, in their own autogroup
@@ -80,6 +87,11 @@ const OPTIONS = {
   'ramp-start': { type: 'string' },
   step: { type: 'string' },
   'max-steps': { type: 'string' },
+  storm: { type: 'string' },
+  reconnect: { type: 'string' },
+  'reconnect-rate': { type: 'string' },
+  crowd: { type: 'string' },
+  'heartbeat-window': { type: 'string' },
   payload: { type: 'string' },
   'quiet-wait': { type: 'string', default: '60' },
   nice: { type: 'string', default: '0' },
@@ -136,6 +148,21 @@ async function main(values: Values, nice: number): Promise<void> {
   num('max-steps', values['max-steps'], (n) => {
     config.ramp.maxSteps = n;
   });
+  num('storm', values.storm, (n) => {
+    config.connectStorm.subscribers = n;
+  });
+  num('reconnect', values.reconnect, (n) => {
+    config.reconnectStorm.subscribers = n;
+  });
+  num('reconnect-rate', values['reconnect-rate'], (n) => {
+    config.reconnectStorm.rate = n;
+  });
+  num('crowd', values.crowd, (n) => {
+    config.idleCrowd.connections = n;
+  });
+  num('heartbeat-window', values['heartbeat-window'], (n) => {
+    config.idleCrowd.heartbeatWindowMs = n * 1000;
+  });
   num('payload', values.payload, (n) => {
     config.payloadBytes = n;
   });
@@ -144,22 +171,37 @@ async function main(values: Values, nice: number): Promise<void> {
   if (chosen.length > 1) throw new Error(`--${chosen.join(', --')} are separate runs`);
   const section = chosen[0];
   const preset = section ? SECTIONS[section] : undefined;
-  const only = (values.only ?? (preset ? 'i' : SCENARIOS.join(','))).split(',').map((s) => s.trim());
+  const only = (values.only ?? (preset?.scenarios ?? (preset ? ['i'] : SCENARIOS)).join(','))
+    .split(',')
+    .map((s) => s.trim());
   const unknown = only.filter((s) => !SCENARIOS.includes(s as ScenarioId));
   if (unknown.length > 0)
     throw new Error(`unknown scenario(s) ${unknown.join(', ')}; pick from ${SCENARIOS.join(',')}`);
   const scenarios = SCENARIOS.filter((s) => only.includes(s));
-  const servers = pickServers(values.servers ?? preset?.servers.join(',') ?? 'hub,baseline');
-  const reference = values.ref ?? (preset ? servers[0]?.name : undefined);
-  if (reference !== undefined && !servers.some((s) => s.name === reference))
-    throw new Error(`--ref=${reference} is not one of the servers run`);
+  const servers = pickServers(values.servers ?? preset?.servers.join(',') ?? 'hub,nchan,baseline');
+  const references = values.ref?.split(',').map((r) => r.trim()) ?? [
+    ...(preset ? [servers[0]!.name] : ['baseline']),
+    'nchan',
+  ];
+  for (const ref of values.ref ? references : [])
+    if (!servers.some((s) => s.name === ref)) throw new Error(`--ref=${ref} is not one of the servers run`);
   const out = values.out ?? join('bench', values.quick ? 'RESULTS.quick.md' : 'RESULTS.md');
 
+  // (vii) holds as many as the limit allows and says so; the others need all they ask for.
   const nofile = openFileLimit();
-  const fdsNeeded = (scenarios.includes('iii') ? config.idle.connections : 0) + 500;
-  if (Number.isFinite(nofile) && nofile < fdsNeeded) {
-    throw new Error(`open-file limit ${nofile} is below the ${fdsNeeded} needed; lower --idle`);
+  const needs: [ScenarioId, number, string][] = [
+    ['iii', config.idle.connections, '--idle'],
+    ['v', config.connectStorm.subscribers, '--storm'],
+    ['vi', config.reconnectStorm.subscribers, '--reconnect'],
+  ];
+  for (const [id, connections, flag] of needs) {
+    if (scenarios.includes(id) && Number.isFinite(nofile) && nofile < connections + 500)
+      throw new Error(
+        `open-file limit ${nofile} is below the ${connections + 500} (${id}) needs; lower ${flag}`,
+      );
   }
+  const key = freshKey();
+  const keyed = scenarios.some((id) => WITH_TOKENS.has(id));
 
   const backgroundLoad = await waitForQuiet(Number(values['quiet-wait']));
   const info: RunInfo = {
@@ -172,16 +214,18 @@ async function main(values: Values, nice: number): Promise<void> {
     servers: servers.map(({ spec, name }) => {
       const skipped = unavailableReason(spec, ROOT);
       const version = skipped ? undefined : versionOf(spec, ROOT);
+      const files = describeFiles(spec);
       return {
         name,
-        command: describeCommand(spec),
+        command: describeCommand(spec, keyed),
         ...(version ? { version } : {}),
         ...(skipped ? { skipped } : {}),
+        ...(Object.keys(files).length > 0 ? { files } : {}),
       };
     }),
     config,
     backgroundLoad,
-    ...(reference ? { reference } : {}),
+    references,
   };
   for (const s of info.servers) if (s.skipped) console.warn(`skipping ${s.name}: ${s.skipped}`);
 
@@ -189,21 +233,23 @@ async function main(values: Values, nice: number): Promise<void> {
   for (const id of scenarios) {
     const byServer = new Map<string, Awaited<ReturnType<typeof runScenario>> | Error>();
     results.set(id, byServer);
+    const only = preset?.scenarioServers?.[id];
     for (const { spec, name } of servers) {
       if (unavailableReason(spec, ROOT)) continue;
+      if (only && !only.includes(spec.name)) continue;
       console.log(`[${id}] ${name}`);
       try {
+        const verifiesTokens = WITH_TOKENS.has(id) && Boolean(spec.jwtKey);
         const server = await startServer(spec, {
           root: ROOT,
           core: SERVER_CORE,
           logFile: join(ROOT, 'bench', 'logs', `${name.replace(/\W/g, '_')}-${id}.log`),
+          ...(verifiesTokens ? { env: { SSEHUB_JWT_KEY: key } } : {}),
         });
         current = server;
         try {
-          byServer.set(
-            name,
-            await runScenario(id, config, server.targets, server.probe, (l) => console.log(`  ${l}`)),
-          );
+          const target = { ...server, restart: () => server.restart(), key, verifiesTokens };
+          byServer.set(name, await runScenario(id, config, target, (l) => console.log(`  ${l}`)));
         } finally {
           current = undefined;
           await server.stop();
@@ -262,11 +308,6 @@ async function waitForQuiet(maxSeconds: number): Promise<string> {
     }
     console.warn(`other processes keep ${text} busy; waiting for them`);
   }
-}
-
-function openFileLimit(): number {
-  const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
 }
 
 function describeMachine(): string {

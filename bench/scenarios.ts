@@ -1,8 +1,12 @@
 /**
- * The four scenarios and their settings. Each takes a running server and returns what the report
- * needs; starting and stopping servers is `run.ts`'s business.
+ * The scenarios and their settings. Each takes a running server and returns what the report needs;
+ * starting and stopping servers is `run.ts`'s business. (i)–(iv) load one topic with anonymous
+ * subscribers; (v)–(vii) are crowds whose requests carry tokens (connect-storm.ts,
+ * reconnect-storm.ts, idle-crowd.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ConnectStormResult, runConnectStorm } from './connect-storm.ts';
+import { type IdleCrowdResult, runIdleCrowd } from './idle-crowd.ts';
 import {
   type IdleResult,
   type LoadResult,
@@ -11,8 +15,17 @@ import {
   type ServerProbe,
   type Target,
 } from './loadgen.ts';
+import { type ReconnectStormResult, runReconnectStorm } from './reconnect-storm.ts';
+import type { Restart } from './servers.ts';
+import type { Wire } from './wire.ts';
 
-export type ScenarioId = 'i' | 'ii' | 'iii' | 'iv';
+export type ScenarioId = 'i' | 'ii' | 'iii' | 'iv' | 'v' | 'vi' | 'vii';
+
+/** Every scenario, in the report's order. */
+export const SCENARIOS: readonly ScenarioId[] = ['i', 'ii', 'iii', 'iv', 'v', 'vi', 'vii'];
+
+/** Scenarios whose requests carry tokens: a `jwtKey` server is started with the run's key. */
+export const WITH_TOKENS: ReadonlySet<ScenarioId> = new Set(['v', 'vi', 'vii']);
 
 /** Every knob; `defaultConfig(quick)` fills them and CLI flags override single ones. */
 export interface BenchConfig {
@@ -31,6 +44,23 @@ export interface BenchConfig {
     precision: number;
     maxSteps: number;
   };
+  /** (v) Subscribers opening at once; how long one may wait for its response head. */
+  connectStorm: { subscribers: number; timeoutMs: number };
+  /**
+   * (vi) Subscribers, publish rate, publishing before the restart and after all are back, the
+   * reconnection delay when the server sends no `retry` (the hub's default), and how long to wait
+   * for all to come back.
+   */
+  reconnectStorm: {
+    subscribers: number;
+    rate: number;
+    beforeMs: number;
+    afterMs: number;
+    retryMs: number;
+    timeoutMs: number;
+  };
+  /** (vii) Idle subscribers asked for, at most per source address, the heartbeat window. */
+  idleCrowd: { connections: number; perSource: number; heartbeatWindowMs: number; settleMs: number };
 }
 
 export interface LoadSettings {
@@ -70,6 +100,21 @@ export function defaultConfig(quick: boolean): BenchConfig {
           precision: 1.1,
           maxSteps: 16,
         },
+    connectStorm: quick
+      ? { subscribers: 1_000, timeoutMs: 60_000 }
+      : { subscribers: 10_000, timeoutMs: 60_000 },
+    reconnectStorm: {
+      subscribers: quick ? 1_000 : 10_000,
+      rate: quick ? 5 : 2,
+      beforeMs: quick ? 2_000 : 5_000,
+      afterMs: quick ? 2_000 : 5_000,
+      retryMs: 2_000,
+      timeoutMs: 60_000,
+    },
+    // Three heartbeats at the hub's default 15 s (one in a quick run).
+    idleCrowd: quick
+      ? { connections: 2_000, perSource: 1_000, heartbeatWindowMs: 16_000, settleMs: 1_000 }
+      : { connections: 100_000, perSource: 10_000, heartbeatWindowMs: 45_000, settleMs: 3_000 },
   };
 }
 
@@ -77,7 +122,22 @@ export function defaultConfig(quick: boolean): BenchConfig {
 export type ScenarioResult =
   | { kind: 'load'; load: LoadResult }
   | { kind: 'idle'; idle: IdleResult }
-  | { kind: 'ramp'; ramp: RampResult };
+  | { kind: 'ramp'; ramp: RampResult }
+  | { kind: 'connect-storm'; storm: ConnectStormResult }
+  | { kind: 'reconnect-storm'; storm: ReconnectStormResult }
+  | { kind: 'idle-crowd'; crowd: IdleCrowdResult };
+
+/** What a scenario needs of a running server. */
+export interface ScenarioServer {
+  targets: readonly Target[];
+  wire: Wire;
+  probe: ServerProbe;
+  restart(): Promise<Restart>;
+  /** The run's secret, which tokens are signed with. */
+  key: string;
+  /** Whether the server was started with the key (it verifies the tokens). */
+  verifiesTokens: boolean;
+}
 
 export interface RampStep {
   rate: number;
@@ -116,21 +176,22 @@ export function bottleneck(r: LoadResult): string {
 export async function runScenario(
   id: ScenarioId,
   config: BenchConfig,
-  target: Target | readonly Target[],
-  probe: ServerProbe,
+  server: ScenarioServer,
   log: (line: string) => void,
 ): Promise<ScenarioResult> {
   const { topic, payloadBytes } = config;
+  const { targets: target, wire, probe } = server;
+  const crowd = { ...server, target: server.targets[0]! };
   switch (id) {
     case 'i':
     case 'ii': {
       const s = id === 'i' ? config.saturation : config.latency;
-      const load = await runLoad({ target, topic, payloadBytes, probe, ...s });
+      const load = await runLoad({ target, wire, topic, payloadBytes, probe, ...s });
       log(summarize(load));
       return { kind: 'load', load };
     }
     case 'iii': {
-      const idle = await runIdle({ target, topic, payloadBytes, probe, ...config.idle });
+      const idle = await runIdle({ target, wire, topic, payloadBytes, probe, ...config.idle });
       log(
         `${idle.connections} idle: ${(idle.rssPerConnectionBytes / 1024).toFixed(1)} KiB/conn, ` +
           `${idle.reachable} reachable, ${idle.serverClosed} closed by server`,
@@ -138,7 +199,35 @@ export async function runScenario(
       return { kind: 'idle', idle };
     }
     case 'iv':
-      return { kind: 'ramp', ramp: await ramp(config, target, probe, log) };
+      return { kind: 'ramp', ramp: await ramp(config, target, wire, probe, log) };
+    case 'v': {
+      const storm = await runConnectStorm(crowd, { topic, payloadBytes, ...config.connectStorm });
+      log(
+        `${storm.opened}/${storm.subscribers} open in ${storm.allOpenSeconds.toFixed(2)} s, ` +
+          `${storm.serverCpuMicrosPerConnection.toFixed(0)} µs CPU/conn, ${storm.listenOverflows} listen overflows, ` +
+          `${storm.reached} reached${storm.firstFailure ? `; ${storm.failed} failed: ${storm.firstFailure}` : ''}`,
+      );
+      return { kind: 'connect-storm', storm };
+    }
+    case 'vi': {
+      const storm = await runReconnectStorm(crowd, { topic, payloadBytes, ...config.reconnectStorm });
+      log(
+        `all back ${storm.allLiveSeconds.toFixed(2)} s after the restart (${storm.allLiveAfterListeningSeconds.toFixed(2)} s ` +
+          `after listening), ${storm.live}/${storm.subscribers} live, ${storm.published} published, lost ${storm.lost}, ` +
+          `dup ${storm.duplicates}, out of order ${storm.outOfOrder}, ${storm.failedAttempts} failed attempts` +
+          `${storm.firstFailure ? ` (${storm.firstFailure})` : ''}`,
+      );
+      return { kind: 'reconnect-storm', storm };
+    }
+    case 'vii': {
+      const c = await runIdleCrowd(crowd, { topic, payloadBytes, ...config.idleCrowd });
+      log(
+        `${c.connections}/${c.asked} idle from ${c.sources} address(es): ${(c.rssPerConnectionBytes / 1024).toFixed(1)} KiB/conn, ` +
+          `heartbeat CPU ${c.heartbeatCpuPercent.toFixed(2)} %, ${c.heartbeatsPerConnection.toFixed(1)} beats/conn, ` +
+          `one event to all in ${c.fanoutAllMs.toFixed(0)} ms, ${c.reached} reached`,
+      );
+      return { kind: 'idle-crowd', crowd: c };
+    }
   }
 }
 
@@ -165,6 +254,7 @@ export function sustainFailures(r: LoadResult, subscribers: number): string[] {
 async function ramp(
   config: BenchConfig,
   target: Target | readonly Target[],
+  wire: Wire,
   probe: ServerProbe,
   log: (line: string) => void,
 ): Promise<RampResult> {
@@ -177,6 +267,7 @@ async function ramp(
   const step = async (rate: number): Promise<boolean> => {
     const load = await runLoad({
       target,
+      wire,
       topic: config.topic,
       payloadBytes: config.payloadBytes,
       probe,

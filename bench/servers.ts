@@ -7,21 +7,43 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, launch, type Member, onPath, tail, waitForPort, waitForReady } from './launch.ts';
+import {
+  freePort,
+  launch,
+  type Member,
+  onPath,
+  tail,
+  waitForListen,
+  waitForPort,
+  waitForReady,
+} from './launch.ts';
 import type { ServerProbe, Target } from './loadgen.ts';
+import { NCHAN_MODULE, NGINX, nchanConfig } from './nchan.ts';
 import {
   commandLine,
   mainThreadWaitSeconds,
+  openFileLimit,
   pinnedCore,
   processInfo,
   processTree,
   rssBytes,
   TreeCpu,
 } from './proc.ts';
+import { MERCURE, NCHAN, type Wire } from './wire.ts';
 
 export { launchScript } from './launch.ts';
 
@@ -45,12 +67,26 @@ export interface ServerSpec {
   redis?: boolean;
   /** Put a fresh temporary directory in `BENCH_TMP`; it is removed when the server stops. */
   tempDir?: boolean;
+  /**
+   * Files written into the temporary directory (`tempDir`) before the server starts, by name: a
+   * configuration that needs the port. Called with placeholders (`<port>`, `<temp dir>`) for the
+   * report. One instance only.
+   */
+  files?: (o: { port: number | string; dir: string; connections: number }) => Record<string, string>;
+  /** How subscribers and the publisher speak to it (default: Mercure). */
+  wire?: Wire;
+  /**
+   * It reads `SSEHUB_JWT_KEY`: in the scenarios whose requests carry tokens it is started with the
+   * run's key and verifies every token. Servers without it ignore the tokens.
+   */
+  jwtKey?: boolean;
   /** Once the port is open, GET this path until it answers 200: a launcher may listen early. */
   ready?: string;
   /**
    * Whose main thread's run-queue wait is reported: the started process (default), the first
-   * process of its tree with this `comm` (a launcher's worker), or none (`false`) when several busy
-   * processes share the core — they wait for each other, which says nothing about other load.
+   * process of its tree with this `comm` or whose command line starts with it (a launcher's worker,
+   * `nginx: worker process`), or none (`false`) when several busy processes share the core — they
+   * wait for each other, which says nothing about other load.
    */
   waitFor?: string | false;
   /** Names a process of the tree in the CPU breakdown (default: its `comm`). */
@@ -63,8 +99,8 @@ const NODE_VERSION = 'echo "Node $(node --version)"';
 const REDIS_VERSION = `echo "Node $(node --version), Redis $(redis-server --version | sed -E 's/.* v=([^ ]+).*/\\1/')"`;
 const WORKERD_VERSION = `echo "$(node_modules/.bin/workerd --version), miniflare $(node -p "require('./node_modules/miniflare/package.json').version")"`;
 const HUB = ['node', '--import', 'tsx', 'src/runtimes/cli.ts', '--allow-anonymous-publish'];
+const NCHAN_VERSION = `echo "nginx $(${NGINX} -v 2>&1 | cut -d/ -f2), Nchan $(dpkg-query -W libnginx-mod-nchan | cut -f2)"`;
 
-/** Every known server; `--servers=a,b` picks from these by name. */
 /**
  * The arguments of an npm start script (`package.json`), without its program and its `--dev`: the
  * bench starts each runtime the way users do, and the two cannot drift apart.
@@ -78,6 +114,7 @@ function startScriptArgs(script: string): string[] {
   return args.slice(0, -1);
 }
 
+/** Every known server; `--servers=a,b` picks from these by name. */
 export const SERVERS: readonly ServerSpec[] = [
   {
     // The default: history in SQLite (a file in a fresh directory).
@@ -95,7 +132,27 @@ export const SERVERS: readonly ServerSpec[] = [
     env: { SSEHUB_HISTORY_FILE: ':memory:' },
     requires: ['src/runtimes/cli.ts'],
     ready: '/healthz',
+    jwtKey: true,
     version: NODE_VERSION,
+  },
+  {
+    // The reference (nchan.ts): nginx + Nchan from Debian, a private instance with one worker. The
+    // master stays idle and is counted anyway; the worker's run-queue wait is the one reported.
+    name: 'nchan',
+    command: [
+      'bash',
+      '-c',
+      `exec ${NGINX} -p "$BENCH_TMP" -c "$BENCH_TMP/nginx.conf" -e "$BENCH_TMP/error.log" ` +
+        `-g 'daemon off; master_process on;'`,
+    ],
+    tempDir: true,
+    files: (o) => ({ 'nginx.conf': nchanConfig(o) }),
+    requires: [NGINX, NCHAN_MODULE],
+    ready: '/healthz',
+    waitFor: 'nginx: worker process',
+    partName: ({ cmdline }) => (cmdline.startsWith('nginx: worker') ? 'nginx worker' : 'nginx master'),
+    wire: NCHAN,
+    version: NCHAN_VERSION,
   },
   {
     name: 'baseline',
@@ -119,6 +176,7 @@ export const SERVERS: readonly ServerSpec[] = [
     requires: ['src/runtimes/bun-cli.ts', 'node_modules/.bin/bun'],
     tempDir: true,
     ready: '/healthz',
+    jwtKey: true,
     version: 'echo "Bun $(node_modules/.bin/bun --version)"',
   },
   {
@@ -128,6 +186,7 @@ export const SERVERS: readonly ServerSpec[] = [
     requires: ['src/runtimes/deno-cli.ts', 'node_modules/.bin/deno'],
     tempDir: true,
     ready: '/healthz',
+    jwtKey: true,
     version: `echo "Deno $(node_modules/.bin/deno --version | head -n 1 | cut -d ' ' -f 2)"`,
   },
   {
@@ -195,6 +254,7 @@ export const SERVERS: readonly ServerSpec[] = [
     redis: true,
     requires: ['src/runtimes/cli.ts', 'redis-server'],
     ready: '/healthz',
+    jwtKey: true,
     version: REDIS_VERSION,
   },
   {
@@ -204,6 +264,7 @@ export const SERVERS: readonly ServerSpec[] = [
     redis: true,
     requires: ['src/runtimes/cli.ts', 'redis-server'],
     ready: '/healthz',
+    jwtKey: true,
     version: REDIS_VERSION,
   },
 ];
@@ -213,35 +274,57 @@ export interface RunningServer {
   spec: ServerSpec;
   /** Where the load goes: one address per instance. */
   targets: Target[];
-  /** The first instance's port and process id. */
+  /** The first instance's port. */
   port: number;
-  pid: number;
+  /** How to speak to it. */
+  wire: Wire;
   probe: ServerProbe;
+  /**
+   * Stops the instances (SIGTERM, as `stop`) and starts them again on the same ports, with the same
+   * command, environment and files; a Redis group's redis-server keeps running. Resolves once they
+   * listen again (their ready path is not probed: clients may be storming the port), with the
+   * moments (`performance.now()`) it went through.
+   */
+  restart(): Promise<Restart>;
   stop(): Promise<void>;
+}
+
+/** When a restart signalled the old processes, saw them gone and found the new ones listening (ms). */
+export interface Restart {
+  signalledAt: number;
+  exitedAt: number;
+  listeningAt: number;
 }
 
 /**
  * Starts `spec` (redis-server first if it needs one, then every instance) through `launchScript`
  * (raised open-file limit, optional core), waits for the ports and the ready path, and returns a
- * probe that reads /proc for every process of the server and their descendants.
+ * probe that reads /proc for every process of the server and their descendants. `env` is added to
+ * the spec's own (a scenario's key).
  */
 export async function startServer(
   spec: ServerSpec,
-  opts: { root: string; core?: number; logFile: string },
+  opts: { root: string; core?: number; logFile: string; env?: Readonly<Record<string, string>> },
 ): Promise<RunningServer> {
   mkdirSync(dirname(opts.logFile), { recursive: true });
   const members: Member[] = [];
   const dirs: string[] = [];
   const taken = new Set<number>();
   const grouped = Boolean(spec.redis) || (spec.instances ?? 1) > 1;
-  const logOf = (label: string) =>
-    grouped ? opts.logFile.replace(/(\.log)?$/, `-${label.replace(/\W/g, '')}.log`) : opts.logFile;
+  const logOf = (label: string, suffix = '') =>
+    grouped || suffix
+      ? opts.logFile.replace(/(\.log)?$/, `${label ? `-${label.replace(/\W/g, '')}` : ''}${suffix}.log`)
+      : opts.logFile;
   const stopAll = async () => {
     // Instances before the Redis they use, so that none logs a lost connection on the way out.
     for (const m of [...members].reverse()) await m.stop();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    // Stopping twice is harmless: the directories are gone after the first time.
+    for (const d of dirs.splice(0)) {
+      keepLogs(d, opts.logFile);
+      rmSync(d, { recursive: true, force: true });
+    }
   };
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { ...opts.env };
   try {
     if (spec.tempDir) {
       env.BENCH_TMP = mkdtempSync(join(tmpdir(), 'ssehub-bench-'));
@@ -266,27 +349,48 @@ export async function startServer(
       env.SSEHUB_REDIS_URL = `redis://127.0.0.1:${port}`;
       env.SSEHUB_REDIS_KEY = `bench-${randomUUID().slice(0, 8)}`;
     }
+    const ports: number[] = [];
+    for (let i = 0; i < (spec.instances ?? 1); i++) ports.push(await freePort(taken));
+    let launches = 0;
     const instances: Member[] = [];
-    for (let i = 1; i <= (spec.instances ?? 1); i++) {
-      const port = await freePort(taken);
-      const label = grouped ? `hub ${i}` : '';
-      const m = launch(
-        label,
-        spec.command,
-        { ...spec.env, ...env, PORT: String(port) },
-        port,
-        logOf(label),
-        opts,
-      );
-      members.push(m);
-      instances.push(m);
-    }
-    await Promise.all(instances.map((m) => waitForPort(m, 60_000)));
-    const ready = spec.ready;
-    if (ready) await Promise.all(instances.map((m) => waitForReady(m, ready, 60_000)));
+    const launchInstances = async (restart: boolean) => {
+      const suffix = launches++ === 0 ? '' : `-restart${launches - 1}`;
+      const started = ports.map((port, i) => {
+        const label = grouped ? `hub ${i + 1}` : '';
+        if (spec.files) writeFiles(spec, port, env.BENCH_TMP);
+        return launch(
+          label,
+          spec.command,
+          { ...spec.env, ...env, PORT: String(port) },
+          port,
+          logOf(label, suffix),
+          opts,
+        );
+      });
+      members.push(...started);
+      instances.splice(0, instances.length, ...started);
+      if (restart) {
+        await Promise.all(started.map((m) => waitForListen(m, 60_000)));
+        return;
+      }
+      await Promise.all(started.map((m) => waitForPort(m, 60_000)));
+      const ready = spec.ready;
+      if (ready) await Promise.all(started.map((m) => waitForReady(m, ready, 60_000)));
+    };
+    await launchInstances(false);
     // Give a CLI that forks a moment to do so.
     await sleep(200);
-    return running(spec, members, instances, stopAll);
+    const restart = async (): Promise<Restart> => {
+      const signalledAt = performance.now();
+      for (const m of [...instances].reverse()) {
+        await m.stop();
+        members.splice(members.indexOf(m), 1);
+      }
+      const exitedAt = performance.now();
+      await launchInstances(true);
+      return { signalledAt, exitedAt, listeningAt: performance.now() };
+    };
+    return running(spec, members, instances, restart, stopAll);
   } catch (e) {
     const logs = members.map((m) => tail(m.logFile)).join('\n');
     await stopAll();
@@ -294,46 +398,102 @@ export async function startServer(
   }
 }
 
+/** Appends the `*.log` files a server wrote into its temporary directory (nginx's error log) to `logFile`. */
+function keepLogs(dir: string, logFile: string): void {
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.log'))) {
+    appendFileSync(
+      logFile,
+      `\n--- ${name} from its temporary directory ---\n${readFileSync(join(dir, name), 'utf8')}`,
+    );
+  }
+}
+
+/**
+ * Writes `spec.files` into the server's temporary directory. The directory is opened to every user:
+ * a server that drops privileges (nginx started as root runs its workers as `nobody`) must reach it.
+ */
+function writeFiles(spec: ServerSpec, port: number, dir: string | undefined): void {
+  if (!dir) throw new Error(`${spec.name}: files need a temporary directory (tempDir)`);
+  chmodSync(dir, 0o755);
+  const files = spec.files?.({ port, dir, connections: serverConnections() }) ?? {};
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+}
+
+/**
+ * Connections a server may hold: the open-file limit the harness runs with, which `launchScript`
+ * gives the server too, less a margin for its other files.
+ */
+function serverConnections(): number {
+  const limit = openFileLimit();
+  return Number.isFinite(limit) ? Math.max(1024, limit - 100) : 1024;
+}
+
 function running(
   spec: ServerSpec,
   members: Member[],
-  instances: Member[],
+  instances: readonly Member[],
+  restart: () => Promise<Restart>,
   stop: () => Promise<void>,
 ): RunningServer {
-  const first = instances[0]!;
+  const first = () => instances[0]!;
+  const port = first().port;
   const cpu = new TreeCpu(
     () => members,
     (label, p) => {
-      const name = spec.partName?.({ comm: p.comm, cmdline: commandLine(p.pid), port: first.port }) ?? p.comm;
+      const name = spec.partName?.({ comm: p.comm, cmdline: commandLine(p.pid), port }) ?? p.comm;
       return label && label !== 'redis' ? `${label}: ${name}` : name;
     },
   );
   // Several processes on one core also wait for each other: their run-queue wait says nothing
-  // about other load then, which "other processes on the server core" still shows.
-  const waitPid =
-    members.length > 1 || spec.waitFor === false
-      ? undefined
-      : spec.waitFor === undefined
-        ? first.pid
-        : processTree(first.pid).find((pid) => processInfo(pid)?.comm === spec.waitFor);
+  // about other load then, which "other processes on the server core" still shows. The process is
+  // looked up again after a restart.
+  const waitFor = spec.waitFor;
+  let waitPid: { root: number; pid: number | undefined } | undefined;
+  const waitPidNow = (): number | undefined => {
+    const root = first().pid;
+    if (waitPid?.root !== root) {
+      const pid =
+        waitFor === undefined
+          ? root
+          : waitFor === false
+            ? undefined
+            : processTree(root).find(
+                (p) => processInfo(p)?.comm === waitFor || commandLine(p).startsWith(waitFor),
+              );
+      waitPid = { root, pid };
+    }
+    return waitPid.pid;
+  };
+  const measured = members.length === 1 && waitFor !== false;
   return {
     spec,
     targets: instances.map((m) => ({ host: '127.0.0.1', port: m.port })),
-    port: first.port,
-    pid: first.pid,
+    port,
+    wire: spec.wire ?? MERCURE,
     probe: {
       cpuSeconds: () => sum(cpu.byPart().values()),
       cpuParts: () => cpu.byPart(),
       rssBytes: () => sum(members.map((m) => rssBytes(processTree(m.pid)))),
-      core: pinnedCore(first.pid),
-      ...(waitPid === undefined ? {} : { waitSeconds: () => mainThreadWaitSeconds(waitPid) }),
+      core: pinnedCore(first().pid),
+      ...(measured
+        ? {
+            waitSeconds: () => {
+              const pid = waitPidNow();
+              return pid === undefined ? Number.NaN : mainThreadWaitSeconds(pid);
+            },
+          }
+        : {}),
     },
+    restart,
     stop,
   };
 }
 
-/** The report's description of how `spec` is started. */
-export function describeCommand(spec: ServerSpec): string {
+/**
+ * The report's description of how `spec` is started; `keyed`: the run has scenarios whose requests
+ * carry tokens, which a `jwtKey` server then verifies.
+ */
+export function describeCommand(spec: ServerSpec, keyed = false): string {
   const env = [
     'PORT=<port>',
     ...(spec.redis ? ['SSEHUB_REDIS_URL=redis://127.0.0.1:<redis-port>', 'SSEHUB_REDIS_KEY=<fresh>'] : []),
@@ -347,7 +507,13 @@ export function describeCommand(spec: ServerSpec): string {
     const redis = redisArgs('<redis-port>', '<temp dir>').map((a) => (a === '' ? "''" : a));
     text = `\`redis-server ${redis.join(' ')}\` + ${text}`;
   }
+  if (keyed && spec.jwtKey) text += '; with `SSEHUB_JWT_KEY=<fresh secret>` where requests carry tokens';
   return text;
+}
+
+/** The files `spec` writes before it starts, with placeholders for the port and the directory. */
+export function describeFiles(spec: ServerSpec): Record<string, string> {
+  return spec.files?.({ port: '<port>', dir: '<temp dir>', connections: serverConnections() }) ?? {};
 }
 
 /** What `spec.version` prints, or undefined. */

@@ -6,9 +6,9 @@
  */
 import { connect, type Socket } from 'node:net';
 import { ChunkedDecoder, HeadReader, isChunked } from './http1.ts';
+import type { Ledger } from './ledger.ts';
 import { type DecodedPayload, nowMicros, readPayload } from './payload.ts';
 import { SseScanner } from './sse-scan.ts';
-import { Samples } from './stats.ts';
 
 /** Where the server under test listens. */
 export interface Target {
@@ -23,76 +23,83 @@ export function targetList(target: Target | readonly Target[]): readonly Target[
   return list;
 }
 
-/** Tallies shared by every subscriber of a run. */
-export class Ledger {
-  /** Data events received, duplicates included. */
-  delivered = 0;
-  /** Receipts of a sequence number the subscriber already had. */
-  duplicates = 0;
-  /**
-   * First receipts of seq s after some m > s although m was published only after s had been
-   * answered: an ordering violation no server may commit.
-   */
-  outOfOrder = 0;
-  /** Like `outOfOrder`, but s and m were in flight at the same time, so either order is fine. */
-  reordered = 0;
-  /** `data:` values that were not one of our payloads of the expected size. */
-  malformed = 0;
-  /** Subscriber connections that ended without us closing them. */
-  serverClosed = 0;
-  /** Distinct (subscriber, seq) receipts with seq in the measured range. */
-  uniqueInWindow = 0;
-  /** Publish→receive latency in ms of first receipts with seq in the measured range. */
-  readonly latencyMs = new Samples();
-  /** First few protocol or socket errors, for the report. */
-  readonly errors: string[] = [];
-  windowFrom = Number.POSITIVE_INFINITY;
-  windowTo = Number.NEGATIVE_INFINITY;
-  /** The publisher's clocks (µs), to tell reordering of concurrent publishes from violations. */
-  publishTimes: { sentMicros: Float64Array; answeredMicros: Float64Array } | undefined;
-
-  readonly payloadBytes: number;
-
-  constructor(payloadBytes: number) {
-    this.payloadBytes = payloadBytes;
-  }
-
-  error(message: string): void {
-    if (this.errors.length < 10) this.errors.push(message);
-  }
-}
-
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 /** Receive time of the read being processed; every event in one read shares it. */
 let readMicros = 0;
 const decoded: DecodedPayload = { seq: -1, sentMicros: 0 };
 
-/** One subscriber connection and its per-sequence receipt record. */
+/** How a subscriber connects, beyond where. */
+export interface ConnectOptions {
+  /** Extra request header lines, each ending in CRLF (a token, `Last-Event-ID`). */
+  headers?: string;
+  /** Local address to connect from (127.0.0.2, …): each has its own ephemeral ports. */
+  localAddress?: string;
+  /** Give up when no response head has arrived by then (default 15 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * One subscriber connection and its per-sequence receipt record. A resumable one also keeps what
+ * EventSource keeps to reconnect (the last event id, the server's `retry`) and may `connect` again
+ * once the server has closed it; its record spans all its connections, so an event replayed twice
+ * is a duplicate and one never received is lost, whichever connection it was due on.
+ */
 export class Subscriber {
   /** received[seq] = how many times seq arrived (saturating at 255). */
   received = new Uint8Array(64);
+  /** The id of the last event dispatched (resumable subscribers only). */
+  lastEventId: string | undefined;
+  /** The reconnection delay the server asked for with `retry:` (resumable subscribers only). */
+  retryMs: number | undefined;
+  /** Called when the server ends the connection (not when we close it). */
+  onServerClose: (() => void) | undefined;
   private maxSeq = -1;
   private socket: Socket | undefined;
   private closedByUs = false;
   private open = false;
-  private readonly head = new HeadReader();
+  /** Only while the response head is being read: an idle crowd keeps no parsed heads. */
+  private head: HeadReader | undefined;
   private body: ((buf: Buffer, start: number, end: number) => void) | undefined;
   private readonly scanner: SseScanner;
 
   private readonly ledger: Ledger;
 
-  constructor(ledger: Ledger) {
+  constructor(ledger: Ledger, opts: { resumable?: boolean } = {}) {
     this.ledger = ledger;
-    this.scanner = new SseScanner((buf, start, end) => this.onData(buf, start, end));
+    this.scanner = new SseScanner(
+      (buf, start, end) => this.onData(buf, start, end),
+      opts.resumable
+        ? (name, value) => {
+            if (name === 'id') this.lastEventId = value;
+            else if (/^\d+$/.test(value)) this.retryMs = Number(value);
+          }
+        : undefined,
+    );
   }
 
-  /** True once the server ended this connection on its own. */
+  /** True once the server ended this connection on its own (until it connects again). */
   closedByServer = false;
   /** Distinct sequence numbers received in the ledger's measured range. */
   windowReceived = 0;
 
+  /** Keep-alives received so far (see {@link SseScanner.keepAlives}), over all connections. */
+  get keepAlives(): number {
+    return this.scanner.keepAlives;
+  }
+
+  /** Whether a stream is open: the response head arrived and nobody closed it since. */
+  get isOpen(): boolean {
+    return this.open;
+  }
+
   /** Sends the GET and resolves once a 200 `text/event-stream` head has arrived. */
-  connect(target: Target, path: string, timeoutMs = 15_000): Promise<void> {
+  connect(target: Target, path: string, opts: ConnectOptions = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? 15_000;
+    this.head = new HeadReader();
+    this.body = undefined;
+    this.scanner.reset();
+    this.closedByUs = false;
+    this.closedByServer = false;
     return new Promise((resolve, reject) => {
       let lastError = '';
       let settled = false;
@@ -108,6 +115,7 @@ export class Subscriber {
       const socket = connect({
         host: target.host,
         port: target.port,
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
         onread: {
           buffer: READ_BUFFER,
           callback: (n: number) => {
@@ -141,17 +149,23 @@ export class Subscriber {
         lastError = e.message;
       });
       socket.on('close', () => {
-        if (!settled) fail(`connection closed before the response head${lastError ? `: ${lastError}` : ''}`);
-        else if (this.open && !this.closedByUs) {
-          this.closedByServer = true;
-          this.ledger.serverClosed++;
-          if (lastError) this.ledger.error(`subscriber closed: ${lastError}`);
+        if (!settled) {
+          fail(`connection closed before the response head${lastError ? `: ${lastError}` : ''}`);
+          return;
         }
+        // A resumable subscriber's earlier connection has nothing more to say.
+        if (this.socket !== socket) return;
+        const byServer = this.open && !this.closedByUs;
         this.open = false;
+        if (!byServer) return;
+        this.closedByServer = true;
+        this.ledger.serverClosed++;
+        if (lastError) this.ledger.error(`subscriber closed: ${lastError}`);
+        this.onServerClose?.();
       });
       socket.write(
         `GET ${path} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\nAccept: text/event-stream\r\n` +
-          'Cache-Control: no-cache\r\n\r\n',
+          `Cache-Control: no-cache\r\n${opts.headers ?? ''}\r\n`,
       );
     });
   }
@@ -173,9 +187,11 @@ export class Subscriber {
   }
 
   private onHeadBytes(buf: Buffer, n: number, ok: () => void, fail: (why: string) => void): void {
-    const bodyStart = this.head.push(buf, 0, n);
+    const reader = this.head!;
+    const bodyStart = reader.push(buf, 0, n);
     if (bodyStart < 0) return;
-    const head = this.head.head!;
+    const head = reader.head!;
+    this.head = undefined;
     const type = head.headers.get('content-type') ?? '';
     if (head.status !== 200 || !type.startsWith('text/event-stream')) {
       fail(`subscribe answered ${head.status} ${type}`);
@@ -234,6 +250,16 @@ export class Subscriber {
   }
 }
 
+/** How {@link openSubscribers} opens its subscribers. */
+export interface OpenOptions {
+  /** Handshakes in flight at most (default 200). */
+  concurrency?: number;
+  /** Subscribers that keep what they need to resume (see {@link Subscriber}). */
+  resumable?: boolean;
+  /** Per subscriber (by index): its headers, source address, timeout. */
+  connect?: (i: number) => ConnectOptions;
+}
+
 /**
  * Opens `count` subscribers to `path`, at most `concurrency` handshakes at a time (a burst of
  * thousands of SYNs overflows the listen backlog and turns into 1 s retransmits). With several
@@ -244,7 +270,7 @@ export async function openSubscribers(
   target: Target | readonly Target[],
   path: string,
   count: number,
-  concurrency = 200,
+  opts: OpenOptions = {},
 ): Promise<Subscriber[]> {
   const targets = targetList(target);
   const subscribers: Subscriber[] = [];
@@ -253,16 +279,16 @@ export async function openSubscribers(
   const worker = async () => {
     while (next < count && !failure) {
       const i = next++;
-      const sub = new Subscriber(ledger);
+      const sub = new Subscriber(ledger, { resumable: opts.resumable ?? false });
       try {
-        await sub.connect(targets[i % targets.length]!, path);
+        await sub.connect(targets[i % targets.length]!, path, opts.connect?.(i));
         subscribers.push(sub);
       } catch (e) {
         failure ??= e as Error;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 200, count) }, worker));
   if (failure) {
     for (const sub of subscribers) sub.close();
     throw new Error(`opened ${subscribers.length}/${count} subscribers: ${failure.message}`);

@@ -26,8 +26,8 @@ import { URLPattern } from 'urlpattern-polyfill/urlpattern';
 import { compileUrlPattern, measureUrlPattern, UrlPatternError } from '../src/urlpattern/index.ts';
 import { type ComponentOptions, componentLiteral, componentNode } from '../src/urlpattern/parse.ts';
 import type { CharSet, Node } from '../src/urlpattern/syntax.ts';
-import { alignTable } from './report.ts';
 import { mergeReport } from './report-sections.ts';
+import { alignTable } from './report-table.ts';
 import {
   COMPONENT_OPTIONS,
   COMPONENTS,

@@ -3,6 +3,8 @@
  * `src/web/assets.generated.js` (git-ignored; its types are `assets.generated.d.ts`), which every
  * runtime serves from memory (Workers have no filesystem):
  * - `/client.js`: `src/client/index.ts` bundled and minified, with a strong `ETag`;
+ * - `/yjs.js`: the Yjs provider (`src/client/yjs/index.ts`) with Yjs and y-protocols' awareness in
+ *   one minified module (one copy of Yjs for the page), with a strong `ETag`;
  * - `/`, `/console.js`, `/console.css`: `src/web/console/`;
  * - `/demo`, `/demo.js`, `/demo.css`: `src/web/demo/`, its script importing `/client.js` like any
  *   application (the client is left out of it, never bundled twice).
@@ -29,11 +31,12 @@ export type Assets = { [K in keyof typeof Generated]: string };
 
 const clientDir = `${root}src/client/`;
 const clientEntry = `${clientDir}index.ts`;
+const yjsEntry = `${clientDir}yjs/index.ts`;
 
 /** The client as one minified ES module (ES2022: every current browser, Node 20, Deno, Bun, workerd). */
-export async function bundleClient(): Promise<string> {
+export async function bundleClient(entry: 'client' | 'yjs' = 'client'): Promise<string> {
   const result = await build({
-    entryPoints: [clientEntry],
+    entryPoints: [entry === 'client' ? clientEntry : yjsEntry],
     absWorkingDir: root,
     bundle: true,
     write: false,
@@ -42,15 +45,23 @@ export async function bundleClient(): Promise<string> {
     target: 'es2022',
     minify: true,
     legalComments: 'none',
-    banner: { js: '/* ssehub client (MIT), built from src/client/ by npm run build:assets */' },
+    // lib0 (Yjs's toolkit) picks its Node or browser modules by export conditions: the browser's.
+    conditions: ['browser'],
+    banner: {
+      js:
+        entry === 'client'
+          ? '/* ssehub client (MIT), built from src/client/ by npm run build:assets */'
+          : '/* ssehub Yjs provider (MIT) with Yjs and y-protocols (MIT), built from src/client/yjs/ by npm run build:assets */',
+    },
     logLevel: 'silent',
   });
   return only(result.outputFiles).text;
 }
 
 /**
- * Pages import the client from `src/client/index.ts` (so that it is type-checked against the
- * source) and get the hub's `/client.js` at run time; any other file of `src/client/` would be a
+ * Pages import the client from `src/client/index.ts` and the Yjs provider from
+ * `src/client/yjs/index.ts` (so that they are type-checked against the source) and get the hub's
+ * `/client.js` and `/yjs.js` at run time; any other file of `src/client/` would be a
  * second copy of part of the client, so it fails the build.
  */
 export const servedClient: Plugin = {
@@ -59,6 +70,7 @@ export const servedClient: Plugin = {
     b.onResolve({ filter: /^\./ }, (args) => {
       const path = resolve(args.resolveDir, args.path);
       if (path === clientEntry) return { path: '/client.js', external: true };
+      if (path === yjsEntry) return { path: '/yjs.js', external: true };
       if (path.startsWith(clientDir)) {
         return { errors: [{ text: `${args.importer}: import the client from src/client/index.ts only` }] };
       }
@@ -101,14 +113,17 @@ const source = (path: string) => readFileSync(`${root}src/web/${path}`, 'utf8');
 
 /** Builds every asset (nothing is written). */
 export async function buildAssets(): Promise<Assets> {
-  const [clientBundle, consoleScript, demoScript] = await Promise.all([
+  const [clientBundle, yjsBundle, consoleScript, demoScript] = await Promise.all([
     bundleClient(),
+    bundleClient('yjs'),
     bundlePage('console'),
     bundlePage('demo'),
   ]);
   return {
     clientBundle,
     clientBundleEtag: etagOf(clientBundle),
+    yjsBundle,
+    yjsBundleEtag: etagOf(yjsBundle),
     consolePage: source('console/index.html'),
     consoleScript,
     consoleStyle: source('console/style.css'),

@@ -7,6 +7,7 @@ import {
   errorResponse,
   HUB_PATH,
   type Hub,
+  HubError,
   type HubOptions,
   notFound,
   retentionOf,
@@ -19,7 +20,7 @@ export interface AppOptions {
   /** Defaults to the memory broker, bounded by `config.historySize` and `config.historyBytes`. */
   broker?: Broker;
   /** Runtime-provided hub options: issuers read from a file, a shared registry, the client address. */
-  hub?: Pick<HubOptions, 'issuers' | 'registry' | 'clientAddress' | 'defer' | 'loopDelay'>;
+  hub?: Pick<HubOptions, 'issuers' | 'registry' | 'clientAddress' | 'defer' | 'loopDelay' | 'operations'>;
 }
 
 /**
@@ -49,7 +50,13 @@ export function createApp(options: AppOptions): { app: Hono; hub: Hub } {
     },
   };
   const app = new Hono();
-  app.onError(errorResponse);
+  // Every refusal is counted by reason (`ssehub_rejected_requests_total`).
+  app.onError((error) => {
+    if (error instanceof HubError) {
+      hub.metrics.rejected.set(error.code, (hub.metrics.rejected.get(error.code) ?? 0) + 1);
+    }
+    return errorResponse(error);
+  });
   app.notFound(notFound);
   app.route('/', hub.app);
   app.route('/', mounted.app);

@@ -150,6 +150,7 @@ const RANKS: Record<string, number> = {
   brokers: 1,
   client: 1,
   'brokers/redis': 2,
+  'client/yjs': 2,
   hub: 2,
   signaling: 3,
   web: 3,

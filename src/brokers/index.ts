@@ -5,11 +5,27 @@
  * default, over a synchronous SQL driver the runtime hands in) and the Durable Object's storage. The Redis drivers, which need a TCP client, are `./redis/index.ts`.
  */
 export {
+  type ControlMessage,
+  type ControlPlane,
+  createMemoryControl,
+  type Revocation,
+  type RevocationStore,
+  revocationKey,
+  sqlRevocationStore,
+} from './control.ts';
+export {
   createDurableObjectBroker,
   type DurableObjectBrokerOptions,
   type DurableObjectStorageLike,
 } from './durable-object.ts';
 export { createMemoryBroker, type MemoryBrokerOptions } from './memory.ts';
+export {
+  createMemoryRateLimits,
+  hashKey,
+  type MemoryRateLimitOptions,
+  type Rate,
+  type RateLimitStore,
+} from './rate-limits.ts';
 export {
   type ActiveSubscription,
   createMemoryRegistry,
@@ -49,3 +65,4 @@ export {
   type UpdateListener,
   weightOf,
 } from './types.ts';
+export { createMemoryLedger, type WebhookLedger } from './webhook-ledger.ts';

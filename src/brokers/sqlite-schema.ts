@@ -77,6 +77,7 @@ export const QUERIES = {
   byId: 'SELECT pos, id, body FROM ssehub_updates WHERE id = ?',
   oldestOfLane: 'SELECT pos, weight FROM ssehub_updates WHERE lane = ? ORDER BY pos LIMIT 1',
   deleteAt: 'DELETE FROM ssehub_updates WHERE pos = ?',
+  deleteLane: 'DELETE FROM ssehub_updates WHERE lane = ?',
   after: 'SELECT pos FROM ssehub_updates WHERE pos > ? ORDER BY pos LIMIT ?',
   at: 'SELECT pos, id, body FROM ssehub_updates WHERE pos = ?',
   newest: 'SELECT pos, id, body FROM ssehub_updates ORDER BY pos DESC LIMIT 1',

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openBetterSqlite } from '../runtimes/sqlite.ts';
 import { brokerContract } from './contract.ts';
 import { createSqliteBroker } from './sqlite.ts';
-import { EARLIEST, type Retention } from './types.ts';
+import { type Broker, EARLIEST, type Retention } from './types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ssehub-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,5 +95,72 @@ describe('sqlite broker', () => {
       createSqliteBroker({ driver: await openBetterSqlite(path), historySize: 10 }),
     ).rejects.toThrow(/locked|busy/i);
     await first.close();
+  });
+
+  describe('a volatile lane', () => {
+    const retention: Retention = {
+      updates: { maxCount: 100, maxBytes: Number.POSITIVE_INFINITY },
+      lanes: [
+        { name: 'presence', prefix: '/p/', volatile: true, maxCount: 3, maxBytes: Number.POSITIVE_INFINITY },
+      ],
+    };
+    const publish = (broker: Broker, topic: string) =>
+      broker.publish({ topics: [topic], data: topic, private: false });
+
+    it('replays its updates in order among the stored ones, in pages, and keeps them within its bounds', async () => {
+      const broker = await open(join(dir, `volatile-${n++}.db`), retention);
+      const a = await publish(broker, '/a');
+      const p1 = await publish(broker, '/p/1');
+      const b = await publish(broker, '/b');
+      const p2 = await publish(broker, '/p/2');
+      expect((await broker.history(EARLIEST)).updates).toEqual([a, p1, b, p2]);
+      const page = await broker.history(a.id, 2);
+      expect(page).toMatchObject({ found: true, updates: [p1, b], more: true, lost: [] });
+      expect(await broker.historyAfter(b.pos, 2)).toMatchObject({ updates: [p2], more: false });
+      // A cursor that is a volatile update resolves too.
+      expect(await broker.history(p1.id)).toMatchObject({ found: true, anchor: p1, updates: [b, p2] });
+      expect(await broker.lastEventId()).toBe(p2.id);
+      // Past its bound of 3, its oldest goes, and cursors from before that are told.
+      const more = [await publish(broker, '/p/3'), await publish(broker, '/p/4')];
+      expect((await broker.history(EARLIEST)).updates).toEqual([a, b, p2, ...more]);
+      expect((await broker.history(a.id)).lost).toEqual(['presence']);
+      expect((await broker.history(b.id)).lost).toEqual([]);
+      await broker.close();
+    });
+
+    it('costs no transaction: a turn of volatile updates writes nothing', async () => {
+      const driver = await openBetterSqlite(join(dir, `volatile-tx-${n++}.db`));
+      let transactions = 0;
+      const transaction = driver.transaction.bind(driver);
+      driver.transaction = (fn) => {
+        transactions++;
+        return transaction(fn);
+      };
+      const broker = createSqliteBroker({ driver, retention, defer: setImmediate });
+      const started = transactions;
+      await Promise.all([publish(broker, '/p/1'), publish(broker, '/p/2')]);
+      expect(transactions).toBe(started);
+      await Promise.all([publish(broker, '/p/3'), publish(broker, '/a')]);
+      expect(transactions).toBe(started + 1);
+      await broker.close();
+    });
+
+    it('is forgotten by a restart, which every cursor from before it is told', async () => {
+      const path = join(dir, `volatile-restart-${n++}.db`);
+      const first = await open(path, retention);
+      const a = await publish(first, '/a');
+      await publish(first, '/p/1');
+      const b = await publish(first, '/b');
+      await publish(first, '/p/2');
+      await first.close();
+      const second = await open(path, retention);
+      expect((await second.history(EARLIEST)).updates).toEqual([a, b]);
+      expect(await second.history(b.id)).toMatchObject({ found: true, updates: [], lost: ['presence'] });
+      const c = await publish(second, '/c');
+      const p3 = await publish(second, '/p/3');
+      expect(Number(c.pos)).toBeGreaterThan(Number(b.pos));
+      expect(await second.history(c.id)).toMatchObject({ found: true, updates: [p3], lost: [] });
+      await second.close();
+    });
   });
 });

@@ -22,6 +22,7 @@ import {
   EARLIEST,
   generateId,
   type HistoryResult,
+  laneFor,
   laneOf,
   limitsOf,
   maxAgeOf,
@@ -57,6 +58,20 @@ interface LaneState {
   lost: number;
 }
 
+/** An update of a volatile lane, held in memory. */
+interface Held {
+  readonly update: Update;
+  readonly pos: number;
+  readonly time: number;
+  readonly weight: number;
+}
+
+/** A volatile lane: its updates in position order from `head` on (the array is compacted as it goes). */
+interface VolatileLane extends LaneState {
+  held: Held[];
+  head: number;
+}
+
 interface Pending {
   input: UpdateInput;
   resolve(update: Update): void;
@@ -87,6 +102,9 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
   ) as Record<Exclude<keyof typeof QUERIES, 'legacyRows'>, SqlStatement>;
 
   const lanes = new Map<string, LaneState>();
+  /** Lanes kept in memory only (`Lane.volatile`), and their updates by id. */
+  const volatile = new Map<string, VolatileLane>();
+  const heldById = new Map<string, Held>();
   let last = -1;
   let clock = Number.NEGATIVE_INFINITY;
   let size = 0;
@@ -121,7 +139,9 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       size += state.count;
       clock = Math.max(clock, num(row.t));
     }
-    last = Math.max(num(q.meta.get('last')?.value ?? -1), num(q.maxPos.get()?.p ?? -1));
+    // Never backwards: volatile lanes may hold positions past the last one committed.
+    last = Math.max(num(q.meta.get('last')?.value ?? -1), num(q.maxPos.get()?.p ?? -1), heldLast());
+    for (const lane of volatile.values()) size += lane.count;
     nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
   }
 
@@ -162,9 +182,101 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
   }
 
+  const isVolatile = (topic: string) => laneFor(retention, topic)?.volatile === true;
+
+  /** The newest position volatile lanes hold (-1: none). */
+  function heldLast(): number {
+    let pos = -1;
+    for (const lane of volatile.values()) {
+      if (lane.count > 0) pos = Math.max(pos, lane.held[lane.held.length - 1]!.pos);
+    }
+    return pos;
+  }
+
+  /** Forgets what volatile lanes took after `pos` (their batch was rolled back). */
+  function unholdAfter(pos: number): void {
+    for (const lane of volatile.values()) {
+      while (lane.count > 0 && lane.held[lane.held.length - 1]!.pos > pos) {
+        const held = lane.held.pop()!;
+        lane.count--;
+        lane.bytes -= held.weight;
+        size--;
+        heldById.delete(held.update.id);
+      }
+    }
+  }
+
+  function volatileLane(name: string): VolatileLane {
+    let lane = volatile.get(name);
+    if (!lane) {
+      // Created at start-up for the lanes the retention names, so that a restart is reported there.
+      lane = { count: 0, bytes: 0, lost: -1, held: [], head: 0 };
+      volatile.set(name, lane);
+    }
+    return lane;
+  }
+
+  /** Drops the oldest update of a volatile lane. */
+  function dropHeld(lane: VolatileLane): void {
+    const oldest = lane.held[lane.head]!;
+    lane.head++;
+    lane.count--;
+    lane.bytes -= oldest.weight;
+    lane.lost = Math.max(lane.lost, oldest.pos);
+    size--;
+    heldById.delete(oldest.update.id);
+    if (lane.head > 1024 && lane.head * 2 > lane.held.length) {
+      lane.held = lane.held.slice(lane.head);
+      lane.head = 0;
+    }
+  }
+
+  /** Keeps an update of a volatile lane, within the lane's bounds. */
+  function hold(name: string, held: Held): void {
+    const lane = volatileLane(name);
+    lane.held.push(held);
+    lane.count++;
+    lane.bytes += held.weight;
+    size++;
+    heldById.set(held.update.id, held);
+    const { maxCount, maxBytes } = limits(name);
+    while (lane.count > 0 && (lane.count > maxCount || lane.bytes > maxBytes)) dropHeld(lane);
+    expireHeld(clock);
+  }
+
+  /** Drops what volatile lanes hold past their age bound. */
+  function expireHeld(time: number): void {
+    for (const [name, lane] of volatile) {
+      const maxAge = limits(name).maxAge;
+      if (maxAge === 0) continue;
+      while (lane.count > 0 && lane.held[lane.head]!.time + maxAge <= time) dropHeld(lane);
+    }
+  }
+
+  /** What volatile lanes hold after `pos`, in position order, at most `limit + 1`. */
+  function heldAfter(pos: number, limit: number): Held[] {
+    const out: Held[] = [];
+    for (const lane of volatile.values()) {
+      // Binary search for the first position after `pos`.
+      let lo = lane.head;
+      let hi = lane.held.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (lane.held[mid]!.pos > pos) hi = mid;
+        else lo = mid + 1;
+      }
+      const end = Number.isFinite(limit) ? Math.min(lane.held.length, lo + limit + 1) : lane.held.length;
+      for (let i = lo; i < end; i++) out.push(lane.held[i]!);
+    }
+    if (volatile.size > 1) out.sort((a, b) => a.pos - b.pos);
+    return out;
+  }
+
   /** Stores one update (inside a transaction); returns the retained one for a repeated id. */
   function store(input: UpdateInput): { update: Update; fresh: boolean } {
     if (input.id !== undefined) {
+      const held = heldById.get(input.id);
+      if (held) return { update: held.update, fresh: false };
       const retained = q.byId.get(input.id);
       if (retained) return { update: read(retained), fresh: false };
     }
@@ -172,6 +284,10 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     const update: Update = { ...input, id: input.id ?? generateId(), pos: String(pos) };
     const name = laneOf(retention, update.topics[0] ?? '');
     const weight = weightOf(update);
+    if (isVolatile(update.topics[0] ?? '')) {
+      hold(name, { update, pos, time: clock, weight });
+      return { update, fresh: true };
+    }
     const maxAge = limits(name).maxAge;
     const expires = maxAge > 0 ? clock + maxAge : null;
     if (expires !== null) nextExpiry = Math.min(nextExpiry, expires);
@@ -217,8 +333,17 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       const name = laneOf(retention, update.topics[0] ?? '');
       q.insert.run(Number(update.pos), update.id, name, weightOf(update), clock, null, bodyOf(update));
     });
+    // Volatile lanes keep nothing on disk (a file written before a lane became volatile may).
+    const volatileLanes = (retention.lanes ?? []).filter((lane) => lane.volatile && !lane.perTopic);
+    for (const lane of volatileLanes) q.deleteLane.run(lane.name);
     load();
     last = Math.max(last, legacyLast);
+    if (last >= 0) {
+      // What volatile lanes held before this start is gone: every cursor from before it (at or
+      // before `last`) is told so, and positions go on after the one given to that loss.
+      last++;
+      for (const lane of volatileLanes) volatileLane(lane.name).lost = last;
+    }
     for (const name of lanes.keys()) {
       const maxAge = limits(name).maxAge;
       q.restamp.run(maxAge, maxAge, name);
@@ -242,15 +367,24 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     pending = [];
     if (batch.length === 0) return;
     const results: { update: Update; fresh: boolean }[] = [];
+    const before = last;
+    clock = Math.max(clock, now());
+    expireHeld(clock);
     try {
-      driver.transaction(() => {
-        clock = Math.max(clock, now());
-        expire(clock);
+      // A batch of volatile updates only writes nothing (unless age bounds are due on disk).
+      if (nextExpiry > clock && batch.every((p) => isVolatile(p.input.topics[0] ?? ''))) {
         for (const { input } of batch) results.push(store(input));
-        q.setMeta.run('last', last);
-      });
+      } else {
+        driver.transaction(() => {
+          clock = Math.max(clock, now());
+          expire(clock);
+          for (const { input } of batch) results.push(store(input));
+          q.setMeta.run('last', last);
+        });
+      }
     } catch (error) {
       // Rolled back: nothing of the batch is stored; the in-memory state follows the database again.
+      unholdAfter(before);
       load();
       for (const p of batch) p.reject(error);
       return;
@@ -286,17 +420,37 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
   /** Age bounds hold at read time too. */
   function expireNow(): void {
     const time = now();
+    expireHeld(time);
     if (nextExpiry <= time) driver.transaction(() => expire(time));
   }
 
   function after(pos: number, limit: number): { updates: Update[]; more: boolean } {
     const rows = q.after.all(pos, Number.isFinite(limit) ? limit + 1 : -1);
-    const more = rows.length > limit;
-    return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
+    const held = heldAfter(pos, limit);
+    if (held.length === 0) {
+      const more = rows.length > limit;
+      return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
+    }
+    // Both in position order: merge them, then cut at `limit`.
+    const stored = updatesOf(rows);
+    const merged: Update[] = [];
+    let i = 0;
+    let j = 0;
+    while ((i < stored.length || j < held.length) && merged.length <= limit) {
+      if (j >= held.length || (i < stored.length && Number(stored[i]!.pos) < held[j]!.pos)) {
+        merged.push(stored[i++]!);
+      } else {
+        merged.push(held[j++]!.update);
+      }
+    }
+    const more = merged.length > limit;
+    return { updates: more ? merged.slice(0, limit) : merged, more };
   }
 
-  const lostAfter = (pos: number): string[] =>
-    [...lanes].filter(([, state]) => state.lost > pos).map(([name]) => name);
+  const lostAfter = (pos: number): string[] => [
+    ...[...lanes].filter(([, state]) => state.lost > pos).map(([name]) => name),
+    ...[...volatile].filter(([, lane]) => lane.lost > pos).map(([name]) => name),
+  ];
 
   return {
     get size() {
@@ -322,6 +476,10 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     async history(cursor: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
       expireNow();
       if (cursor === EARLIEST) return { found: true, ...after(-1, limit), lost: [] };
+      const held = heldById.get(cursor);
+      if (held) {
+        return { found: true, anchor: held.update, ...after(held.pos, limit), lost: lostAfter(held.pos) };
+      }
       const row = q.byId.get(cursor);
       if (!row) return { found: false, ...after(-1, limit), lost: [] };
       const pos = num(row.pos);
@@ -335,6 +493,13 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     async lastEventId(): Promise<string> {
       expireNow();
       const row = q.newest.get();
+      const heldPos = heldLast();
+      if (heldPos > (row ? num(row.pos) : -1)) {
+        for (const lane of volatile.values()) {
+          const newest = lane.held[lane.held.length - 1];
+          if (lane.count > 0 && newest!.pos === heldPos) return newest!.update.id;
+        }
+      }
       return row ? String(row.id) : EARLIEST;
     },
     async close() {

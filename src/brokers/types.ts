@@ -84,6 +84,12 @@ export interface Lane extends LaneLimits {
   readonly exact?: boolean;
   /** One lane per topic, each under these bounds. */
   readonly perTopic?: boolean;
+  /**
+   * Kept in memory only, even by a durable broker: for updates that a restart makes stale anyway
+   * (the hub's subscription events), so that they cost no disk write. A restart reports the lane lost
+   * to every cursor from before it.
+   */
+  readonly volatile?: boolean;
 }
 
 /** The default lane's name. */

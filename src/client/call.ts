@@ -18,15 +18,24 @@ import { PerfectNegotiation } from './webrtc.ts';
 export interface CallOptions {
   /** Local media sent to every peer (more can be added later with {@link Call.addStream}). */
   stream?: MediaStream;
-  /** `RTCPeerConnection` configuration, e.g. `{ iceServers: [{ urls: 'stun:stun.example.com' }] }`. */
+  /**
+   * `RTCPeerConnection` configuration, e.g. `{ iceTransportPolicy: 'relay' }`. Its `iceServers`
+   * default to the ones the hub hands out ({@link Room.iceServers}), renewed with the peer token.
+   */
   rtc?: RTCConfiguration;
   /** Label of the data channel opened with each peer (negotiated, id 0), or false for none. Default `data`. */
   channel?: string | false;
-  /** Restart ICE when a connection stays `disconnected` this long, in ms. Default 5000. */
+  /**
+   * Restart ICE when a connection stays `disconnected` this long, in ms (at once when it `failed`),
+   * then again with backoff (up to 15 s apart) until it is back. Default 5000.
+   */
   disconnectedTimeout?: number;
   /** How long a connection started by a signal waits for its peer to show up in presence, in ms. Default 10 000. */
   presenceTimeout?: number;
 }
+
+/** Longest wait between two ICE restarts while a connection stays down. */
+const MAX_RESTART_INTERVAL_MS = 15_000;
 
 /** The connection to one peer. */
 export interface CallPeer {
@@ -103,6 +112,17 @@ export class Call {
         for (const peer of room.peers.values()) this.#ensure(peer);
       }),
       room.on('close', () => this.close()),
+      room.on('ice', (iceServers) => {
+        // Fresh TURN credentials: used by the next ICE restart (running allocations keep theirs).
+        if (this.#options.rtc?.iceServers) return;
+        for (const entry of this.#entries.values()) {
+          try {
+            entry.pc.setConfiguration({ ...entry.pc.getConfiguration(), iceServers: [...iceServers] });
+          } catch (error) {
+            this.#events.emit('error', { peer: entry.id, error });
+          }
+        }
+      }),
     ];
     // After the caller attached its listeners: the peers already there get their connection.
     queueMicrotask(() => {
@@ -157,8 +177,14 @@ export class Call {
     return this.#entries.get(peer.id) ?? this.#create(peer.id);
   }
 
+  /** The configuration of new connections: the hub's ICE servers unless the options name others. */
+  #configuration(): RTCConfiguration {
+    const rtc = this.#options.rtc;
+    return { ...rtc, iceServers: rtc?.iceServers ?? this.room.iceServers };
+  }
+
   #create(id: string): Entry {
-    const pc = new RTCPeerConnection(this.#options.rtc);
+    const pc = new RTCPeerConnection(this.#configuration());
     const entry: Entry = {
       id,
       pc,
@@ -187,16 +213,29 @@ export class Call {
       event.track.addEventListener('ended', () => entry.stream.removeTrack(event.track), { once: true });
       this.#events.emit('track', { peer: entry, track: event.track });
     });
-    let disconnected: ReturnType<typeof setTimeout> | undefined;
+    let recovering = false;
+    /**
+     * While the connection is down, restart ICE with backoff until it is back: one restart may find
+     * the network still cut (a relay that is gone, a switched Wi-Fi), and Chromium would not retry.
+     */
+    const recover = (delay: number) => {
+      this.#timer(entry, delay, () => {
+        const state = pc.connectionState;
+        if (state === 'connected' || state === 'closed' || !this.#entries.has(id)) {
+          recovering = false;
+          return;
+        }
+        entry.negotiation.restartIce();
+        recover(Math.min(Math.max(2000, delay * 2), MAX_RESTART_INTERVAL_MS));
+      });
+    };
     pc.addEventListener('connectionstatechange', () => {
       const state = pc.connectionState;
-      clearTimeout(disconnected);
-      if (state === 'disconnected') {
+      if ((state === 'disconnected' || state === 'failed') && !recovering) {
+        recovering = true;
         // Chromium waits about 30 s before `failed`; a restart within seconds brings media back sooner.
-        disconnected = this.#timer(entry, this.#options.disconnectedTimeout ?? 5000, () => {
-          if (pc.connectionState === 'disconnected') entry.negotiation.restartIce();
-        });
-      } else if (state === 'failed') entry.negotiation.restartIce();
+        recover(state === 'failed' ? 0 : (this.#options.disconnectedTimeout ?? 5000));
+      }
       this.#events.emit('state', { peer: entry, state });
     });
     for (const stream of this.#streams) for (const track of stream.getTracks()) pc.addTrack(track, stream);

@@ -52,6 +52,10 @@ export interface RoomEvents {
    * again. Connections to the others must be made again (the call helper does it).
    */
   self: { readonly previous: string; readonly id: string };
+  /** @internal A Yjs document update from the room's log (for the Yjs provider, `ssehub/client/yjs`). */
+  doc: { readonly doc: string; readonly update: Uint8Array; readonly from: string | null };
+  /** The hub handed out new ICE servers (fresh TURN credentials), now in {@link Room.iceServers}. */
+  ice: readonly RTCIceServer[];
   /** The room state and the peers were reloaded after the hub could not replay what we missed. */
   resync: { readonly reason: 'gap' | 'token' };
   /** Something failed that the room works around (a renewal, a resynchronization). */

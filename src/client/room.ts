@@ -9,12 +9,14 @@
 import {
   type Envelope,
   EVENT,
+  fromBase64,
   inboxTopic,
   isJsonObject,
   isPeerId,
   isRoomName,
   type JoinResponse,
   type PeerInfo,
+  parseDocEvent,
   parseStateEvent,
 } from '../room-protocol/index.ts';
 import { backoffDelay, reconnectDefaults, sleep } from './backoff.ts';
@@ -156,6 +158,14 @@ export class Room {
     return this.#answer.limits;
   }
 
+  /**
+   * The ICE servers the hub hands this peer (STUN, and TURN with credentials minted for it), in
+   * `RTCConfiguration.iceServers` shape; renewed with the peer token (an `ice` event says when).
+   */
+  get iceServers(): RTCIceServer[] {
+    return this.#answer.iceServers ?? [];
+  }
+
   /** Listens to a room event; returns a function that removes the listener. */
   on<K extends keyof RoomEvents>(type: K, listener: (value: RoomEvents[K]) => void): () => void {
     return this.#events.on(type, listener);
@@ -236,6 +246,12 @@ export class Room {
       const event = current() ? parseStateEvent(m.data) : undefined;
       if (event) this.state.apply(event);
     });
+    sub.on(EVENT.doc, (m) => {
+      const event = current() ? parseDocEvent(m.data) : undefined;
+      const update = event?.kind === 'update' ? fromBase64(event.update) : undefined;
+      if (event?.kind === 'update' && update)
+        this.#events.emit('doc', { doc: event.doc, update, from: event.from });
+    });
     sub.on(EVENT.presence, (m) => current() && this.#presence.handle(m.data));
     sub.on(EVENT.broadcast, (m) => current() && this.#deliver(m.data, true));
     sub.on(EVENT.direct, (m) => current() && this.#deliver(m.data, false));
@@ -283,6 +299,36 @@ export class Room {
     await publish(this.#answer.hub, update, { token, fetch: this.#options.fetch, signal: this.#stop.signal });
   }
 
+  /**
+   * @internal A request to this room's endpoints on the hub (`path` after `/rooms/{room}`) with the
+   * peer token, renewed first if needed (the Yjs provider reads and writes documents with it).
+   * @throws {ClientError} `http` for an error status, `network` when the hub cannot be reached.
+   */
+  request(
+    path: string,
+    init: { method: 'GET' | 'POST'; body?: Uint8Array; type?: string },
+  ): Promise<Response> {
+    return this.#authorized(async (token) => {
+      const url = this.#endpoint.replace(/\/join$/, path);
+      const request: Fetch = this.#options.fetch ?? ((input, options) => fetch(input, options));
+      const headers: Record<string, string> = { authorization: bearer(token) };
+      if (init.type) headers['content-type'] = init.type;
+      let response: Response;
+      try {
+        response = await request(url, {
+          method: init.method,
+          headers,
+          ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer> } : {}),
+          signal: this.#stop.signal,
+        });
+      } catch (cause) {
+        throw new ClientError('network', 'could not reach the hub', undefined, { cause });
+      }
+      if (!response.ok) throw await httpError(response, `${init.method} ${path}`);
+      return response;
+    });
+  }
+
   async #post(path: string, body: unknown, token: string): Promise<unknown> {
     const url = this.#endpoint.replace(/\/join$/, path);
     const request: Fetch = this.#options.fetch ?? ((input, init) => fetch(input, init));
@@ -307,13 +353,20 @@ export class Room {
       try {
         const answer = await requestJoin(this.#endpoint, this.#options, this.#answer.token);
         if (answer.peer !== this.#self.id) this.#adopt(answer);
-        else
+        else {
+          const { iceServersExpireAt: _, ...kept } = this.#answer;
           this.#answer = {
-            ...this.#answer,
+            ...kept,
             token: answer.token,
             expiresAt: answer.expiresAt,
             limits: answer.limits,
+            iceServers: answer.iceServers ?? [],
+            ...(answer.iceServersExpireAt !== undefined
+              ? { iceServersExpireAt: answer.iceServersExpireAt }
+              : {}),
           };
+          this.#events.emit('ice', this.iceServers);
+        }
         this.#scheduleRenewal();
       } finally {
         this.#renewing = undefined;
@@ -324,10 +377,15 @@ export class Room {
 
   #scheduleRenewal(): void {
     clearTimeout(this.#renewTimer);
-    const left = this.#answer.expiresAt - Date.now();
+    // TURN credentials may run out before the token: renew for whichever ends first.
+    const expiresAt = Math.min(
+      this.#answer.expiresAt,
+      this.#answer.iceServersExpireAt ?? Number.POSITIVE_INFINITY,
+    );
+    const left = expiresAt - Date.now();
     // Renew a quarter of the lifetime ahead (at most a minute); never use a token in its last fifth.
     const lead = Math.min(60_000, left / 4);
-    this.#renewBy = this.#answer.expiresAt - Math.min(15_000, left / 5);
+    this.#renewBy = expiresAt - Math.min(15_000, left / 5);
     this.#renewTimer = setTimeout(
       async () => {
         try {
@@ -389,6 +447,7 @@ export class Room {
       this.#events.emit('self', { previous, id: answer.peer });
     }
     this.#presence.reconcile(answer.peers, false);
+    this.#events.emit('ice', this.iceServers);
     this.state.reset(answer.state);
     this.#connect(answer.cursor);
     this.#scheduleRenewal();

@@ -7,10 +7,12 @@ import {
 } from '../brokers/index.ts';
 import type { Config } from '../config/index.ts';
 import { EventStream, Heartbeat } from '../sse/index.ts';
+import { adminApi } from './admin.ts';
 import { type Authorizer, createAuthorizer, insufficientScope, type Principal } from './auth.ts';
 import { cors, parseOrigins } from './cors.ts';
 import { resourceMetadata } from './discovery.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { drainRetry, drainStreams } from './drain.ts';
 import { HubError } from './errors.ts';
 import { Expiries } from './expiries.ts';
 import { parseForm, readBody } from './form.ts';
@@ -19,6 +21,7 @@ import { type IssuerConfig, parseIssuers } from './issuers.ts';
 import { ConnectionLimiter } from './limits.ts';
 import { PatternCompiler } from './matchers.ts';
 import { type LoopDelay, Metrics } from './metrics.ts';
+import { Operations, type OperationsBackends, type OperationsSettings } from './operations.ts';
 import { parsePublishForm } from './publish.ts';
 import { type SubscribeContext, subscribe } from './subscribe.ts';
 import { subscriptionApi } from './subscription-api.ts';
@@ -58,7 +61,8 @@ export type HubSettings = Pick<
       | 'subscriptionEvents'
       | 'legacy'
     >
-  >;
+  > &
+  OperationsSettings;
 
 export interface HubOptions {
   broker: Broker;
@@ -82,7 +86,7 @@ export interface HubOptions {
    * Checks an authorized publish before it reaches the broker; throws a {@link HubError} to refuse it
    * (e.g. rooms keep their topics private and their messages small).
    */
-  guard?: (update: UpdateInput, hubUrl: URL, publisher: Principal) => void;
+  guard?: (update: UpdateInput, hubUrl: URL, publisher: Principal) => void | Promise<void>;
   /**
    * Admits a subscriber beyond what its token allows, before its stream opens: rejects with a
    * {@link HubError} to refuse it (rooms: 409 when the peer's room is full). Returns undefined when it
@@ -94,6 +98,8 @@ export interface HubOptions {
    * (a Workers relay's, one per shard it serves) share the limits, as one instance.
    */
   limiter?: ConnectionLimiter;
+  /** Where rate limits, revocations and webhook claims are kept; default in memory (one instance). */
+  operations?: OperationsBackends;
 }
 
 /** A running hub: mount `app` (or call `fetch`) on any runtime. */
@@ -110,6 +116,16 @@ export interface Hub {
   readonly urls: HubUrls;
   /** Resolves once the configured keys are imported; rejects with a `ConfigError` for a bad key. */
   readonly ready: Promise<void>;
+  /** Rate limits, the denylist, webhooks: the operator controls (see `operations.ts`). */
+  readonly operations: Operations;
+  /**
+   * Starts draining: refuses new streams, answers `/healthz` with 503, and ends the open streams
+   * evenly over `durationMs` (see `drain.ts`); resolves once they are all ended.
+   */
+  drain(
+    durationMs: number,
+    onProgress?: (left: number, total: number, msLeft: number) => void,
+  ): Promise<void>;
   /** Ends every stream cleanly (clients reconnect elsewhere) and stops listening to the broker. */
   shutdown(): Promise<void>;
 }
@@ -130,7 +146,6 @@ export function createHub(options: HubOptions): Hub {
   const metrics = new Metrics();
   const dispatcher = new Dispatcher(metrics, options.defer);
   const heartbeat = new Heartbeat(settings.heartbeat * 1000);
-  const expiries = new Expiries();
   const compiler = new PatternCompiler();
   const legacy = settings.legacy ?? false;
   const cookieName = settings.cookieName ?? '__Secure-mercure_access_token';
@@ -139,21 +154,38 @@ export function createHub(options: HubOptions): Hub {
     ...(options.issuers ?? []),
   ];
   const origins = parseOrigins(settings.corsOrigins ?? []);
-  const authorizer =
+  const operations = new Operations(
+    settings,
+    { broker, dispatcher, metrics, hubPath: HUB_PATH, clientAddress: options.clientAddress },
+    options.operations,
+  );
+  const expiries = new Expiries(operations.expiryOptions());
+  const authorizer = operations.guard(
     options.authorizer ??
-    createAuthorizer({
-      ...settings,
-      issuers,
-      cookieName,
-      legacy,
-      compiler,
-      resource: settings.resource,
-      origins,
-    });
+      createAuthorizer({
+        ...settings,
+        issuers,
+        cookieName,
+        legacy,
+        compiler,
+        resource: settings.resource,
+        origins,
+      }),
+  );
   const registry = options.registry ?? createMemoryRegistry();
   const events = settings.subscriptionEvents ?? true;
   const presence = events ? new Presence(registry, broker, HUB_PATH) : undefined;
   const unsubscribe = broker.subscribe((updates) => dispatcher.dispatch(updates));
+  // After the dispatcher's listener: its deferred turn runs after the fan-out's.
+  const unsubscribeLatency = broker.subscribe(operations.latency.listener);
+  const limits = operations.rateLimits;
+  const admit: SubscribeContext['admit'] = limits?.limits('subscribe')
+    ? (principal, subscriptions, client) => {
+        const room = options.admit;
+        const limited = limits.check('subscribe', principal, client)!;
+        return room ? limited.then(() => room(principal, subscriptions, client)) : limited;
+      }
+    : options.admit;
 
   const ctx: SubscribeContext = {
     broker,
@@ -171,7 +203,7 @@ export function createHub(options: HubOptions): Hub {
         maxConnections: settings.maxConnections ?? 0,
         maxConnectionsPerClient: settings.maxConnectionsPerClient ?? 0,
       }),
-    admit: options.admit,
+    admit,
     onOpen: presence && ((subscriber) => presence.opened(subscriber)),
     onClose: presence && ((subscriber) => presence.closed(subscriber)),
   };
@@ -182,10 +214,13 @@ export function createHub(options: HubOptions): Hub {
   app.use(`${HUB_PATH}/*`, cors(origins));
 
   let closing = false;
+  /** Set while draining: the window the streams' ends are spread over. */
+  let draining: { durationMs: number } | undefined;
   app.get(HUB_PATH, (c) => {
     // Shutting down: a new stream would be cut moments later. End it at once, cleanly, with the
     // retry hint, so the client reconnects (elsewhere, or here once restarted) after the usual delay.
-    if (closing) return shuttingDown(settings.retry);
+    if (closing)
+      return shuttingDown(draining ? drainRetry(settings.retry, draining.durationMs) : settings.retry);
     return subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), options.clientAddress?.(c));
   });
 
@@ -193,6 +228,8 @@ export function createHub(options: HubOptions): Hub {
     const request = c.req.raw;
     const hubUrl = hubUrlOf(request);
     const principal = await authorizer.publisher(request, hubUrl);
+    const limited = limits?.check('publish', principal, options.clientAddress?.(c));
+    if (limited) await limited;
     const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
       throw new HubError(
@@ -207,14 +244,18 @@ export function createHub(options: HubOptions): Hub {
         throw insufficientScope(hubUrl, `not allowed to publish to ${JSON.stringify(topic)}`);
       }
     }
-    options.guard?.(input, hubUrl, principal);
+    const guarded = options.guard?.(input, hubUrl, principal);
+    if (guarded) await guarded;
     if (!broker.healthy) throw new HubError('unavailable', 'the broker is unavailable; retry later');
-    let update: Awaited<ReturnType<Broker['publish']>>;
+    let update: Awaited<ReturnType<Broker['publish']>> | undefined;
+    const started = operations.latency.begin();
     try {
       update = await broker.publish(input);
     } catch (error) {
       console.error('ssehub: publish failed', error);
       throw new HubError('unavailable', 'the broker is unavailable; retry later');
+    } finally {
+      operations.latency.published(update?.id, started);
     }
     metrics.updatesPublished++;
     return new Response(update.id, {
@@ -250,11 +291,26 @@ export function createHub(options: HubOptions): Hub {
 
   app.get('/healthz', (c) =>
     c.json(
-      { status: broker.healthy ? 'ok' : 'unavailable', broker: broker.healthy ? 'up' : 'down' },
-      broker.healthy ? 200 : 503,
+      {
+        // Draining: not ready, so that load balancers send new clients elsewhere.
+        status: draining ? 'draining' : broker.healthy ? 'ok' : 'unavailable',
+        broker: broker.healthy ? 'up' : 'down',
+        ...(draining ? { streams: dispatcher.subscribers.size } : {}),
+      },
+      broker.healthy && !draining ? 200 : 503,
       { 'x-content-type-options': 'nosniff' },
     ),
   );
+
+  const admin = adminApi({
+    operations,
+    authorizer,
+    dispatcher,
+    registry: events ? registry : undefined,
+    urls,
+    hubPath: HUB_PATH,
+  });
+  if (admin) app.route('/', admin);
 
   app.get('/metrics', () => {
     const size = (broker as { size?: number }).size;
@@ -274,13 +330,25 @@ export function createHub(options: HubOptions): Hub {
     registry,
     authorizer,
     urls,
-    ready: authorizer.ready,
+    ready: Promise.all([authorizer.ready, operations.ready]).then(() => {}),
+    operations,
+    async drain(durationMs, onProgress) {
+      closing = true;
+      draining = { durationMs };
+      await drainStreams(
+        [...dispatcher.subscribers].map((s) => s.stream),
+        { durationMs, retryMs: settings.retry, onClose: () => metrics.closedBy.drain++, onProgress },
+      );
+      await presence?.settled();
+    },
     async shutdown() {
       closing = true;
       for (const subscriber of [...dispatcher.subscribers]) subscriber.stream.close('server');
       // The streams' `active: false` events go out before the broker is released.
       await presence?.settled();
       unsubscribe();
+      unsubscribeLatency();
+      await operations.close();
       heartbeat.stop();
       expiries.stop();
       await registry.close();

@@ -9,6 +9,7 @@
  * check lives here, where the token's origin is known, so that no endpoint that authenticates through
  * the authorizer can skip it.
  */
+import { adminActions } from './admin-grants.ts';
 import { HubError } from './errors.ts';
 import {
   allows,
@@ -34,6 +35,10 @@ export interface Principal {
   canSubscribe(topics: readonly string[]): boolean;
   /** The `payload` the token attaches to its subscriptions (subscription events). */
   readonly payload?: unknown;
+  /** The token's `jti`, when it has one (revocations name it). */
+  readonly tokenId?: string;
+  /** The admin API actions the token grants (`admin-grants.ts`), when it grants any. */
+  readonly admin?: readonly string[];
 }
 
 /** Resolves the principal of hub requests. `hubUrl` is the hub's URL as this request sees it. */
@@ -200,8 +205,11 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
       };
       let grants: Grants = grantsFromAuthorizationDetails(claims.authorization_details, compile);
       if (options.legacy) grants = mergeGrants(grants, grantsFromMercureClaim(claims.mercure));
+      const admin = adminActions(claims.authorization_details);
       return {
         subject: typeof claims.sub === 'string' ? claims.sub : undefined,
+        ...(typeof claims.jti === 'string' ? { tokenId: claims.jti } : {}),
+        ...(admin ? { admin } : {}),
         expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined,
         payload: grants.payload,
         canPublish: (topic) => allows(grants.publish, topic),

@@ -2,6 +2,9 @@
  * Closes the streams of subscribers whose tokens expire, with one timer for all of them instead of
  * one per connection: subscribers are kept in buckets of {@link GRAIN_MS} by expiry time, and the
  * timer is set for the earliest bucket only while there is one.
+ *
+ * With a maximum connection age, the same timer also ends streams that have lived that long (at a
+ * random point of the age's last tenth, so that reconnects spread out), whichever comes first.
  */
 
 /** What an expiry acts on: a subscriber, closed when its token expires. */
@@ -17,12 +20,28 @@ const GRAIN_MS = 100;
 /** setTimeout overflows past 2^31-1 ms (~24.8 days); later expiries wait for a nearer timer. */
 const MAX_DELAY = 2 ** 31 - 1;
 
+export interface ExpiriesOptions {
+  /** Longest a subject lives, in ms; 0 or absent for no limit. */
+  maxAgeMs?: number;
+  /** Called instead of `expire()` for a subject whose age ran out before its token. */
+  onAged?: (subject: Expiring) => void;
+}
+
 export class Expiries {
   readonly #buckets = new Map<number, Set<Expiring>>();
+  readonly #maxAgeMs: number;
+  readonly #onAged: ((subject: Expiring) => void) | undefined;
+  /** When a subject ends by age rather than at `expiresAt` (only with a maximum age). */
+  readonly #aged = new Map<Expiring, number>();
   /** Bucket keys, kept sorted (ascending), earliest first. */
   #order: number[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(options: ExpiriesOptions = {}) {
+    this.#maxAgeMs = options.maxAgeMs ?? 0;
+    this.#onAged = options.onAged;
+  }
 
   /** Number of subscribers waiting to expire. */
   get size(): number {
@@ -33,7 +52,14 @@ export class Expiries {
 
   /** Arms the expiry of `subject` (at its `expiresAt`); one already past expires now. */
   add(subject: Expiring): void {
-    const at = subject.expiresAt;
+    let at = subject.expiresAt;
+    if (this.#maxAgeMs > 0) {
+      const aged = Date.now() + Math.round(this.#maxAgeMs * (0.9 + 0.1 * Math.random()));
+      if (at === undefined || aged < at) {
+        at = aged;
+        this.#aged.set(subject, aged);
+      }
+    }
     if (at === undefined) return;
     if (at <= Date.now()) {
       subject.expire();
@@ -52,7 +78,9 @@ export class Expiries {
 
   /** Disarms it (its stream ended otherwise). */
   delete(subject: Expiring): void {
-    const at = subject.expiresAt;
+    const aged = this.#maxAgeMs > 0 ? this.#aged.get(subject) : undefined;
+    if (aged !== undefined) this.#aged.delete(subject);
+    const at = aged ?? subject.expiresAt;
     if (at === undefined) return;
     const key = Math.ceil(at / GRAIN_MS);
     const set = this.#buckets.get(key);
@@ -87,7 +115,10 @@ export class Expiries {
       const key = this.#order.shift()!;
       const set = this.#buckets.get(key)!;
       this.#buckets.delete(key);
-      for (const subject of set) subject.expire();
+      for (const subject of set) {
+        if (this.#aged.delete(subject)) (this.#onAged ?? ((s: Expiring) => s.expire()))(subject);
+        else subject.expire();
+      }
     }
     this.#arm();
   }

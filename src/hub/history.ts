@@ -45,6 +45,9 @@ export function retentionOf(
   // Presence first: no rule can take the hub's own topics (the settings refuse such rules anyway).
   return {
     updates: limits,
-    lanes: [{ name: PRESENCE_LANE, prefix: presencePrefix(hubPath), ...limits }, ...rules],
+    // In memory only: the subscriptions they describe end with the process, so a durable history
+    // would replay stale presence after a restart, and an anonymous subscriber could make the hub
+    // write to disk.
+    lanes: [{ name: PRESENCE_LANE, prefix: presencePrefix(hubPath), volatile: true, ...limits }, ...rules],
   };
 }

@@ -3,6 +3,8 @@
  * subscriptions, discovery, limits. What the layers above it (rooms, the app, the runtime entries) and
  * applications that embed the hub use.
  */
+
+export { ADMIN_ACTIONS, ADMIN_DETAIL_TYPE, type AdminAction } from './admin-grants.ts';
 export { createHub, HUB_PATH, type Hub, type HubOptions, type HubSettings } from './app.ts';
 export {
   type Authorizer,
@@ -34,5 +36,8 @@ export {
 export { ConnectionLimiter, type ConnectionLimits } from './limits.ts';
 export type { MatchType, Subscription } from './matchers.ts';
 export type { LoopDelay } from './metrics.ts';
+export type { Operations, OperationsBackends, OperationsSettings } from './operations.ts';
+export { type LimitKind, parseRate, RateLimits } from './rate-limit.ts';
 export { encodeSegment, subscriptionTopic } from './subscriptions.ts';
 export { authorizationDetails, devTokens, type MintOptions, mintToken, type TopicGrant } from './tokens.ts';
+export { WEBHOOK_EVENTS, type WebhookEventType } from './webhooks.ts';

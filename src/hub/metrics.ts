@@ -7,6 +7,22 @@ export class Metrics {
   updatesPublished = 0;
   eventsDelivered = 0;
   slowSubscribersClosed = 0;
+  /** Requests refused with a 4xx or 503, by `HubError` code. */
+  readonly rejected = new Map<string, number>();
+  /** Requests refused by a rate limit, by limit. */
+  readonly rateLimited = { publish: 0, subscribe: 0, room: 0 };
+  /** Webhook deliveries by result (see `webhooks.ts`). */
+  readonly webhooks = { delivered: 0, retried: 0, failed: 0, dropped: 0 };
+  /** Webhook events waiting for delivery. */
+  webhookQueue = 0;
+  /** Streams closed by the admin API, revocations and `SSEHUB_MAX_CONNECTION_AGE`, by reason. */
+  readonly closedBy = { admin: 0, revoked: 0, age: 0, drain: 0 };
+  /** Seconds from a publish request's arrival to the write to the last local subscriber. */
+  readonly publishLatency = new Histogram([
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+  ]);
+  /** Seconds from a subscription's start to the end of its history replay. */
+  readonly replayDuration = new Histogram([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30]);
 
   /**
    * Prometheus exposition (text format 0.0.4). `historyLength` comes from the broker when it knows it;
@@ -40,6 +56,45 @@ export class Metrics {
         this.slowSubscribersClosed,
       ),
     ];
+    lines.push(
+      labelled(
+        'ssehub_rejected_requests_total',
+        'counter',
+        'Requests refused, by reason (the error code).',
+        'reason',
+        this.rejected,
+      ),
+      labelled(
+        'ssehub_rate_limited_total',
+        'counter',
+        'Requests refused by a rate limit, by limit.',
+        'limit',
+        Object.entries(this.rateLimited),
+      ),
+      labelled(
+        'ssehub_webhook_deliveries_total',
+        'counter',
+        'Webhook delivery attempts and events, by result: delivered, retried (an attempt failed), failed (attempts exhausted), dropped (queue full).',
+        'result',
+        Object.entries(this.webhooks),
+      ),
+      metric('ssehub_webhook_queue', 'gauge', 'Webhook events waiting for delivery.', this.webhookQueue),
+      labelled(
+        'ssehub_streams_closed_total',
+        'counter',
+        'Streams the hub ended on purpose, by reason: admin (disconnect), revoked, age (SSEHUB_MAX_CONNECTION_AGE), drain.',
+        'reason',
+        Object.entries(this.closedBy),
+      ),
+      this.publishLatency.render(
+        'ssehub_publish_latency_seconds',
+        'Seconds from a publish request to the write to the last local subscriber of the update.',
+      ),
+      this.replayDuration.render(
+        'ssehub_replay_duration_seconds',
+        'Seconds a subscription took to replay history (from its first read to going live).',
+      ),
+    );
     if (historyLength !== undefined) {
       lines.push(metric('ssehub_history_length', 'gauge', 'Updates retained for replay.', historyLength));
     }
@@ -71,6 +126,59 @@ export interface LoopDelay {
   readonly max: number;
   /** The part of the longest delay the process spent running, where the runtime can tell. */
   readonly busy?: number;
+}
+
+/** A Prometheus histogram with fixed upper bounds, in seconds. */
+export class Histogram {
+  readonly bounds: readonly number[];
+  readonly #counts: number[];
+  #sum = 0;
+  #count = 0;
+
+  constructor(bounds: readonly number[]) {
+    this.bounds = bounds;
+    this.#counts = bounds.map(() => 0);
+  }
+
+  /** Records one observation, in seconds. */
+  observe(seconds: number): void {
+    this.#sum += seconds;
+    this.#count++;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (seconds <= this.bounds[i]!) {
+        this.#counts[i]!++;
+        return;
+      }
+    }
+  }
+
+  /** Observations so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  render(name: string, help: string): string {
+    let cumulative = 0;
+    let out = `# HELP ${name} ${help}\n# TYPE ${name} histogram\n`;
+    for (let i = 0; i < this.bounds.length; i++) {
+      cumulative += this.#counts[i]!;
+      out += `${name}_bucket{le="${this.bounds[i]}"} ${cumulative}\n`;
+    }
+    out += `${name}_bucket{le="+Inf"} ${this.#count}\n${name}_sum ${this.#sum}\n${name}_count ${this.#count}\n`;
+    return out;
+  }
+}
+
+function labelled(
+  name: string,
+  type: string,
+  help: string,
+  label: string,
+  values: Iterable<[string, number]>,
+): string {
+  let out = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  for (const [key, value] of values) out += `${name}{${label}="${key}"} ${value}\n`;
+  return out;
 }
 
 function metric(name: string, type: string, help: string, value: number): string {

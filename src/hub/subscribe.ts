@@ -39,8 +39,15 @@ export interface SubscribeContext {
   limiter?: ConnectionLimiter;
   /** Pre-standardization dialect: `topic=`, `lastEventID`, and a `Last-Event-ID` response header. */
   legacy?: boolean;
-  /** Refuses a subscriber its token alone would let in (see `HubOptions.admit`); undefined: nothing to check. */
-  admit?: (subscriber: Principal | null, subscriptions: readonly Subscription[]) => Promise<void> | undefined;
+  /**
+   * Refuses a subscriber its token alone would let in (see `HubOptions.admit`; `client` is the client
+   * address, when known); undefined: nothing to check.
+   */
+  admit?: (
+    subscriber: Principal | null,
+    subscriptions: readonly Subscription[],
+    client?: string,
+  ) => Promise<void> | undefined;
   /** Called when a subscriber's stream is open and live, and when it ends. */
   onOpen?: (subscriber: Subscriber) => void;
   onClose?: (subscriber: Subscriber) => void;
@@ -90,7 +97,7 @@ export async function subscribe(
   if (cursor === undefined && ctx.legacy) cursor = query.find(([name]) => name === 'lastEventID')?.[1];
 
   if (index.patterns + index.newPatterns(subscriptions) > ctx.limits.maxPatterns) throw tooManyPatterns();
-  const admitting = ctx.admit?.(principal, subscriptions);
+  const admitting = ctx.admit?.(principal, subscriptions, client);
   if (admitting) await admitting;
   // Per client: the token's subject when it has one (one user, many addresses), else the address.
   const release = ctx.limiter?.acquire(
@@ -205,6 +212,7 @@ async function replayHistory(
   resumed: boolean,
 ) {
   const { stream } = subscriber;
+  const started = performance.now();
   // Pause at half the backlog bound (live updates keep the other half), go on once below a quarter.
   const high = stream.limit / 2;
   const low = stream.limit / 4;
@@ -256,7 +264,10 @@ async function replayHistory(
         return;
       }
     }
-    if (!stream.closed) ctx.dispatcher.goLive(subscriber);
+    if (!stream.closed) {
+      ctx.dispatcher.goLive(subscriber);
+      ctx.dispatcher.metrics.replayDuration.observe((performance.now() - started) / 1000);
+    }
   } catch (error) {
     console.error('ssehub: replay failed', error);
     stream.close('server');

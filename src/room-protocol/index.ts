@@ -8,7 +8,8 @@
  * Topic layout of room `r` and peer `p` (all updates private):
  * - `/rooms/r`               broadcasts (SSE type `broadcast`), published by peers;
  * - `/rooms/r/peers/p`       p's inbox (SSE type `direct`): messages and WebRTC signals to p;
- * - `/rooms/r/state`         the state log (SSE type `state`), published by the hub only;
+ * - `/rooms/r/state`         the state log (SSE type `state`) and the Yjs documents' log (SSE type
+ *                            `doc`), published by the hub only;
  * - presence: the hub's subscription events for subscriptions to `/rooms/r/peers/*`.
  */
 
@@ -24,6 +25,8 @@ export const EVENT = {
   broadcast: 'broadcast',
   direct: 'direct',
   state: 'state',
+  /** Yjs document updates, on the state topic, written by the hub (see {@link DocEvent}). */
+  doc: 'doc',
   presence: 'mercure',
 } as const;
 
@@ -224,6 +227,59 @@ export function parseStateEvent(data: string): StateEvent | undefined {
   }
 }
 
+/** Names of a room's Yjs documents (`/rooms/{room}/docs/{doc}`). */
+export const DOC_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** True when `name` is a valid document name. */
+export const isDocName = (name: unknown): name is string => typeof name === 'string' && DOC_NAME.test(name);
+
+/**
+ * The hub's Yjs events (SSE type `doc` on the state topic): an update a peer sent
+ * (`POST /rooms/{room}/docs/{doc}`), in base64 of its Yjs v1 encoding; or the whole document,
+ * compacted, which anchors a rebuild once the updates before it left history (peers that followed the
+ * log already have it). Yjs updates commute, so every order of applying them converges.
+ */
+export type DocEvent =
+  | { kind: 'update'; doc: string; update: string; from: string | null }
+  | { kind: 'compact'; doc: string; state: string };
+
+/** Validates a document event read from the log; undefined for anything malformed. */
+export function parseDocEvent(data: string): DocEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (!isJsonObject(value) || !isDocName(value.doc)) return undefined;
+  if (value.kind === 'update' && typeof value.update === 'string') {
+    return value.from === null || typeof value.from === 'string' ? (value as unknown as DocEvent) : undefined;
+  }
+  if (value.kind === 'compact' && typeof value.state === 'string') return value as unknown as DocEvent;
+  return undefined;
+}
+
+/** Base64 of bytes (standard alphabet, padded): how Yjs updates travel inside JSON. */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** Bytes of base64; undefined for text that is not base64. */
+export function fromBase64(text: string): Uint8Array | undefined {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
+  }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 /** What `POST /rooms/{room}/join` answers. */
 export interface JoinResponse {
   room: string;
@@ -244,6 +300,13 @@ export interface JoinResponse {
   state: StateSnapshot & { refs: string[] };
   /** Subscribe from this event id: every change after the peers list and the state. */
   cursor: string;
+  /**
+   * `RTCConfiguration.iceServers` for this peer: the hub's STUN servers, and TURN servers with
+   * credentials minted for it (empty when the hub has none configured).
+   */
+  iceServers: Array<{ urls: string[]; username?: string; credential?: string }>;
+  /** When the TURN credentials in `iceServers` stop working (ms since the epoch); join again with `resume` before. */
+  iceServersExpireAt?: number;
   /** Largest message (`data` of a publish) and state, in bytes of UTF-8. */
   limits: { messageBytes: number; stateBytes: number; peers: number };
 }

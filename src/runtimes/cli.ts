@@ -4,12 +4,17 @@
  * `--help`); a bad value exits with code 2. `ssehub token …` mints tokens. Start-up is shared with
  * the Bun and Deno entries (`startup.ts`); Node's glue is `node.ts` (`ssehub/node`).
  */
+import { adminCommand } from './admin-cli.ts';
 import { nodeGlue, runHub } from './node.ts';
 import { tokenCommand } from './token.ts';
 
 const argv = process.argv.slice(2);
 const run =
-  argv[0] === 'token' ? tokenCommand(argv.slice(1), process.env) : runHub(argv, process.env, nodeGlue());
+  argv[0] === 'token'
+    ? tokenCommand(argv.slice(1), process.env)
+    : argv[0] === 'admin'
+      ? adminCommand(argv.slice(1), process.env)
+      : runHub(argv, process.env, nodeGlue());
 
 run.then(
   (code) => process.exit(code),

@@ -10,7 +10,7 @@
  */
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState } from 'cloudflare:workers';
 import { createApp } from '../app.ts';
-import { createDurableObjectBroker } from '../brokers/index.ts';
+import { createDurableObjectBroker, createMemoryControl, sqlRevocationStore } from '../brokers/index.ts';
 import { ConfigError, defaults, parseConfig } from '../config/index.ts';
 import {
   configuredHubUrl,
@@ -36,6 +36,7 @@ import { ShardFeed } from './cloudflare/shard-feed.ts';
 import { HUB_OBJECT, isSharded, topologyOf } from './cloudflare/topology.ts';
 import { linkTo } from './cloudflare/upstream.ts';
 import { randomKey } from './dev-key.ts';
+import { installJsonLogs } from './json-logs.ts';
 
 /**
  * The Worker's bindings: the hub object class (`HUB`), the relay class (`RELAY`, needed once the hub
@@ -126,6 +127,10 @@ function buildHub(ctx: DurableObjectState, env: Env): Built {
   }
   if (parsed.help) return { handler: misconfigured('unexpected help request') };
   const config = parsed.config;
+  if (config.logFormat === 'json') installJsonLogs();
+  else if (config.logFormat !== 'text') {
+    return { handler: misconfigured(`SSEHUB_LOG_FORMAT must be text or json, got "${config.logFormat}"`) };
+  }
   // The object is the broker and has no file system: these settings cannot work here.
   if (config.issuersFile) {
     return {
@@ -158,7 +163,14 @@ function buildHub(ctx: DurableObjectState, env: Env): Built {
     ({ app, hub } = createApp({
       config,
       broker,
-      hub: { clientAddress: (c) => c.req.header('cf-connecting-ip') },
+      hub: {
+        clientAddress: (c) => c.req.header('cf-connecting-ip'),
+        // Revocations outlive a restart of the object, as its history does.
+        operations:
+          config.adminKey || config.adminTokens
+            ? { control: createMemoryControl(sqlRevocationStore(ctx.storage.sql)) }
+            : undefined,
+      },
     }));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

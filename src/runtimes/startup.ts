@@ -12,6 +12,7 @@ import type { IssuerConfig, LoopDelay } from '../hub/index.ts';
 import { configuredHubUrl, devTokens, HUB_PATH, type Hub, retentionOf } from '../hub/index.ts';
 import { randomKey } from './dev-key.ts';
 import { loadIssuersFile } from './issuers-file.ts';
+import { installJsonLogs, LOG_FORMATS } from './json-logs.ts';
 
 /** A fetch handler; `env` is whatever the runtime glue passes along (e.g. the client address). */
 export type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
@@ -72,6 +73,11 @@ export async function runHub(
     return 0;
   }
   const config: Config = parsed.config;
+  if (!(LOG_FORMATS as readonly string[]).includes(config.logFormat)) {
+    console.error(`ssehub: SSEHUB_LOG_FORMAT must be text or json, got "${config.logFormat}"`);
+    return 2;
+  }
+  if (config.logFormat === 'json') installJsonLogs();
   if (parsed.positionals.length > 0) {
     console.error(`ssehub: unexpected argument "${parsed.positionals[0]}" (see --help)`);
     return 2;
@@ -122,6 +128,21 @@ export async function runHub(
         })
       : undefined;
 
+  // Rate limits, revocations and webhook claims are shared by every instance through Redis.
+  const shared =
+    config.redisUrl &&
+    (config.rateLimitPublish ||
+      config.rateLimitSubscribe ||
+      config.rateLimitRoomMessages ||
+      config.adminKey ||
+      config.adminTokens ||
+      config.webhookUrl)
+      ? await (await import('../brokers/redis/index.ts')).createRedisOperations({
+          url: config.redisUrl,
+          key: config.redisKey,
+        })
+      : undefined;
+
   // Listen first, so that development mode knows the port its tokens are for.
   let handler: FetchHandler = () => new Response('starting\n', { status: 503 });
   const server = await glue.serve((request, env) => handler(request, env), {
@@ -146,6 +167,7 @@ export async function runHub(
         clientAddress: glue.clientAddress,
         defer: glue.defer,
         loopDelay: glue.loopDelay,
+        operations: shared,
       },
     });
     handler = built.app.fetch;
@@ -156,6 +178,7 @@ export async function runHub(
       console.error(`ssehub: ${error.message}`);
       await server.close();
       await registry?.close();
+      await shared?.close();
       await broker?.close();
       return 2;
     }
@@ -177,10 +200,25 @@ export async function runHub(
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`ssehub: ${signal} received, closing streams`);
-    // Streams end first with a clean end of body, so clients reconnect at once; then the server
-    // waits for the other in-flight requests.
+    // Streams end first with a clean end of body, so clients reconnect at once (spread over the drain
+    // window, when there is one); then the server waits for the other in-flight requests.
+    if (config.drainSeconds > 0) {
+      // JSON logs carry the numbers as fields too; text logs say them in the message.
+      const fields = (values: Record<string, number>) => (config.logFormat === 'json' ? [values] : []);
+      const streams = hub.dispatcher.subscribers.size;
+      console.log(
+        `ssehub: ${signal} received, draining ${streams} streams over ${config.drainSeconds} s`,
+        ...fields({ streams, seconds: config.drainSeconds }),
+      );
+      await hub.drain(config.drainSeconds * 1000, (left, total, msLeft) =>
+        console.log(
+          `ssehub: draining: ${left} of ${total} streams left, ${Math.ceil(msLeft / 1000)} s to go`,
+          ...fields({ left, total }),
+        ),
+      );
+    } else console.log(`ssehub: ${signal} received, closing streams`);
     await hub.shutdown();
+    await shared?.close();
     await hub.broker.close();
     await server.close();
     glue.exit(0);

@@ -8,7 +8,7 @@
 import { Hono } from 'hono';
 import type { UpdateInput } from '../brokers/index.ts';
 import { type Config, ConfigError } from '../config/index.ts';
-import type { Hub, HubOptions, Subscription } from '../hub/index.ts';
+import type { Hub, HubOptions, RateLimits, Subscription } from '../hub/index.ts';
 import {
   badRequest,
   cors,
@@ -32,7 +32,10 @@ import {
   roomTopic,
   stateTopic,
 } from '../room-protocol/index.ts';
+import { RoomDocs } from './docs.ts';
+import { mountDocs } from './docs-http.ts';
 import { displayName, json, readJson } from './http.ts';
+import { createIceServers } from './ice.ts';
 import { POLICIES, type RoomsPolicy, type UpstreamIdentity, UpstreamVerifier } from './policy.ts';
 import { Seats } from './seats.ts';
 import { byteLength, RoomStates } from './state.ts';
@@ -49,6 +52,12 @@ export type RoomsSettings = Pick<
   | 'roomsMaxPeers'
   | 'roomsMaxMessageBytes'
   | 'roomsMaxStateBytes'
+  | 'stunUrls'
+  | 'turnUrls'
+  | 'turnSecret'
+  | 'turnTtl'
+  | 'turnCloudflareKeyId'
+  | 'turnCloudflareToken'
   | 'jwtKey'
   | 'issuer'
   | 'resource'
@@ -64,7 +73,9 @@ export interface Rooms {
   /** Issuers the hub must also trust: the rooms key, when it is not the `--jwt-key`. */
   readonly issuers: IssuerConfig[];
   /** Checks publishes to room topics (private only, `state` reserved, size limit, a peer's own `from`). */
-  readonly guard: ((update: UpdateInput, hubUrl: URL, publisher: Principal) => void) | undefined;
+  readonly guard:
+    | ((update: UpdateInput, hubUrl: URL, publisher: Principal) => Promise<void> | undefined)
+    | undefined;
   /** Admits the stream of a peer to its inbox only while its room has a seat for it (see `seats.ts`). */
   readonly admit: HubOptions['admit'];
   /** Mounts the endpoints on a running hub; returns the routes and a `close` for shutdown. */
@@ -139,7 +150,10 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
   const maxMessage = settings.roomsMaxMessageBytes;
   const issuers: IssuerConfig[] =
     key === settings.jwtKey ? [] : [{ keys: [{ secret: key, alg: 'HS256' }], algorithms: ['HS256'] }];
+  // Rate limits exist once the rooms are attached to a hub (its operator controls).
+  let limits: RateLimits | undefined;
   const guard = (update: UpdateInput, hubUrl: URL, publisher: Principal) => {
+    let inRoom: string | undefined;
     for (const topic of update.topics) {
       let url: URL;
       try {
@@ -149,8 +163,8 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
       }
       if (url.origin !== hubUrl.origin || !url.pathname.startsWith(ROOM_PREFIX)) continue;
       if (!update.private) throw badRequest('updates to room topics must be private');
-      if (update.type === EVENT.state)
-        throw badRequest('the "state" event type is reserved to the hub in rooms');
+      if (update.type === EVENT.state || update.type === EVENT.doc)
+        throw badRequest(`the "${update.type}" event type is reserved to the hub in rooms`);
       const size = byteLength(update.data);
       if (size > maxMessage) {
         throw new HubError(
@@ -159,7 +173,14 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
         );
       }
       checkSender(update, publisher);
+      inRoom ??= url.pathname.slice(ROOM_PREFIX.length).split('/')[0];
     }
+    // A peer's messages count against its own bucket (SSEHUB_RATE_LIMIT_ROOM_MESSAGES).
+    const payload = publisher.payload;
+    if (!limits || inRoom === undefined || !isJsonObject(payload) || payload.room !== inRoom)
+      return undefined;
+    if (!isRoomName(payload.room) || !isPeerId(payload.peer)) return undefined;
+    return limits.take('room', inboxTopic(payload.room, payload.peer));
   };
   // Seats exist once the rooms are attached to a hub: they follow its broker and read its registry.
   let seats: Seats | undefined;
@@ -181,6 +202,7 @@ export function createRooms(settings: RoomsSettings, hubPath: string): Rooms {
     attach: (hub) => {
       const attached = attach(hub, { settings, hubPath, key, upstream, policy });
       seats = attached.seats;
+      limits = hub.operations.rateLimits;
       return attached;
     },
   };
@@ -197,7 +219,16 @@ interface AttachOptions {
 function attach(hub: Hub, options: AttachOptions) {
   const { settings, hubPath, key, upstream } = options;
   const states = new RoomStates(hub.broker, { maxStateBytes: settings.roomsMaxStateBytes });
+  const docs = new RoomDocs(hub.broker, { maxDocBytes: settings.roomsMaxStateBytes });
   const seats = new Seats(hub.broker, { maxPeers: settings.roomsMaxPeers, hubPath, present });
+  const ice = createIceServers({
+    stunUrls: settings.stunUrls,
+    turnUrls: settings.turnUrls,
+    turnSecret: settings.turnSecret,
+    turnTtl: settings.turnTtl,
+    cloudflareKeyId: settings.turnCloudflareKeyId,
+    cloudflareToken: settings.turnCloudflareToken,
+  });
   const hubUrlOf = hub.urls.of;
   const app = new Hono();
   app.use(`${ROOM_PREFIX}*`, cors(parseOrigins(settings.corsOrigins)));
@@ -256,6 +287,9 @@ function attach(hub: Hub, options: AttachOptions) {
   app.post(`${ROOM_PREFIX}:room/join`, async (c) => {
     const request = c.req.raw;
     const room = roomOf(c.req.param('room'));
+    // A join hands out a new peer (and its message bucket): it counts as a new subscription.
+    const limited = hub.operations.rateLimits?.check('subscribe', null, hub.operations.clientAddress(c));
+    if (limited) await limited;
     const hubUrl = hubUrlOf(request);
     const resource = settings.resource ?? hubUrl.href;
     let identity: UpstreamIdentity = {};
@@ -280,14 +314,17 @@ function attach(hub: Hub, options: AttachOptions) {
       ...(name !== undefined ? { name } : {}),
       ...(identity.user !== undefined ? { user: identity.user } : {}),
     };
-    const { token, expiresAt } = await mintPeerToken({
-      key,
-      issuer: settings.issuer ?? hubUrl.origin,
-      audience: resource,
-      hubPath,
-      ttl: settings.roomsTokenTtl,
-      payload,
-    });
+    const [{ token, expiresAt }, servers] = await Promise.all([
+      mintPeerToken({
+        key,
+        issuer: settings.issuer ?? hubUrl.origin,
+        audience: resource,
+        hubPath,
+        ttl: settings.roomsTokenTtl,
+        payload,
+      }),
+      ice.forPeer(peer),
+    ]);
     const answer: JoinResponse = {
       room,
       peer,
@@ -305,6 +342,8 @@ function attach(hub: Hub, options: AttachOptions) {
       peers: [...others.values()],
       state: state ?? { epoch: '', version: 0, value: {}, refs: [] },
       cursor,
+      iceServers: servers.iceServers,
+      ...(servers.expiresAt !== undefined ? { iceServersExpireAt: servers.expiresAt } : {}),
       limits: {
         messageBytes: settings.roomsMaxMessageBytes,
         stateBytes: settings.roomsMaxStateBytes,
@@ -333,6 +372,8 @@ function attach(hub: Hub, options: AttachOptions) {
     if (!principal.canPublish(roomTopic(room))) throw insufficientScope(hubUrl, 'not a peer of this room');
     const body = await readJson(request, settings.roomsMaxMessageBytes);
     if (!isJsonObject(body)) throw badRequest('the body must be a JSON object');
+    const peer = peerOf(principal.payload, room);
+    if (peer !== null) await hub.operations.rateLimits?.take('room', inboxTopic(room, peer));
     const ref = body.ref;
     if (typeof ref !== 'string' || ref === '' || ref.length > MAX_REF) {
       throw badRequest(`ref must be a string of 1 to ${MAX_REF} characters`);
@@ -356,13 +397,26 @@ function attach(hub: Hub, options: AttachOptions) {
     return json(await states.restore(room, body.epoch, body.state, from, ref));
   });
 
-  const ready = Promise.all([states.ready, upstream?.ready]).then(() => {});
+  mountDocs(app, {
+    hub,
+    docs,
+    roomOf,
+    peerOf,
+    maxUpdateBytes: settings.roomsMaxMessageBytes,
+    charge: async (room, peer) => {
+      if (peer !== null) await hub.operations.rateLimits?.take('room', inboxTopic(room, peer));
+    },
+    path: `${ROOM_PREFIX}:room/docs/:doc`,
+  });
+
+  const ready = Promise.all([states.ready, docs.ready, upstream?.ready]).then(() => {});
   return {
     app,
     ready,
     seats,
     close: () => {
       states.close();
+      docs.close();
       seats.close();
     },
   };

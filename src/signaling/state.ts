@@ -23,6 +23,7 @@ import {
   type StateSnapshot,
   stateTopic,
 } from '../room-protocol/index.ts';
+import { followBroker, LruMap, Serializer } from './log.ts';
 
 /** Refs of the latest changes kept per room: a client that resends a change is not applied twice. */
 const MAX_REFS = 64;
@@ -63,12 +64,12 @@ export interface ChangeResult {
 export class RoomStates {
   readonly #broker: Broker;
   readonly #options: Required<RoomStatesOptions>;
-  readonly #rooms = new Map<string, RoomRecord>();
+  readonly #rooms: LruMap<RoomRecord>;
   /** Id and position of the last update this instance has read from the broker. */
   #lastId = EARLIEST;
   #lastPos: string | undefined;
   readonly #waiters: Array<{ pos: string; resolve: () => void }> = [];
-  readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #serializer = new Serializer();
   readonly #unsubscribe: () => void;
   /** Resolves once the rooms still in history are rebuilt. */
   readonly ready: Promise<void>;
@@ -76,30 +77,18 @@ export class RoomStates {
   constructor(broker: Broker, options: RoomStatesOptions) {
     this.#broker = broker;
     this.#options = { maxRooms: 10_000, ...options };
-    let buffered: Update[] | undefined = [];
-    // Listen first, read history second: an update published meanwhile is in one or the other (or
-    // both; positions tell).
-    this.#unsubscribe = broker.subscribe((updates) => {
-      if (buffered) buffered.push(...updates);
-      else this.#read(updates);
+    // The least recently used room is forgotten beyond: its next join starts a lineage, which its
+    // peers (if any are left) refill with `restore`.
+    this.#rooms = new LruMap(this.#options.maxRooms);
+    // A broker that cannot answer now: rooms start unknown, and peers restore what they hold.
+    const followed = followBroker(broker, {
+      history: (updates) => this.#rebuild(updates),
+      live: (updates) => this.#read(updates),
+      lastPos: () => this.#lastPos,
+      what: 'state',
     });
-    this.ready = broker.history(EARLIEST).then(
-      ({ updates }) => {
-        this.#rebuild(updates);
-        const late = buffered!.filter(
-          (u) => this.#lastPos === undefined || comparePos(u.pos, this.#lastPos) > 0,
-        );
-        buffered = undefined;
-        this.#read(late);
-      },
-      (error) => {
-        // A broker that cannot answer now: rooms start unknown, and peers restore what they hold.
-        console.error('ssehub: rooms could not read history', error);
-        const late = buffered!;
-        buffered = undefined;
-        this.#read(late);
-      },
-    );
+    this.#unsubscribe = followed.unsubscribe;
+    this.ready = followed.ready;
   }
 
   /** Stops following the broker. */
@@ -133,7 +122,7 @@ export class RoomStates {
   patch(room: string, patch: JsonObject, from: string | null, ref: string): Promise<ChangeResult> {
     return this.#serialized(room, async () => {
       if (!this.#rooms.has(room)) await this.#write(room, { kind: 'create', epoch: crypto.randomUUID() });
-      let record = this.#rooms.get(room)!;
+      let record = this.#rooms.peek(room)!;
       if (record.refs.includes(ref)) return { ...this.#result(record), duplicate: true };
       const next = applyStateEvent(record.snapshot, { kind: 'patch', ref, from, patch })!;
       const bytes = byteLength(JSON.stringify(next.value));
@@ -144,7 +133,7 @@ export class RoomStates {
         );
       }
       const update = await this.#write(room, { kind: 'patch', ref, from, patch });
-      record = this.#rooms.get(room) ?? record;
+      record = this.#rooms.peek(room) ?? record;
       const result = { ...this.#result(record), duplicate: false };
       if (record.sinceAnchor > Math.max(MIN_COMPACT_BYTES, record.bytes)) {
         const { epoch, version, value } = record.snapshot;
@@ -166,7 +155,7 @@ export class RoomStates {
     ref: string,
   ): Promise<ChangeResult> {
     return this.#serialized(room, async () => {
-      const record = this.#rooms.get(room);
+      const record = this.#rooms.peek(room);
       if (record?.refs.includes(ref)) return { ...this.#result(record), duplicate: true };
       if (!record || record.snapshot.epoch !== epoch || record.snapshot.version !== 0) {
         throw new HubError('conflict', 'the room state has changed since: restore refused');
@@ -179,7 +168,7 @@ export class RoomStates {
         );
       }
       await this.#write(room, { kind: 'restore', ref, from, epoch, state });
-      const after = this.#rooms.get(room);
+      const after = this.#rooms.peek(room);
       if (!after?.refs.includes(ref))
         throw new HubError('conflict', 'the room state has changed since: restore refused');
       return { ...this.#result(after), duplicate: false };
@@ -192,17 +181,7 @@ export class RoomStates {
 
   /** Runs `step` after the room's previous changes from this instance: one change at a time per room. */
   #serialized<T>(room: string, step: () => Promise<T>): Promise<T> {
-    const previous = this.#chains.get(room) ?? Promise.resolve();
-    const next = previous.then(step, step);
-    const settled = next.then(
-      () => {},
-      () => {},
-    );
-    this.#chains.set(room, settled);
-    void settled.then(() => {
-      if (this.#chains.get(room) === settled) this.#chains.delete(room);
-    });
-    return next;
+    return this.#serializer.run(room, step);
   }
 
   /** Publishes a state event and resolves once this instance has read it back from the broker. */
@@ -254,7 +233,7 @@ export class RoomStates {
   }
 
   #apply(room: string, event: StateEvent, size: number): void {
-    const record = this.#rooms.get(room);
+    const record = this.#rooms.peek(room);
     const next = applyStateEvent(record?.snapshot, event);
     if (next === undefined || next === record?.snapshot) {
       if (record && event.kind === 'compact') record.sinceAnchor = 0;
@@ -320,22 +299,10 @@ export class RoomStates {
   }
 
   #touch(room: string): RoomRecord | undefined {
-    const record = this.#rooms.get(room);
-    if (record) {
-      this.#rooms.delete(room);
-      this.#rooms.set(room, record);
-    }
-    return record;
+    return this.#rooms.get(room);
   }
 
   #set(room: string, record: RoomRecord): void {
-    this.#rooms.delete(room);
     this.#rooms.set(room, record);
-    if (this.#rooms.size > this.#options.maxRooms) {
-      // The least recently used room is forgotten: its next join starts a lineage, which its peers
-      // (if any are left) refill with `restore`.
-      const oldest = this.#rooms.keys().next().value;
-      if (oldest !== undefined) this.#rooms.delete(oldest);
-    }
   }
 }

@@ -12,6 +12,11 @@ export declare const clientBundle: string;
 /** The strong `ETag` of {@link clientBundle}: a SHA-256 prefix. */
 export declare const clientBundleEtag: string;
 
+/** `GET /yjs.js`: `src/client/yjs/index.ts` with Yjs and y-protocols' awareness, one minified ES module. */
+export declare const yjsBundle: string;
+/** The strong `ETag` of {@link yjsBundle}. */
+export declare const yjsBundleEtag: string;
+
 /** `GET /`: `src/web/console/index.html`. */
 export declare const consolePage: string;
 /** `GET /console.js`: `src/web/console/main.ts` as an ES module. */

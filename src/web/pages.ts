@@ -82,4 +82,5 @@ export function servePages(app: Hono, options: PagesOptions = {}): void {
   app.get('/demo.css', asset(demoStyle, 'text/css'));
   app.get('/demo.js', asset(demoScript, 'text/javascript'));
   app.get('/client.js', (c) => clientScript(c.req.raw));
+  app.get('/yjs.js', (c) => clientScript(c.req.raw, 'yjs'));
 }

@@ -62,7 +62,29 @@ describe('the build', () => {
     ).toEqual([]);
   });
 
-  it('makes page scripts that import only /client.js, and only what it exports', async () => {
+  it('bundles the Yjs provider with Yjs and its awareness protocol, and without the client', async () => {
+    const result = await build({
+      entryPoints: ['src/client/yjs/index.ts'],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'neutral',
+      conditions: ['browser'],
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    const packages = new Set(inputs.filter((p) => p.startsWith('node_modules/')).map((p) => p.split('/')[1]));
+    expect(packages).toEqual(new Set(['yjs', 'lib0', 'y-protocols']));
+    // The provider talks to the room it is given: no second copy of the client comes along.
+    expect(inputs.filter((p) => p.startsWith('src/client/') && p !== 'src/client/yjs/index.ts')).toEqual([]);
+    expect(built.yjsBundle).not.toContain('class PerfectNegotiation');
+    const yjs = await load(built.yjsBundle);
+    expect(Object.keys(yjs).sort()).toEqual(['Awareness', 'DocSync', 'Y', 'syncDoc']);
+    expect(typeof yjs.Y.Doc).toBe('function');
+  });
+
+  it('makes page scripts that import only /client.js and /yjs.js, and only what they export', async () => {
     const imports = (script: string) =>
       [...script.matchAll(/^import\s*\{([^}]*)\}\s*from\s*"([^"]+)";$/gm)].map((m) => ({
         names: m[1]!.split(',').map((name) => name.trim()),
@@ -71,12 +93,20 @@ describe('the build', () => {
     expect(imports(built.consoleScript)).toEqual([]);
     const demo = imports(built.demoScript);
     expect(demo.length).toBeGreaterThan(0);
-    expect(new Set(demo.map((i) => i.from))).toEqual(new Set(['/client.js']));
+    expect(new Set(demo.map((i) => i.from))).toEqual(new Set(['/client.js', '/yjs.js']));
     // No other import or export form slipped through, and no copy of the client came along.
     expect(built.demoScript.match(/^(import|export)\b/gm)).toHaveLength(demo.length);
     expect(built.demoScript).not.toContain('class PerfectNegotiation');
-    const exported = Object.keys(await load(built.clientBundle));
-    expect(exported).toEqual(expect.arrayContaining(demo.flatMap((i) => i.names)));
+    expect(built.demoScript).not.toContain('class YText');
+    for (const [path, bundle] of [
+      ['/client.js', built.clientBundle],
+      ['/yjs.js', built.yjsBundle],
+    ] as const) {
+      const exported = Object.keys(await load(bundle));
+      expect(exported).toEqual(
+        expect.arrayContaining(demo.filter((i) => i.from === path).flatMap((i) => i.names)),
+      );
+    }
   });
 
   it('refuses a page that imports part of the client around its entry point', async () => {
@@ -113,6 +143,19 @@ describe('what the hub serves', () => {
       expect(response.headers.get('cache-control')).toBe('no-cache');
     }
     expect((await response.text()) === built[name], `${path} is not the built ${name}`).toBe(true);
+  });
+
+  it('/yjs.js is the built Yjs bundle, served like /client.js', async () => {
+    const response = await fetch(`${hub.url}/yjs.js`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(response.headers.get('etag')).toBe(built.yjsBundleEtag);
+    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    expect((await response.text()) === built.yjsBundle, '/yjs.js is not the built bundle').toBe(true);
+    const revalidated = await fetch(`${hub.url}/yjs.js`, {
+      headers: { 'if-none-match': built.yjsBundleEtag },
+    });
+    expect(revalidated.status).toBe(304);
   });
 
   it('/client.js is the built bundle: cacheable, revalidated by ETag, loadable from any origin', async () => {

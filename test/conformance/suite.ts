@@ -16,6 +16,7 @@ import { idTests } from './ids.ts';
 import { legacyTests } from './legacy.ts';
 import { lifecycleTests } from './lifecycle.ts';
 import { limitsTests } from './limits.ts';
+import { operationsTests } from './operations.ts';
 import { presenceTests } from './presence.ts';
 import { privateTests } from './private.ts';
 import { publishTests } from './publish.ts';
@@ -52,6 +53,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('security headers', () => headersTests(current));
     describe('active subscriptions', () => presenceTests(current));
     describe('connection limits', () => limitsTests(start, caps));
+    describe('operator controls', () => operationsTests(start));
     describe('costs and bounds', () => costTests(current, start));
     describe('configured resource, cookie and JWKS URL', () => configuredTests(start));
     describe('legacy mode', () => legacyTests(current, start));

@@ -1,13 +1,15 @@
 /**
  * The demo video call in real headless Chromium with fake camera and microphone, on the Node hub:
  * two peers; three peers in a full mesh, one leaving and coming back; the shared checklist converging
- * and reaching a late joiner; and the hub restarting under a running call.
+ * and reaching a late joiner; and the hub restarting under a running call (the peers give the shared
+ * notes back to the hub, which lost them).
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { CHROMIUM, launchChromium, mediaFlags } from '../helpers/browser.ts';
 import { available } from '../helpers/require.ts';
-import { type RestartableHub, startRoomsHub } from '../helpers/rooms.ts';
+import { join, type RestartableHub, startRoomsHub } from '../helpers/rooms.ts';
 import {
   addItem,
   chat,
@@ -28,6 +30,17 @@ const hasChromium = available('Chromium', CHROMIUM);
 describe.skipIf(!hasChromium)('demo call on the Node hub', () => {
   twoPeerCall('node', () => startRoomsHub());
 });
+
+/** The room's "notes" document as the hub serves it to a new peer (what a late joiner starts from). */
+async function hubNotes(base: string, room: string): Promise<string> {
+  const { answer } = await join(base, room);
+  const response = await fetch(`${base}/rooms/${room}/docs/notes`, {
+    headers: { authorization: `Bearer ${answer.token}` },
+  });
+  const doc = new Y.Doc();
+  Y.applyUpdate(doc, new Uint8Array(await response.arrayBuffer()));
+  return doc.getText('notes').toString();
+}
 
 /** Every peer sees all the others and decodes video from each of them. */
 async function fullMesh(peers: Peer[]): Promise<void> {
@@ -168,6 +181,11 @@ describe.skipIf(!hasChromium)('hub restart under a call', () => {
     const [adaId, bobId] = [await ada.id(), await bob.id()];
     await fullMesh([ada, bob]);
     await addItem(ada, 'Before the restart');
+    await ada.page.click('.tab[data-tab=notes]');
+    await ada.page.type('#notes-input', 'Notes from before the restart');
+    await bob.page.waitForFunction(
+      () => window.demo.notes.doc.getText('notes').toString() === 'Notes from before the restart',
+    );
     await bob.page.waitForSelector('[data-item] .text:text("Before the restart")', { state: 'attached' });
     for (const p of [ada, bob]) {
       await p.page.evaluate(() => {
@@ -197,6 +215,10 @@ describe.skipIf(!hasChromium)('hub restart under a call', () => {
     }
     expect((await checklist(ada)).map((i) => i.text)).toEqual(['Before the restart', 'After the restart']);
     expect(await checklist(bob)).toEqual(await checklist(ada));
+    // The hub lost the notes with its memory; the peers gave them back when they synced again.
+    await expect
+      .poll(() => hubNotes(hub.url, room), { timeout: 15_000, interval: 200 })
+      .toBe('Notes from before the restart');
     await chat(ada, 'Still here?');
     await waitForChat(bob, 'Still here?');
     expect([await ada.id(), await bob.id()]).toEqual([adaId, bobId]);

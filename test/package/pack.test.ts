@@ -131,7 +131,17 @@ describe('the tarball', () => {
 
   it('installs with only its declared dependencies: no tsx, esbuild or TypeScript', () => {
     const top = readdirSync(join(app, 'node_modules')).filter((name) => !name.startsWith('.'));
-    expect(top).toEqual(expect.arrayContaining(['ssehub', 'hono', 'jose', 'ioredis', 'urlpattern-polyfill']));
+    expect(top).toEqual(
+      expect.arrayContaining([
+        'ssehub',
+        'hono',
+        'jose',
+        'ioredis',
+        'urlpattern-polyfill',
+        'yjs',
+        'y-protocols',
+      ]),
+    );
     for (const tool of ['tsx', 'esbuild', 'typescript', 'wrangler']) expect(top).not.toContain(tool);
     const installed = JSON.parse(readFileSync(join(app, 'node_modules/ssehub/package.json'), 'utf8'));
     expect(installed.dependencies).toEqual(pkg.dependencies);
@@ -161,8 +171,14 @@ describe('with plain node', () => {
     expect(exported['ssehub/brokers']).toEqual(
       expect.arrayContaining(['createMemoryBroker', 'createSqliteBroker', 'durableObjectSql']),
     );
-    expect(exported['ssehub/redis']).toEqual(['createRedisBroker', 'createRedisRegistry']);
+    expect(exported['ssehub/redis']).toEqual([
+      'createRedisBroker',
+      'createRedisOperations',
+      'createRedisRegistry',
+    ]);
     expect(exported['ssehub/client']).toEqual(expect.arrayContaining(['subscribe', 'publish', 'joinRoom']));
+    // The Yjs provider, which re-exports the Yjs it uses: an application takes `Y` from it.
+    expect(exported['ssehub/client/yjs']).toEqual(['Awareness', 'DocSync', 'Y', 'syncDoc']);
     expect(exported['ssehub/node']).toEqual([
       'loopDelayMonitor',
       'nodeGlue',

@@ -1,9 +1,10 @@
 /**
  * Rooms come with the hub on every runtime (they are part of `createApp`): on Node, Bun, Deno and
- * workerd, a peer joins, sees another peer arrive, receives its private message, and reads the state
- * it patched.
+ * workerd, a peer joins, sees another peer arrive, receives its private message, reads the state
+ * it patched, and a late joiner reads the Yjs document the others edited (merged by Yjs on the hub).
  */
 import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { join, peerStreamUrl, postJson, publishWith, roomsEnv } from '../helpers/rooms.ts';
 import { runtimeBinary, runtimes } from '../helpers/runtimes.ts';
 import { openStream } from '../helpers/sse.ts';
@@ -45,6 +46,33 @@ describe.each(Object.keys(runtimes))('rooms on %s', (runtime) => {
       const late = (await join(hub.url, 'everywhere')).answer;
       expect(late.state).toMatchObject({ version: 1, value: { on: runtime } });
       expect(late.peers.map((p) => p.name).sort()).toEqual(['Alice', 'Bob']);
+
+      // Two peers edit one Yjs document from the same start; the hub merges, a late joiner reads all.
+      const docUrl = `${hub.url}/rooms/everywhere/docs/notes`;
+      const base = new Y.Doc();
+      base.getText('t').insert(0, 'base');
+      const edits = await Promise.all(
+        [alice, bob].map((peer) => {
+          const doc = new Y.Doc();
+          Y.applyUpdate(doc, Y.encodeStateAsUpdate(base));
+          doc.getText('t').insert(4, ` ${peer.peer === alice.peer ? 'alice' : 'bob'}`);
+          return fetch(docUrl, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${peer.token}`, 'content-type': 'application/octet-stream' },
+            body: Y.encodeStateAsUpdate(doc) as Uint8Array<ArrayBuffer>,
+          });
+        }),
+      );
+      expect(edits.map((r) => r.status)).toEqual([204, 204]);
+      await stream.waitFor(
+        () => stream.events.filter((e) => e.event === 'doc').length >= 2,
+        'the doc updates',
+      );
+      const read = await fetch(docUrl, { headers: { authorization: `Bearer ${late.token}` } });
+      expect(read.headers.get('content-type')).toBe('application/octet-stream');
+      const merged = new Y.Doc();
+      Y.applyUpdate(merged, new Uint8Array(await read.arrayBuffer()));
+      expect(['base alice bob', 'base bob alice']).toContain(merged.getText('t').toString());
       stream.close();
       bobStream.close();
     } finally {

@@ -3,4 +3,9 @@
  * only when Redis is configured, so a single instance never loads the client.
  */
 export { createRedisBroker, type RedisBrokerOptions } from './broker.ts';
+export {
+  createRedisOperations,
+  type RedisOperations,
+  type RedisOperationsOptions,
+} from './operations.ts';
 export { createRedisRegistry, type RedisRegistryOptions } from './registry.ts';

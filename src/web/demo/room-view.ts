@@ -3,7 +3,9 @@
  * shared checklist (`checklist.ts`), who is here, the connection status, and the controls.
  */
 import { type Call, type CallPeer, type Room, type RoomStatus, startCall } from '../../client/index.ts';
+import type { DocSync } from '../../client/yjs/index.ts';
 import { showChecklist } from './checklist.ts';
+import { showNotes } from './notes.ts';
 import { byId, describe, h, icons, toast } from './ui.ts';
 
 /** The key of our own tile (peer ids are 16 characters, so none is `self`). */
@@ -33,6 +35,8 @@ export interface DemoHandles {
   room: Room;
   call: Call;
   stream: MediaStream;
+  /** The shared notes' Yjs provider (its `doc` holds the `Y.Text` "notes"). */
+  notes: DocSync;
 }
 
 const initials = (name: string) =>
@@ -81,7 +85,7 @@ export function enterRoom(room: Room, stream: MediaStream): void {
     audio: stream.getAudioTracks().length > 0,
     video: stream.getVideoTracks().length > 0,
   };
-  const handles: DemoHandles = { room, call, stream };
+  const handles: DemoHandles = { room, call, stream, notes: showNotes(room, call) };
   Object.assign(window, { demo: handles });
   byId('lobby', HTMLElement).hidden = true;
   byId('app', HTMLDivElement).hidden = false;
