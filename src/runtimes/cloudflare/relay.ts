@@ -13,7 +13,7 @@
  */
 import { createMemoryRegistry, type Update, type UpdateInput } from '../../brokers/index.ts';
 import type { Config } from '../../config/index.ts';
-import { ConnectionLimiter, createHub, HUB_PATH, type Hub, HubError } from '../../hub/index.ts';
+import { ConnectionLimiter, createHub, HUB_PATH, type Hub, HubError, laneConcerns } from '../../hub/index.ts';
 import { createRooms } from '../../signaling/index.ts';
 import { MAX_VECTOR_CHARS } from './cursor.ts';
 import { METRICS_HEADERS, perObject, sumExpositions } from './metrics.ts';
@@ -80,7 +80,7 @@ export class Relay {
         this.#merged?.broker.update(shard, update);
         this.#mirrors.get(shard)?.broker.update(update);
       },
-      lost: (shard: number) => this.#lost(shard),
+      lost: (shard: number, lanes: readonly string[]) => this.#lost(shard, lanes),
     };
     // Three heartbeats of silence: the feed is gone without a word.
     const silence = Math.max(3 * config.heartbeat * 1000, 3000);
@@ -190,12 +190,18 @@ export class Relay {
     return { ...input, id, pos: String(pos) };
   }
 
-  /** A shard discarded updates this relay had not read: its subscribers resume, and are told so. */
-  #lost(shard: number): void {
+  /**
+   * A shard discarded updates this relay had not read: the subscribers that could match them resume
+   * (and are told so, `earliest`). After a shard restarts this is its in-memory subscription events,
+   * which concern only the subscribers that watch presence.
+   */
+  #lost(shard: number, lanes: readonly string[]): void {
     const hubs = [this.#merged?.served.hub, this.#mirrors.get(shard)?.served.hub];
     for (const hub of hubs) {
       if (!hub) continue;
-      for (const subscriber of [...hub.dispatcher.subscribers]) subscriber.stream.close('server');
+      for (const subscriber of [...hub.dispatcher.subscribers]) {
+        if (lanes.some((lane) => laneConcerns(subscriber, lane, HUB_PATH))) subscriber.stream.close('server');
+      }
     }
   }
 

@@ -14,8 +14,11 @@ export type ObjectLink = (path: string, init?: RequestInit) => Promise<Response>
 export interface FeedConsumer {
   /** A new update of shard `shard`, in that shard's order, each exactly once. */
   update(shard: number, update: ShardUpdate): void;
-  /** Shard `shard` discarded updates this relay had not read: its subscribers may have missed some. */
-  lost(shard: number): void;
+  /**
+   * Shard `shard` discarded updates of retention lanes `lanes` this relay had not read: its subscribers
+   * that could match them may have missed some.
+   */
+  lost(shard: number, lanes: readonly string[]): void;
 }
 
 /** Backoff between reconnections, in ms: doubling from the first to the last. */
@@ -181,7 +184,10 @@ export class Upstream {
       this.pos = control.head;
       this.#wake();
     } else if (Array.isArray(control.lost) && control.lost.length > 0) {
-      this.#consumer.lost(this.#shard);
+      this.#consumer.lost(
+        this.#shard,
+        control.lost.filter((lane): lane is string => typeof lane === 'string'),
+      );
     }
     return false;
   }
