@@ -12,20 +12,13 @@ import { DurableObject, type DurableObjectNamespace, type DurableObjectState } f
 import { createApp } from '../app.ts';
 import { createDurableObjectBroker, createMemoryControl, sqlRevocationStore } from '../brokers/index.ts';
 import { ConfigError, defaults, parseConfig } from '../config/index.ts';
-import {
-  configuredHubUrl,
-  devTokens,
-  HUB_PATH,
-  type Hub,
-  HubError,
-  readBody,
-  retentionOf,
-} from '../hub/index.ts';
+import { configuredHubUrl, devTokens, HUB_PATH, type Hub, retentionOf } from '../hub/index.ts';
 import {
   type Env as Bindings,
   configOf,
   type Handler,
   misconfigured,
+  readBodyAtEdge,
   settingsOf,
   stubOf,
   withByteStrings,
@@ -219,6 +212,10 @@ export class RelayObject extends DurableObject<Env> {
         topology: topologyOf(config),
         name: ctx.id.name ?? 'relay',
         link: (name) => linkTo((n) => stubOf(env.HUB, n), name),
+        // The admin API's denylist outlives an eviction of the relay, as a shard's does.
+        ...(config.adminKey || config.adminTokens
+          ? { revocations: sqlRevocationStore(ctx.storage.sql) }
+          : {}),
       });
       this.#handler = (request) => withByteStrings(request, (r) => relay.fetch(r));
     } catch (error) {
@@ -248,13 +245,8 @@ const worker: { fetch(request: Request, env: Env): Promise<Response> } = {
     // early (401, 413) the body would otherwise still be streaming from the client into the object
     // after the response, which workerd refuses ("Can't read from request stream after response has
     // been sent") at the cost of the connection and, under `wrangler dev`, of the isolate.
-    let body: Uint8Array;
-    try {
-      body = await readBody(request, bodyLimit(env));
-    } catch (error) {
-      if (error instanceof HubError) return error.toResponse();
-      throw error;
-    }
+    const body = await readBodyAtEdge(request, bodyLimit(env));
+    if (body instanceof Response) return body;
     return hub.fetch(new Request(request, { body: body as Uint8Array<ArrayBuffer> }));
   },
 };

@@ -52,6 +52,11 @@ export interface Capabilities {
    * share a relay).
    */
   connectionLimitPerObject?: boolean;
+  /**
+   * Rate limits count in each object a request reaches (a sharded Workers hub: publishes to topics of
+   * different shards count in different shards), not across the hub.
+   */
+  rateLimitPerObject?: boolean;
 }
 
 /** Signing key of the fixture; every runtime is started with it. */

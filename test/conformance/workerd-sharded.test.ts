@@ -39,5 +39,10 @@ conformance(
       },
     };
   },
-  { gracefulShutdown: false, compositeIds: true, connectionLimitPerObject: true },
+  {
+    gracefulShutdown: false,
+    compositeIds: true,
+    connectionLimitPerObject: true,
+    rateLimitPerObject: true,
+  },
 );

@@ -135,7 +135,7 @@ async function relayLists(ctx: Objects, filter: URLSearchParams): Promise<Active
 }
 
 /** Relays that may hold subscribers: the fan-out tier, or the one that merges when there is none. */
-const relayCount = (t: Topology): number => (t.relays > 0 ? t.relays : t.shards > 1 ? 1 : 0);
+export const relayCount = (t: Topology): number => (t.relays > 0 ? t.relays : t.shards > 1 ? 1 : 0);
 
 /** The hub URL of the shard's own `Link` header. */
 function linkTarget(headers: Headers): string {
@@ -181,4 +181,46 @@ export async function aggregateMetrics(ctx: Objects): Promise<Response> {
       objects.map(([name], i) => [name, sampleOf(texts[i]!, 'ssehub_connections')]),
     );
   return new Response(body, { headers: METRICS_HEADERS });
+}
+
+/**
+ * An admin action (`POST /admin/disconnect`, `POST /admin/revoke`, `DELETE /admin/revocations`) on
+ * every shard and relay: shard 0 authorizes and answers first, then the others act too (each keeps
+ * the denylist in its own storage), and the streams each closed are added up. Rooms are not reached:
+ * the Worker does not know which exist (docs/workers-scaling.md).
+ */
+export async function broadcastAdmin(
+  request: Request,
+  body: Uint8Array | undefined,
+  ctx: Objects,
+): Promise<Response> {
+  const copy = (): Request =>
+    new Request(request, body === undefined ? {} : { body: body as Uint8Array<ArrayBuffer> });
+  const first = await ctx.hubObject(shardName(0)).fetch(copy());
+  if (first.status !== 200) return first;
+  const answer = (await first.json()) as { disconnected?: unknown; lifted?: unknown };
+  const others: Array<{ fetch(request: Request): Promise<Response> }> = [];
+  for (let k = 1; k < ctx.topology.shards; k++) others.push(ctx.hubObject(shardName(k)));
+  const { relays } = ctx;
+  if (relays) for (let i = 0; i < relayCount(ctx.topology); i++) others.push(stubOf(relays, relayName(i)));
+  const answers = await Promise.all(
+    others.map(async (object) => {
+      const response = await object.fetch(copy());
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        throw new Error(`an admin action answered ${response.status} in one of the objects`);
+      }
+      return (await response.json()) as { disconnected?: unknown; lifted?: unknown };
+    }),
+  );
+  const merged: Record<string, unknown> = { ...answer };
+  if (typeof answer.disconnected === 'number') {
+    merged.disconnected = answers.reduce(
+      (sum, a) => sum + (typeof a.disconnected === 'number' ? a.disconnected : 0),
+      answer.disconnected,
+    );
+  }
+  if (typeof answer.lifted === 'boolean')
+    merged.lifted = answers.some((a) => a.lifted === true) || answer.lifted;
+  return new Response(JSON.stringify(merged), { headers: first.headers });
 }

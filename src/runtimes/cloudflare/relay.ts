@@ -11,7 +11,13 @@
  * through the Worker and resume from their cursors, which every relay understands.
  * Web APIs only: the runtime hands in the links to the shards (`RelayObject` in `../cloudflare.ts`).
  */
-import { createMemoryRegistry, type Update, type UpdateInput } from '../../brokers/index.ts';
+import {
+  createMemoryControl,
+  createMemoryRegistry,
+  type RevocationStore,
+  type Update,
+  type UpdateInput,
+} from '../../brokers/index.ts';
 import type { Config } from '../../config/index.ts';
 import { ConnectionLimiter, createHub, HUB_PATH, type Hub, HubError, laneConcerns } from '../../hub/index.ts';
 import { createRooms } from '../../signaling/index.ts';
@@ -41,6 +47,8 @@ export interface RelayOptions {
   readonly link: (name: HubObjectName) => ObjectLink;
   /** This relay's name, for `/metrics`. */
   readonly name: string;
+  /** Where the denylist of the admin API is kept (the relay object's storage); default in memory. */
+  readonly revocations?: RevocationStore;
 }
 
 interface Served {
@@ -114,6 +122,7 @@ export class Relay {
     const url = new URL(request.url);
     if (url.pathname === `${INTERNAL}subscriptions`) return this.#subscriptions(url.searchParams);
     if (url.pathname === '/metrics') return this.#metrics();
+    if (url.pathname.startsWith('/admin/') && request.method !== 'GET') return this.#admin(request);
     if (url.pathname !== HUB_PATH || request.method !== 'GET') {
       return new Response('not found\n', { status: 404 });
     }
@@ -168,10 +177,47 @@ export class Relay {
       issuers: createRooms(config, HUB_PATH).issuers,
       registry: createMemoryRegistry(),
       limiter: this.#limiter,
+      // Each hub has its denylist, all kept in one store: one made later starts with every entry.
+      operations:
+        config.adminKey || config.adminTokens
+          ? { control: createMemoryControl(this.#options.revocations) }
+          : undefined,
       // Cloudflare's edge sets CF-Connecting-IP on every request (a client cannot forge it there).
       clientAddress: (c) => c.req.header('cf-connecting-ip'),
     });
     return { hub, ready: hub.ready };
+  }
+
+  /**
+   * An admin action (revoke, disconnect, lift) from the Worker: every hub of this relay acts on its own
+   * streams and denylist, and the streams they closed are added up. With no hub yet, one is made, so
+   * that the action is recorded for those to come.
+   */
+  async #admin(request: Request): Promise<Response> {
+    const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
+    const hubs = this.#hubs();
+    if (hubs.length === 0) hubs.push(this.#mergedHub().hub);
+    let merged: Record<string, unknown> | undefined;
+    for (const hub of hubs) {
+      const response = await hub.app.fetch(new Request(request, body === undefined ? {} : { body }));
+      if (response.status !== 200) return response;
+      const answer = (await response.json()) as Record<string, unknown>;
+      if (!merged) merged = answer;
+      else {
+        if (typeof merged.disconnected === 'number' && typeof answer.disconnected === 'number') {
+          merged.disconnected += answer.disconnected;
+        }
+        if (answer.lifted === true) merged.lifted = true;
+      }
+    }
+    return new Response(JSON.stringify(merged), { headers: { 'content-type': 'application/json' } });
+  }
+
+  /** The hubs this relay runs so far. */
+  #hubs(): Hub[] {
+    const hubs = [...this.#mirrors.values()].map((m) => m.served.hub);
+    if (this.#merged) hubs.unshift(this.#merged.served.hub);
+    return hubs;
   }
 
   /** Subscription events go to the object where their subscription's topics live. */

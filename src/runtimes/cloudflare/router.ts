@@ -13,10 +13,10 @@
  */
 import { generateId } from '../../brokers/index.ts';
 import type { Config } from '../../config/index.ts';
-import { HUB_PATH, HubError, parseForm, parseQuery, readBody } from '../../hub/index.ts';
-import { aggregateMetrics, aggregateSubscriptions } from './aggregate.ts';
+import { HUB_PATH, HubError, parseForm, parseQuery } from '../../hub/index.ts';
+import { aggregateMetrics, aggregateSubscriptions, broadcastAdmin } from './aggregate.ts';
 import { isComposite } from './cursor.ts';
-import { type Env, stubOf } from './glue.ts';
+import { type Env, readBodyAtEdge, stubOf } from './glue.ts';
 import { FULL_HEADER, MERGED_VIEW, VIEW_HEADER } from './relay.ts';
 import {
   type HubObjectName,
@@ -74,6 +74,10 @@ export function createRouter(env: Env, config: Config, topology: Topology): Rout
     }
     if (path === '/metrics' && request.method === 'GET')
       return aggregateMetrics({ topology, hubObject, relays });
+    // Admin actions reach every shard and relay; listings are shard 0's (its registry, its streams).
+    if (path.startsWith('/admin/') && request.method !== 'GET') {
+      return withBody(request, (body) => broadcastAdmin(request, body, { topology, hubObject, relays }));
+    }
     const room = topology.roomObjects ? ROOM_PATH.exec(path) : null;
     if (room) {
       const name = roomName(room[1]!);
@@ -89,20 +93,14 @@ export function createRouter(env: Env, config: Config, topology: Topology): Rout
   /** Reads the body (bounded) before handing the request on; see `withBody`. */
   function withBody(request: Request, send: (body?: Uint8Array) => Promise<Response>): Promise<Response> {
     if (request.body === null) return send();
-    return readBody(request, config.maxBodyBytes).then(send, (error: unknown) => {
-      if (error instanceof HubError) return error.toResponse();
-      throw error;
-    });
+    return readBodyAtEdge(request, config.maxBodyBytes).then((body) =>
+      body instanceof Response ? body : send(body),
+    );
   }
 
   async function publish(request: Request): Promise<Response> {
-    let body: Uint8Array;
-    try {
-      body = await readBody(request, config.maxBodyBytes);
-    } catch (error) {
-      if (error instanceof HubError) return error.toResponse();
-      throw error;
-    }
+    const body = await readBodyAtEdge(request, config.maxBodyBytes);
+    if (body instanceof Response) return body;
     let fields: ReturnType<typeof parseForm>;
     try {
       fields = parseForm(body);
