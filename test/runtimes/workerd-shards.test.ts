@@ -6,6 +6,8 @@
  * `earliest` when any shard's history lost what the subscriber missed, and rooms in objects of their
  * own. The test fixture's `/__test/abort?object=NAME` resets one object, as an eviction would.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metric, publishOk, q, subscribe, updateIdOf } from '../conformance/client.ts';
 import { fixtureEnv, type Target } from '../conformance/target.ts';
@@ -303,5 +305,66 @@ describe('workerd with relays of two streams each', () => {
     expect(metrics).toMatch(/^ssehub_object_connections\{object="relay:1"\} [1-9]/m);
     for (const s of streams) s.close();
     watcher.close();
+  });
+});
+
+describe('workerd with 4 shards and 2 relays sending webhooks', () => {
+  let hub: Target;
+  let server: Server;
+  const received: Array<{ type: string; match?: unknown }> = [];
+  let arrived: (() => void) | undefined;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          type: string;
+          data: { match?: unknown };
+        };
+        received.push({ type: event.type, match: event.data.match });
+        res.writeHead(204).end();
+        arrived?.();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const secret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64')}`;
+    hub = await start({
+      SSEHUB_WEBHOOK_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+      SSEHUB_WEBHOOK_SECRET: secret,
+    });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  const until = (predicate: () => boolean, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 15_000);
+      arrived = () => {
+        if (!predicate()) return;
+        clearTimeout(timer);
+        resolve();
+      };
+      arrived();
+    });
+
+  it('sends each subscription event once: from the shard that stores it, never from the relays that read it', async () => {
+    // Subscribers of every shard on both relays: each relay reads every shard's events.
+    const watchers = [];
+    for (const sub of ['ivy', 'jon', 'kim', 'lou']) {
+      const token = bearer(await draft([detail(['subscribe'], [{ match: '*' }])], {}, { sub }));
+      watchers.push(await subscribe(hub.url, 'match=*', token));
+    }
+    const topic = topicIn(3, 'hooked');
+    const stream = await subscribe(hub.url, `match=${q(topic)}`);
+    const about = (type: string) => received.filter((e) => e.type === type && e.match === topic);
+    await until(() => about('subscription.active').length > 0, 'subscription.active');
+    stream.close();
+    await until(() => about('subscription.inactive').length > 0, 'subscription.inactive');
+    expect(about('subscription.active')).toHaveLength(1);
+    expect(about('subscription.inactive')).toHaveLength(1);
+    for (const w of watchers) w.close();
   });
 });

@@ -172,7 +172,9 @@ export class Relay {
     const hub = createHub({
       broker,
       // Cursors here may be composite: a vector, then the update id.
-      settings: { ...config, maxIdBytes: config.maxIdBytes + MAX_VECTOR_CHARS + 1 },
+      // Webhooks are the shards' to send: each subscription event is stored in one shard, and every
+      // relay following it reads it too.
+      settings: { ...config, maxIdBytes: config.maxIdBytes + MAX_VECTOR_CHARS + 1, webhookUrl: undefined },
       // Peer tokens (signed with the rooms key) are honoured wherever a peer subscribes.
       issuers: createRooms(config, HUB_PATH).issuers,
       registry: createMemoryRegistry(),
