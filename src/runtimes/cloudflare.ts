@@ -206,6 +206,8 @@ export class RelayObject extends DurableObject<Env> {
       this.#handler = misconfigured(config);
       return;
     }
+    // The relay logs as the shards do (a bad value is the shards' to report).
+    if (config.logFormat === 'json') installJsonLogs();
     try {
       const relay = new Relay({
         config,
