@@ -123,6 +123,7 @@ export const SERVERS: readonly ServerSpec[] = [
     requires: ['src/runtimes/cli.ts'],
     tempDir: true,
     ready: '/healthz',
+    jwtKey: true,
     version: NODE_VERSION,
   },
   {

@@ -200,6 +200,32 @@ export function brokerContract(name: string, target: ContractTarget): void {
       expect(tail.more).toBe(false);
     });
 
+    it('reads history backwards in pages, newest first, that join up exactly', async () => {
+      const broker = await make(20);
+      expect(await broker.historyBefore(undefined, 5)).toEqual({ updates: [], more: false });
+      const published = await publishMany(broker, 23);
+      const retained = published.slice(3);
+      const pages: Update[][] = [];
+      let page = await broker.historyBefore(undefined, 6);
+      pages.push(page.updates);
+      while (page.more) {
+        expect(page.updates).toHaveLength(6);
+        page = await broker.historyBefore(page.updates.at(-1)!.pos, 6);
+        pages.push(page.updates);
+      }
+      expect(pages.flat()).toEqual([...retained].reverse());
+      // Strictly before a position, whatever the page size; `more` says whether older ones remain.
+      const middle = await broker.historyBefore(retained[10]!.pos, 4);
+      expect(ids(middle.updates)).toEqual(ids(retained.slice(6, 10).reverse()));
+      expect(middle.more).toBe(true);
+      const oldest = await broker.historyBefore(retained[4]!.pos, 4);
+      expect(ids(oldest.updates)).toEqual(ids(retained.slice(0, 4).reverse()));
+      expect(oldest.more).toBe(false);
+      expect(await broker.historyBefore(retained[0]!.pos, 4)).toEqual({ updates: [], more: false });
+      // A position of a discarded update: what is retained before it (nothing).
+      expect(await broker.historyBefore(published[1]!.pos, 4)).toEqual({ updates: [], more: false });
+    });
+
     it('answers an unknown cursor with found: false and all retained history', async () => {
       const broker = await make();
       const published = await publishMany(broker, 5);
@@ -352,18 +378,30 @@ export function brokerContract(name: string, target: ContractTarget): void {
       const age = 1000;
       const broker = await make({
         updates: { maxCount: 100, maxBytes: Number.POSITIVE_INFINITY, maxAgeMs: age },
-        lanes: [{ name: 'presence', prefix: PRESENCE, maxCount: 100, maxBytes: Number.POSITIVE_INFINITY }],
+        lanes: [
+          { name: 'presence', prefix: PRESENCE, maxCount: 100, maxBytes: Number.POSITIVE_INFINITY },
+          {
+            name: '/rooms/*',
+            prefix: '/rooms/',
+            perTopic: true,
+            maxCount: 100,
+            maxBytes: 1e9,
+            maxAgeMs: age,
+          },
+        ],
       });
       const old = await publishMany(broker, 3);
+      const room = await broker.publish({ ...input(9), topics: ['/rooms/a', '/alternate'] });
       const kept = await broker.publish(presenceInput(1));
-      expect(ids((await broker.history(EARLIEST)).updates)).toEqual(ids([...old, kept]));
+      expect(ids((await broker.history(EARLIEST)).updates)).toEqual(ids([...old, room, kept]));
       await new Promise((r) => setTimeout(r, age + 200));
       // Read time: the old updates are gone, the lane without an age bound keeps its own.
       const read = await broker.history(EARLIEST);
       expect(ids(read.updates)).toEqual([kept.id]);
       expect((await broker.history(old[0]!.id)).found).toBe(false);
       const page = await broker.historyAfter(old[0]!.pos);
-      expect(page.lost).toEqual(['updates']);
+      // The room's update had an alternate topic: its rule is reported with its lane.
+      expect([...page.lost].sort()).toEqual(['/rooms/*', 'topic:/rooms/a', 'updates']);
       // A repeated id of an expired update is new again.
       const fresh = await broker.publish(input(1, { id: old[1]!.id }));
       expect(comparePos(fresh.pos, kept.pos)).toBe(1);
@@ -396,6 +434,64 @@ export function brokerContract(name: string, target: ContractTarget): void {
       expect(resumed.found).toBe(true);
       expect([...resumed.lost].sort()).toEqual(['topic:/rooms/hot', 'topic:/stats']);
       expect((await broker.history(hot.at(-2)!.id)).lost).toEqual(['topic:/stats']);
+    });
+
+    it('reads history backwards across lanes in one order, newest first', async () => {
+      const broker = await make({
+        updates: { maxCount: 50, maxBytes: Number.POSITIVE_INFINITY },
+        lanes: [
+          { name: 'presence', prefix: PRESENCE, maxCount: 50, maxBytes: Number.POSITIVE_INFINITY },
+          { name: '/rooms/*', prefix: '/rooms/', perTopic: true, maxCount: 2, maxBytes: 1e9 },
+        ],
+      });
+      const published: Update[] = [];
+      for (let i = 0; i < 18; i++) {
+        const kind = i % 3;
+        published.push(
+          await broker.publish(
+            kind === 0
+              ? presenceInput(i)
+              : kind === 1
+                ? input(i)
+                : { ...input(i), topics: [`/rooms/${i % 2}`] },
+          ),
+        );
+      }
+      // Each room keeps its last two updates (of three); everything else is kept.
+      const rooms = published.filter((u) => u.topics[0]!.startsWith('/rooms/'));
+      const gone = new Set(ids(rooms.slice(0, -4)));
+      const retained = published.filter((u) => !gone.has(u.id));
+      const newest = await broker.historyBefore(undefined, 100);
+      expect(ids(newest.updates)).toEqual(ids([...retained].reverse()));
+      expect(newest.more).toBe(false);
+      const first = await broker.historyBefore(undefined, 3);
+      expect(ids(first.updates)).toEqual(ids(retained.slice(-3).reverse()));
+      const next = await broker.historyBefore(first.updates.at(-1)!.pos, 3);
+      expect(ids(next.updates)).toEqual(ids(retained.slice(-6, -3).reverse()));
+    });
+
+    it("reports a per-topic lane's rule too when the lane discards an update with alternate topics", async () => {
+      const broker = await make({
+        updates: { maxCount: 100, maxBytes: Number.POSITIVE_INFINITY },
+        lanes: [{ name: '/rooms/*', prefix: '/rooms/', perTopic: true, maxCount: 2, maxBytes: 1e9 }],
+      });
+      const at = (topics: string[], n: number) => broker.publish({ topics, data: `${n}`, private: false });
+      const cursor = await at(['/other'], 0);
+      for (let i = 0; i < 3; i++) await at(['/rooms/a'], i);
+      // Only updates with one topic discarded: subscribers of other topics missed nothing.
+      expect((await broker.history(cursor.id)).lost).toEqual(['topic:/rooms/a']);
+      const shared = await at(['/rooms/b', '/alternate'], 0);
+      await at(['/rooms/b'], 1);
+      expect((await broker.history(cursor.id)).lost).toEqual(['topic:/rooms/a']);
+      const last = await at(['/rooms/b'], 2);
+      // Its update with an alternate topic is gone: a subscriber of `/alternate` may have missed it.
+      expect([...(await broker.history(cursor.id)).lost].sort()).toEqual([
+        '/rooms/*',
+        'topic:/rooms/a',
+        'topic:/rooms/b',
+      ]);
+      expect((await broker.historyAfter(shared.pos)).lost).toEqual([]);
+      expect((await broker.history(last.id)).lost).toEqual([]);
     });
 
     it('gives concurrent publishers distinct ids and one order seen alike by history and listeners', async () => {

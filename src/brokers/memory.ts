@@ -4,11 +4,13 @@ import {
   DEFAULT_LANE,
   EARLIEST,
   generateId,
+  type HistoryPage,
   type HistoryResult,
   laneOf,
   limitsOf,
   maxAgeOf,
   type Retention,
+  ruleOfTopicLane,
   type Update,
   type UpdateInput,
   type UpdateListener,
@@ -132,6 +134,8 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   /** Every retained update by id: ids are unique in retained history (a repeated id is not stored again). */
   const byId = new Map<string, Entry>();
   const listeners = new Set<UpdateListener>();
+  /** Per rule of per-topic lanes, the newest update with alternate topics its lanes discarded. */
+  const rulesLost = new Map<string, number>();
   /** Lanes with an age bound and updates, by when their oldest update expires (a min-heap). */
   const expiring = new ExpiryHeap();
 
@@ -150,6 +154,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   function evict(lane: LaneQueue): void {
     const old = lane.shift();
     size--;
+    if (old.update.topics.length > 1) {
+      const rule = ruleOfTopicLane(retention, lane.name);
+      if (rule !== undefined) rulesLost.set(rule, old.seq);
+    }
     if (byId.get(old.update.id) === old) byId.delete(old.update.id);
     options.onEvict?.(old.update);
   }
@@ -183,9 +191,30 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
     }
   }
 
+  /** Retained updates positioned before `seq`, across lanes in position order, newest first, at most `limit`. */
+  function before(seq: number, limit: number): HistoryPage {
+    const queues = [...lanes.values()].filter((lane) => lane.size > 0);
+    // Per lane, the index of its newest entry before `seq` (below its head: none left).
+    const at = queues.map((lane) => lane.after(seq - 1) - 1);
+    const updates: Update[] = [];
+    for (;;) {
+      let pick = -1;
+      for (let q = 0; q < queues.length; q++) {
+        if (at[q]! < queues[q]!.head) continue;
+        const entry = queues[q]!.entries[at[q]!]!;
+        if (pick === -1 || entry.seq > queues[pick]!.entries[at[pick]!]!.seq) pick = q;
+      }
+      if (pick === -1) return { updates, more: false };
+      if (updates.length === limit) return { updates, more: true };
+      updates.push(queues[pick]!.entries[at[pick]!--]!.update);
+    }
+  }
+
   /** Lanes that discarded something positioned after `seq`. */
-  const lostAfter = (seq: number): string[] =>
-    [...lanes.values()].filter((lane) => lane.lostUpTo > seq).map((lane) => lane.name);
+  const lostAfter = (seq: number): string[] => [
+    ...[...lanes.values()].filter((lane) => lane.lostUpTo > seq).map((lane) => lane.name),
+    ...[...rulesLost].filter(([, lost]) => lost > seq).map(([rule]) => rule),
+  ];
 
   function store(update: Update, seq: number): void {
     const lane = laneNamed(laneOf(retention, update.topics[0] ?? ''));
@@ -238,6 +267,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
       expire();
       const seq = Number(pos);
       return { found: true, ...after(seq, limit), lost: lostAfter(seq) };
+    },
+    async historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage> {
+      expire();
+      return before(pos === undefined ? Number.POSITIVE_INFINITY : Number(pos), limit);
     },
     async lastEventId(): Promise<string> {
       expire();

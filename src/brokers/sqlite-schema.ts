@@ -8,7 +8,8 @@
  *   what it counts against the lane's byte bound; `time` is when it was stored (ms, never going back)
  *   and `expires` when its lane's age bound discards it (NULL: never); `body` is the rest as JSON.
  * - `ssehub_lanes`: per lane that discarded something, the position of the newest update it
- *   discarded, so that a resumed replay learns it missed updates (`HistoryResult.lost`).
+ *   discarded, so that a resumed replay learns it missed updates (`HistoryResult.lost`); and per rule
+ *   of per-topic lanes, the newest update with alternate topics its lanes discarded.
  * - `ssehub_meta`: `last` (the last position given out) and `version` (of this schema).
  */
 import type { Update, UpdateInput } from './types.ts';
@@ -70,20 +71,29 @@ CREATE TABLE IF NOT EXISTS ssehub_meta (key TEXT PRIMARY KEY, value INTEGER NOT 
  */
 export const LEGACY_TABLE = 'ssehub_history';
 
+/**
+ * 1 for a stored update with more than one topic, without parsing its body: {@link bodyOf} writes `t`
+ * first and `d` right after it, and JSON escapes every `"` inside a string, so the topics end at the
+ * first `],"d":` and hold `","` only between two of them.
+ */
+const HAS_ALTERNATES = `instr(substr(body, 1, instr(body, '],"d":')), '","') > 0`;
+
 /** Every query the broker runs, prepared once. */
 export const QUERIES = {
   insert:
     'INSERT INTO ssehub_updates (pos, id, lane, weight, time, expires, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
   byId: 'SELECT pos, id, body FROM ssehub_updates WHERE id = ?',
-  oldestOfLane: 'SELECT pos, weight FROM ssehub_updates WHERE lane = ? ORDER BY pos LIMIT 1',
+  oldestOfLane: `SELECT pos, weight, ${HAS_ALTERNATES} AS alternates FROM ssehub_updates WHERE lane = ? ORDER BY pos LIMIT 1`,
   deleteAt: 'DELETE FROM ssehub_updates WHERE pos = ?',
   deleteLane: 'DELETE FROM ssehub_updates WHERE lane = ?',
   after: 'SELECT pos FROM ssehub_updates WHERE pos > ? ORDER BY pos LIMIT ?',
+  before: 'SELECT pos FROM ssehub_updates WHERE pos < ? ORDER BY pos DESC LIMIT ?',
   at: 'SELECT pos, id, body FROM ssehub_updates WHERE pos = ?',
   newest: 'SELECT pos, id, body FROM ssehub_updates ORDER BY pos DESC LIMIT 1',
   nextExpiry: 'SELECT expires FROM ssehub_updates WHERE expires IS NOT NULL ORDER BY expires LIMIT 1',
   expiredPerLane:
     'SELECT lane, count(*) AS n, sum(weight) AS w, max(pos) AS p FROM ssehub_updates WHERE expires <= ? GROUP BY lane',
+  expiredWithAlternates: `SELECT lane, max(pos) AS p FROM ssehub_updates WHERE expires <= ? AND lane LIKE 'topic:%' AND ${HAS_ALTERNATES} GROUP BY lane`,
   deleteExpired: 'DELETE FROM ssehub_updates WHERE expires <= ?',
   lanes: 'SELECT lane, count(*) AS n, sum(weight) AS w, max(time) AS t FROM ssehub_updates GROUP BY lane',
   restamp: 'UPDATE ssehub_updates SET expires = CASE WHEN ? > 0 THEN time + ? END WHERE lane = ?',

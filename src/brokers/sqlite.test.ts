@@ -120,6 +120,9 @@ describe('sqlite broker', () => {
       // A cursor that is a volatile update resolves too.
       expect(await broker.history(p1.id)).toMatchObject({ found: true, anchor: p1, updates: [b, p2] });
       expect(await broker.lastEventId()).toBe(p2.id);
+      // Read backwards too, newest first, in pages.
+      expect(await broker.historyBefore(undefined, 3)).toEqual({ updates: [p2, b, p1], more: true });
+      expect(await broker.historyBefore(p1.pos, 3)).toEqual({ updates: [a], more: false });
       // Past its bound of 3, its oldest goes, and cursors from before that are told.
       const more = [await publish(broker, '/p/3'), await publish(broker, '/p/4')];
       expect((await broker.history(EARLIEST)).updates).toEqual([a, b, p2, ...more]);

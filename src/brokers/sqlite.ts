@@ -21,12 +21,14 @@ import {
   countRetention,
   EARLIEST,
   generateId,
+  type HistoryPage,
   type HistoryResult,
   laneFor,
   laneOf,
   limitsOf,
   maxAgeOf,
   type Retention,
+  ruleOfTopicLane,
   type Update,
   type UpdateInput,
   type UpdateListener,
@@ -159,6 +161,16 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     state.lost = Math.max(state.lost, num(oldest.pos));
     size--;
     q.setLost.run(name, state.lost);
+    if (num(oldest.alternates) > 0) ruleLost(name, num(oldest.pos));
+  }
+
+  /** A per-topic lane discarded an update with alternate topics: its rule reports the loss (see `ruleOfTopicLane`). */
+  function ruleLost(name: string, pos: number): void {
+    const rule = ruleOfTopicLane(retention, name);
+    if (rule === undefined) return;
+    const state = stateOf(rule);
+    state.lost = Math.max(state.lost, pos);
+    q.setLost.run(rule, state.lost);
   }
 
   function bound(name: string, state: LaneState): void {
@@ -178,6 +190,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       size -= num(row.n);
       q.setLost.run(name, state.lost);
     }
+    for (const row of q.expiredWithAlternates.all(time)) ruleLost(String(row.lane), num(row.p));
     q.deleteExpired.run(time);
     nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
   }
@@ -269,6 +282,25 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       for (let i = lo; i < end; i++) out.push(lane.held[i]!);
     }
     if (volatile.size > 1) out.sort((a, b) => a.pos - b.pos);
+    return out;
+  }
+
+  /** What volatile lanes hold before `pos`, newest first, at most `limit + 1`. */
+  function heldBefore(pos: number, limit: number): Held[] {
+    const out: Held[] = [];
+    for (const lane of volatile.values()) {
+      // Binary search for the first position at or after `pos`.
+      let lo = lane.head;
+      let hi = lane.held.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (lane.held[mid]!.pos >= pos) hi = mid;
+        else lo = mid + 1;
+      }
+      const end = Number.isFinite(limit) ? Math.max(lane.head, lo - limit - 1) : lane.head;
+      for (let i = lo - 1; i >= end; i--) out.push(lane.held[i]!);
+    }
+    if (volatile.size > 1) out.sort((a, b) => b.pos - a.pos);
     return out;
   }
 
@@ -447,6 +479,32 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     return { updates: more ? merged.slice(0, limit) : merged, more };
   }
 
+  /** Newest first; `pos` undefined: from the newest. */
+  function before(pos: number | undefined, limit: number): HistoryPage {
+    // Positions are integers from 0: past the largest safe one is past every update.
+    const at = pos ?? Number.MAX_SAFE_INTEGER;
+    const rows = q.before.all(at, Number.isFinite(limit) ? limit + 1 : -1);
+    const held = heldBefore(at, limit);
+    if (held.length === 0) {
+      const more = rows.length > limit;
+      return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
+    }
+    // Both newest first: merge them, then cut at `limit`.
+    const stored = updatesOf(rows);
+    const merged: Update[] = [];
+    let i = 0;
+    let j = 0;
+    while ((i < stored.length || j < held.length) && merged.length <= limit) {
+      if (j >= held.length || (i < stored.length && Number(stored[i]!.pos) > held[j]!.pos)) {
+        merged.push(stored[i++]!);
+      } else {
+        merged.push(held[j++]!.update);
+      }
+    }
+    const more = merged.length > limit;
+    return { updates: more ? merged.slice(0, limit) : merged, more };
+  }
+
   const lostAfter = (pos: number): string[] => [
     ...[...lanes].filter(([, state]) => state.lost > pos).map(([name]) => name),
     ...[...volatile].filter(([, lane]) => lane.lost > pos).map(([name]) => name),
@@ -489,6 +547,10 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       expireNow();
       const at = Number(pos);
       return { found: true, ...after(at, limit), lost: lostAfter(at) };
+    },
+    async historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage> {
+      expireNow();
+      return before(pos === undefined ? undefined : Number(pos), limit);
     },
     async lastEventId(): Promise<string> {
       expireNow();

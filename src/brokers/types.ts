@@ -41,9 +41,19 @@ export interface HistoryResult {
   anchor?: Update;
   /**
    * Retention lanes that discarded updates positioned after the cursor (empty when nothing was lost
-   * there): a subscriber that may read a topic of such a lane may have missed updates.
+   * there): a subscriber that may read a topic of such a lane may have missed updates. A per-topic
+   * lane is named by {@link topicLane}; its rule's name is reported too when one of the discarded
+   * updates had alternate topics (any subscriber may match those).
    */
   lost: string[];
+}
+
+/** The answer to "what came before this position?" (see {@link Broker.historyBefore}). */
+export interface HistoryPage {
+  /** Retained updates positioned strictly before the position asked for, newest first. */
+  updates: Update[];
+  /** True when `limit` cut the answer short: older retained updates remain before the last one. */
+  more: boolean;
 }
 
 /**
@@ -77,7 +87,11 @@ export interface LaneLimits {
  * {@link topicLane}, so that a busy topic never evicts a quiet one's history.
  */
 export interface Lane extends LaneLimits {
-  /** Reported in {@link HistoryResult.lost} (unless `perTopic`); {@link DEFAULT_LANE} names the default lane. */
+  /**
+   * Reported in {@link HistoryResult.lost}: the lane's own losses, or, with `perTopic`, the losses of
+   * updates with alternate topics (see {@link ruleOfTopicLane}). {@link DEFAULT_LANE} names the
+   * default lane.
+   */
   readonly name: string;
   readonly prefix: string;
   /** Takes the topic `prefix` only, rather than every topic that starts with it. */
@@ -103,6 +117,19 @@ export const topicLane = (topic: string): string => `${TOPIC_LANE}${topic}`;
 /** The topic a lane name stands for, when it is a per-topic lane (see {@link topicLane}). */
 export function topicOfLane(name: string): string | undefined {
   return name.startsWith(TOPIC_LANE) ? name.slice(TOPIC_LANE.length) : undefined;
+}
+
+/**
+ * The name of the rule behind a per-topic lane (a name {@link topicLane} gave), or undefined for any
+ * other lane. When a topic's lane discards an update that has alternate topics, brokers report the
+ * rule's name in {@link HistoryResult.lost} too: a subscriber of an alternate topic may have missed
+ * it, and `topic:<canonical topic>` alone would not tell it.
+ */
+export function ruleOfTopicLane(retention: Retention, name: string): string | undefined {
+  const topic = topicOfLane(name);
+  if (topic === undefined) return undefined;
+  const lane = laneFor(retention, topic);
+  return lane?.perTopic ? lane.name : undefined;
 }
 
 /** The lane of `retention` that takes canonical topic `topic`, or undefined for the default lane. */
@@ -182,6 +209,17 @@ export interface Broker {
    * read; `found` is always true and `anchor` never set.
    */
   historyAfter(pos: string, limit?: number): Promise<HistoryResult>;
+  /**
+   * History read backwards, a page at a time: the retained updates positioned strictly before `pos`
+   * (the position of the oldest update of the previous page), or the newest ones when `pos` is
+   * undefined; **newest first**, at most `limit` of them. Used for `rewind` (the last N matching
+   * updates), which must cost a bounded amount however long the history is.
+   *
+   * @example
+   * const newest = await broker.historyBefore(undefined, 10);
+   * const older = await broker.historyBefore(newest.updates.at(-1)!.pos, 10);
+   */
+  historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage>;
   /** The id of the newest update, or `earliest` when there is none. */
   lastEventId(): Promise<string>;
   /** False while the backend is unreachable; the hub then reports unhealthy and refuses publishes (503). */

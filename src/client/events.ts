@@ -67,6 +67,10 @@ export class Subscription {
       }
     }
     if (!/[?&]match/.test(url.search)) throw new TypeError('subscribe: at least one matcher is required');
+    const rewind = options.rewind;
+    if (rewind !== undefined && !(Number.isSafeInteger(rewind) && rewind >= 1)) {
+      throw new TypeError('subscribe: rewind must be a whole number from 1');
+    }
     this.url = url.href;
     this.#options = options;
     this.#reconnect =
@@ -208,8 +212,15 @@ export class Subscription {
     if (this.#is('closed')) return { retry: false, close: { reason: 'closed' } };
     const cursor = this.#lastEventId;
     let target = this.url;
-    if (fitsHeader(cursor)) headers['last-event-id'] = cursor;
-    else if (cursor !== '') {
+    if (cursor === '') {
+      // No cursor yet: nothing was received, so the last N cannot duplicate anything.
+      if (this.#options.rewind !== undefined) {
+        const url = new URL(this.url);
+        url.searchParams.set('rewind', String(this.#options.rewind));
+        target = url.href;
+      }
+    } else if (fitsHeader(cursor)) headers['last-event-id'] = cursor;
+    else {
       // fetch only takes Latin-1 header values and trims spaces: such ids go in the query, which the
       // hub decodes as UTF-8 (the header still wins when both are present, so never send both).
       const url = new URL(this.url);

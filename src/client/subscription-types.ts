@@ -17,6 +17,14 @@ export interface SubscribeOptions {
   matchUrlPattern?: OneOrMany;
   /** Resume after this event id (`earliest` replays all retained history). Later reconnects use the last id received. */
   lastEventId?: string;
+  /**
+   * Asks the hub for the last N updates this subscription would have received, oldest first, before
+   * the live ones (ssehub's `rewind=N` extension, see docs/history.md; other Mercure hubs ignore it).
+   * Sent only while there is no cursor: on the first connection (a retry of it too), never once an
+   * event has arrived, since reconnects resume from it with `Last-Event-ID` (no duplicates). With
+   * `lastEventId`, the cursor wins. A whole number from 1 (the hub bounds it: `SSEHUB_MAX_REWIND`).
+   */
+  rewind?: number;
   /** A bearer token, or a function called before every (re)connection so short-lived tokens can be refreshed. */
   token?: string | TokenProvider;
   /** `fetch` credentials mode; `include` sends the hub's cookie cross-origin. Default: the `fetch` default. */

@@ -81,6 +81,14 @@ export const settings = {
     doc: 'How --history-file commits: `normal` (an answered publish survives a crash or kill -9 of the hub; a power loss may take the last moments) or `full` (it survives a power loss too: every commit waits for the disk, fsync, which holds the hub meanwhile)',
     default: 'normal',
   },
+  maxRewind: {
+    env: 'SSEHUB_MAX_REWIND',
+    flag: 'max-rewind',
+    kind: 'integer',
+    min: 0,
+    doc: 'Largest N of the `rewind=N` subscribe extension, which sends a new subscriber the last N updates it would have received before going live (400 above; see docs/history.md); 0 turns the extension off: the parameter is then ignored, as Mercure says of unknown parameters',
+    default: 100,
+  },
   heartbeat: {
     env: 'SSEHUB_HEARTBEAT',
     flag: 'heartbeat',

@@ -44,6 +44,7 @@ export type HubSettings = Pick<
   | 'maxMatchers'
   | 'maxMatcherLength'
   | 'maxPatterns'
+  | 'maxRewind'
   | 'jwtKey'
   | 'allowAnonymousPublish'
   | 'allowAnonymousSubscribe'

@@ -1,6 +1,12 @@
-import { type Broker, EARLIEST, type HistoryResult } from '../brokers/index.ts';
+import {
+  type Broker,
+  EARLIEST,
+  type HistoryPage,
+  type HistoryResult,
+  topicOfLane,
+} from '../brokers/index.ts';
 import type { Heartbeat } from '../sse/index.ts';
-import { concat, EventStream } from '../sse/index.ts';
+import { EventStream } from '../sse/index.ts';
 import type { CompiledUrlPattern } from '../urlpattern/index.ts';
 import type { Authorizer, Principal } from './auth.ts';
 import { type Dispatcher, frameOf, Subscriber } from './dispatcher.ts';
@@ -17,6 +23,8 @@ import {
   parseMatchers,
   type Subscription,
 } from './matchers.ts';
+import { replayWriter } from './replay-writer.ts';
+import { firstRewindPage, parseRewind, rewindHistory } from './rewind.ts';
 
 export interface SubscribeContext {
   broker: Broker;
@@ -32,6 +40,8 @@ export interface SubscribeContext {
     maxPatterns: number;
     /** A longer cursor cannot be one of our ids, and is treated as unknown. */
     maxIdBytes: number;
+    /** Largest N of `rewind=N`; 0: the extension is off (see `rewind.ts`). */
+    maxRewind: number;
   };
   /** The hub's path: subscription events live below it. */
   hubPath: string;
@@ -59,12 +69,11 @@ const LEGACY_MATCHERS = { topic: 'uritemplate' } as const;
 /** Updates read from history at a time: the first page, and the most ever asked for. */
 const FIRST_PAGE = 16;
 const MAX_PAGE = 512;
-/** Most bytes of replay written to a stream in one write. */
-const MAX_REPLAY_WRITE = 64 * 1024;
 
 /**
  * `GET {hub}`: validates matchers and the token, opens the event stream, replays history after the
- * cursor (if any), then goes live — with no gap and no duplicate at the seam.
+ * cursor (if any) or, without one, the last N updates `rewind=N` asks for, then goes live — with no
+ * gap and no duplicate at the seam.
  *
  * The replay goes at the subscriber's pace, page by page, under the same backlog bound as live
  * updates: a subscriber that stops reading holds at most one page of history and its bound of bytes,
@@ -88,13 +97,16 @@ export async function subscribe(
   const held = (pattern: CompiledUrlPattern) => index.holds(pattern);
   if (newPatternsAtMost(query, hubUrl.href, ctx.compiler, held, extra) > room) throw tooManyPatterns();
   const subscriptions = await parseMatchers(query, hubUrl.href, ctx.limits, ctx.compiler, extra);
-  const principal = await ctx.authorizer.subscriber(request, hubUrl);
 
   // The header wins over the query parameter (EventSource sends the header when it reconnects).
   const sent = request.headers.get('last-event-id');
   let cursor = sent === null ? undefined : fromHeaderValue(sent);
   if (cursor === undefined) cursor = query.find(([name]) => name === 'last_event_id')?.[1];
   if (cursor === undefined && ctx.legacy) cursor = query.find(([name]) => name === 'lastEventID')?.[1];
+  // A cursor wins over `rewind`, which is then not even read: an EventSource reconnects with the URL
+  // it started with (rewind included) and the last id it got, and must resume, not rewind.
+  const rewind = cursor === undefined ? parseRewind(query, ctx.limits.maxRewind) : undefined;
+  const principal = await ctx.authorizer.subscriber(request, hubUrl);
 
   if (index.patterns + index.newPatterns(subscriptions) > ctx.limits.maxPatterns) throw tooManyPatterns();
   const admitting = ctx.admit?.(principal, subscriptions, client);
@@ -127,6 +139,7 @@ export async function subscribe(
     const headers = new Headers();
     let replay: HistoryResult | undefined;
     let resumed = false;
+    let rewound: HistoryPage | undefined;
     if (cursor !== undefined) {
       // Registered first (live updates are kept aside), history read second: nothing falls in between.
       subscriber.pending = [];
@@ -137,6 +150,12 @@ export async function subscribe(
       resumed = from !== EARLIEST;
       headers.set('mercure-last-event-id', toHeaderValue(from));
       if (ctx.legacy) headers.set('last-event-id', headers.get('mercure-last-event-id')!);
+    } else if (rewind !== undefined) {
+      // As for a replay: registered first (live updates kept aside), history read second.
+      subscriber.pending = [];
+      ctx.dispatcher.add(subscriber);
+      rewound = await fromBroker(() => firstRewindPage(ctx.broker, rewind));
+      if (ctx.legacy) headers.set('last-event-id', toHeaderValue(rewound.updates[0]?.id ?? EARLIEST));
     } else {
       ctx.dispatcher.add(subscriber);
       // Legacy clients read the hub's position at connect time here, to reconcile a fetched state.
@@ -150,6 +169,9 @@ export async function subscribe(
     if (!stream.closed) ctx.onOpen?.(subscriber);
     const response = stream.response({ headers });
     if (replay) void replayHistory(ctx, subscriber, replay, resumed);
+    else if (rewound && rewind !== undefined) {
+      void rewindHistory(ctx.broker, ctx.dispatcher, subscriber, rewound, rewind);
+    }
     return response;
   } catch (error) {
     // Whatever went wrong, the subscriber must not stay registered (nor keep its connection slot).
@@ -187,9 +209,13 @@ function resumedFrom(ctx: SubscribeContext, subscriber: Subscriber, cursor: stri
 }
 
 /**
- * True when `subscriber` may have missed something that retention lane `lane` discarded. Subscription
- * events (the presence lane) are private, so only a subscriber with a token whose matchers can select
- * their topics may; any other lane holds application topics, which any subscriber may match.
+ * True when `subscriber` may have missed something that retention lane `lane` discarded. A per-topic
+ * lane holds the updates of one canonical topic: only a subscriber whose matchers select that topic
+ * may (private updates are not told apart: a subscriber that could not read them is warned anyway;
+ * a discarded update with alternate topics is also reported under its rule's name, see
+ * `ruleOfTopicLane`). Subscription events (the presence lane) are private, so only a subscriber with
+ * a token whose matchers can select their topics may. Any other lane (a rule's name included) holds
+ * application topics, which any subscriber may match.
  */
 function concerns(ctx: SubscribeContext, subscriber: Subscriber, lane: string): boolean {
   return laneConcerns(subscriber, lane, ctx.hubPath);
@@ -200,6 +226,8 @@ function concerns(ctx: SubscribeContext, subscriber: Subscriber, lane: string): 
  * `concerns`); for a hub mounted at `hubPath`. Also what a Workers relay asks when a shard lost history.
  */
 export function laneConcerns(subscriber: Subscriber, lane: string, hubPath: string): boolean {
+  const topic = topicOfLane(lane);
+  if (topic !== undefined) return subscriber.matches([topic]);
   if (lane !== PRESENCE_LANE) return true;
   if (subscriber.principal === null) return false;
   const prefix = presencePrefix(hubPath);
@@ -221,45 +249,27 @@ async function replayHistory(
 ) {
   const { stream } = subscriber;
   const started = performance.now();
-  // Pause at half the backlog bound (live updates keep the other half), go on once below a quarter.
+  const writer = replayWriter(stream, ctx.dispatcher.metrics);
+  // Pages as large as half the backlog bound, as far as the last one tells.
   const high = stream.limit / 2;
-  const low = stream.limit / 4;
   try {
     let page = first;
     let limit = FIRST_PAGE;
     for (;;) {
-      let batch: Uint8Array[] = [];
-      let batchBytes = 0;
       let pageBytes = 0;
-      const flush = async () => {
-        if (batch.length === 0) return;
-        // A batch too big to share the bound waits for an empty queue (one update may exceed the bound).
-        if (stream.buffered > 0 && stream.buffered + batchBytes > high) {
-          await stream.drained(batchBytes > high - low ? 0 : low);
-        }
-        if (stream.write(batch.length === 1 ? batch[0]! : concat(batch))) {
-          ctx.dispatcher.metrics.eventsDelivered += batch.length;
-        }
-        batch = [];
-        batchBytes = 0;
-      };
       for (const update of page.updates) {
         if (stream.closed) return;
         if (subscriber.canRead(update) && subscriber.matches(update.topics)) {
           const frame = frameOf(update);
-          if (batchBytes > 0 && batchBytes + frame.byteLength > Math.min(MAX_REPLAY_WRITE, high))
-            await flush();
-          batch.push(frame);
-          batchBytes += frame.byteLength;
+          await writer.add(frame);
           pageBytes += frame.byteLength;
         }
         subscriber.replayed(update.pos);
       }
-      await flush();
+      await writer.flush();
       if (stream.closed) return;
       const last = page.updates.at(-1);
       if (!page.more || !last) break;
-      // Pages as large as half the bound, as far as the last one tells.
       limit = Math.max(
         1,
         Math.min(MAX_PAGE, pageBytes > 0 ? Math.floor((limit * high) / pageBytes) : limit * 2),

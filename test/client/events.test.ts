@@ -85,6 +85,54 @@ describe('client subscribe', () => {
     expect(header(p.requests[0]!.head, 'last-event-id')).toBeUndefined();
   });
 
+  it('rewinds the last N updates on the first connection only, then resumes from the last id', async () => {
+    const topic = topicOf('rewind');
+    const before = [];
+    for (let i = 0; i < 4; i++) before.push(await send(topic, { data: `b${i}` }));
+    const p = await proxy();
+    const { rec } = open(p.url, { match: topic, rewind: 2 });
+    await rec.until((r) => r.messages.length === 2, 'the rewound updates');
+    expect(rec.ids()).toEqual(before.slice(-2));
+    expect(rec.opens[0]).toMatchObject({ lastEventId: undefined, replayFrom: null });
+    expect(p.requests[0]!.head.split('\r\n')[0]).toMatch(/[?&]rewind=2( |&)/);
+
+    p.refuse(true);
+    p.cut();
+    await rec.until((r) => r.reconnects.length >= 1, 'reconnecting');
+    const missed = await send(topic, { data: 'during' });
+    p.refuse(false);
+    await rec.until((r) => r.opens.length === 2, 'reopened');
+    const live = await send(topic, { data: 'after' });
+    await rec.until((r) => r.messages.length === 4, '4 events');
+    // Resumed from the last id, not rewound again: nothing twice.
+    expect(rec.ids()).toEqual([...before.slice(-2), missed, live]);
+    const again = p.requests.at(-1)!.head;
+    expect(again.split('\r\n')[0]).not.toMatch(/[?&]rewind=/);
+    expect(header(again, 'last-event-id')).toBe(before.at(-1));
+
+    // A cursor given wins: no rewind asked for.
+    const q = await proxy();
+    const resumed = open(q.url, { match: topic, rewind: 3, lastEventId: missed });
+    await resumed.rec.until((r) => r.messages.length === 1, 'the replay');
+    expect(resumed.rec.ids()).toEqual([live]);
+    expect(q.requests[0]!.head.split('\r\n')[0]).not.toMatch(/[?&]rewind=/);
+    expect(() => open(t.hub.url, { match: topic, rewind: 0 })).toThrow(TypeError);
+    expect(() => open(t.hub.url, { match: topic, rewind: 1.5 })).toThrow(TypeError);
+  });
+
+  it('still rewinds when the first connection attempts fail', async () => {
+    const topic = topicOf('rewind-retry');
+    const before = [await send(topic, { data: 'b0' }), await send(topic, { data: 'b1' })];
+    const p = await proxy();
+    p.refuse(true);
+    const { rec } = open(p.url, { match: topic, rewind: 1 });
+    await rec.until((r) => r.reconnects.length >= 1, 'a failed attempt');
+    p.refuse(false);
+    await rec.until((r) => r.messages.length === 1, 'the rewound update');
+    expect(rec.ids()).toEqual(before.slice(-1));
+    expect(p.requests[0]!.head.split('\r\n')[0]).toMatch(/[?&]rewind=1( |&)/);
+  });
+
   it('reports a gap for an unknown cursor, none for a known one or earliest', async () => {
     const topic = topicOf('gap');
     const ids = [await send(topic, { data: '1' }), await send(topic, { data: '2' })];

@@ -21,6 +21,7 @@ import { presenceTests } from './presence.ts';
 import { privateTests } from './private.ts';
 import { publishTests } from './publish.ts';
 import { reconcileTests } from './reconcile.ts';
+import { rewindTests } from './rewind.ts';
 import { subscribeTests } from './subscribe.ts';
 import type { Capabilities, Start, Target } from './target.ts';
 
@@ -41,6 +42,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     });
     // Reconciliation first: its first test needs a hub with empty history.
     describe('reconciliation', () => reconcileTests(current));
+    describe('rewind (extension)', () => rewindTests(current, start));
     describe('publish', () => publishTests(current));
     describe('ids in headers', () => idTests(current, caps));
     describe('subscribe', () => subscribeTests(current));

@@ -29,6 +29,7 @@ type Request =
   | { n: number; op: 'publish'; broker: number; input: UpdateInput }
   | { n: number; op: 'history'; broker: number; cursor: string; limit?: number }
   | { n: number; op: 'historyAfter'; broker: number; pos: string; limit?: number }
+  | { n: number; op: 'historyBefore'; broker: number; pos?: string; limit: number }
   | { n: number; op: 'lastEventId' | 'close'; broker: number };
 
 async function handle(request: Request): Promise<unknown> {
@@ -52,6 +53,8 @@ async function handle(request: Request): Promise<unknown> {
       return broker.history(request.cursor, request.limit ?? undefined);
     case 'historyAfter':
       return broker.historyAfter(request.pos, request.limit ?? undefined);
+    case 'historyBefore':
+      return broker.historyBefore(request.pos ?? undefined, request.limit);
     case 'lastEventId':
       return broker.lastEventId();
     case 'close':

@@ -5,7 +5,8 @@
  *   resumes with Last-Event-ID and receives exactly what it missed, then live updates;
  * - a publish that was answered is never lost, even to `kill -9` under load;
  * - a repeated publisher id is answered with that id and delivered once, before and after a restart;
- * - a busy topic does not evict a quiet topic's history when a retention rule gives topics lanes.
+ * - a busy topic does not evict a quiet topic's history when a retention rule gives topics lanes, and
+ *   its losses warn (`Mercure-Last-Event-ID: earliest`) only the subscribers that match it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { publish, publishOk, q, subscribe, uniqueTopic } from '../conformance/client.ts';
@@ -176,6 +177,46 @@ describe.each(Object.keys(runtimes))('history on %s', (name) => {
       expect((await resumed.waitForEvents(1)).map((e) => e.id)).toEqual([quiet[1]]);
       resumed.close();
     }
+    await hub.stop();
+  });
+
+  it('warns of a gap only the subscribers of a topic whose lane lost updates after their cursor', async () => {
+    const storage = await runtime.storage();
+    const hub = await started(storage, { SSEHUB_RETENTION: '/rooms/*=2' });
+    const run = crypto.randomUUID();
+    const [a, b] = [`/rooms/a/${run}`, `/rooms/b/${run}`];
+    const cursor = await publishOk(hub.url, { topic: b, data: 'b0' });
+    const flood: string[] = [];
+    for (let i = 0; i < 5; i++) flood.push(await publishOk(hub.url, { topic: a, data: `a${i}` }));
+    const missed = await publishOk(hub.url, { topic: b, data: 'b1' });
+
+    // Room b's lane lost nothing after the cursor (room a's did): no gap, exactly what it missed.
+    const quiet = await subscribe(hub.url, `match=${q(b)}`, { 'last-event-id': cursor });
+    expect(quiet.headers.get('mercure-last-event-id')).toBe(cursor);
+    const live = await publishOk(hub.url, { topic: b, data: 'b2' });
+    expect((await quiet.waitForEvents(2)).map((e) => e.id)).toEqual([missed, live]);
+    quiet.close();
+    // Room a's lane discarded updates after that cursor: its subscriber is told.
+    const hot = await subscribe(hub.url, `match=${q(a)}`, { 'last-event-id': cursor });
+    expect(hot.headers.get('mercure-last-event-id')).toBe('earliest');
+    expect((await hot.waitForEvents(2)).map((e) => e.id)).toEqual(flood.slice(-2));
+    hot.close();
+
+    // An update of room b that also went to an alternate topic, then discarded by room b's lane: a
+    // subscriber of the alternate topic may have missed it, and is told.
+    const alternate = `/elsewhere/${run}`;
+    const anchor = await publishOk(hub.url, { topic: alternate, data: 'anchor' });
+    await publishOk(hub.url, [
+      ['topic', b],
+      ['topic', alternate],
+      ['data', 'shared'],
+    ]);
+    for (let i = 3; i < 5; i++) await publishOk(hub.url, { topic: b, data: `b${i}` });
+    const other = await subscribe(hub.url, `match=${q(alternate)}`, { 'last-event-id': anchor });
+    expect(other.headers.get('mercure-last-event-id')).toBe('earliest');
+    const next = await publishOk(hub.url, { topic: alternate, data: 'next' });
+    expect((await other.waitForEvents(1)).map((e) => e.id)).toEqual([next]);
+    other.close();
     await hub.stop();
   });
 });

@@ -77,6 +77,7 @@ function brokerProcess(child: ChildProcess) {
         },
         history: (cursor, limit) => call({ op: 'history', broker: id, cursor, limit }),
         historyAfter: (pos, limit) => call({ op: 'historyAfter', broker: id, pos, limit }),
+        historyBefore: (pos, limit) => call({ op: 'historyBefore', broker: id, pos, limit }),
         lastEventId: () => call({ op: 'lastEventId', broker: id }),
         async close() {
           if (closed) return;

@@ -24,6 +24,7 @@ import {
   countRetention,
   DEFAULT_LANE,
   EARLIEST,
+  type HistoryPage,
   type HistoryResult,
   laneFor,
   laneOf,
@@ -302,11 +303,15 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     return { kept: entries.slice(at), expired: entries.slice(0, at) };
   }
 
-  /** The lane an entry of `lane`'s stream belongs to (a topic's own, for a per-topic lane). */
-  function laneOfEntry(lane: (typeof laneKeys)[number], entry: RawEntry): string {
-    if (!lane.perTopic) return lane.name;
-    const topic = decodeEntry(entry[0], entry[1])?.topics[0];
-    return topic === undefined ? lane.name : topicLane(topic);
+  /**
+   * The lanes that lose an entry of `lane`'s stream when it is discarded: its topic's own, for a
+   * per-topic lane, and the rule's too when the update has alternate topics (see `ruleOfTopicLane`).
+   */
+  function lanesOfEntry(lane: (typeof laneKeys)[number], entry: RawEntry): string[] {
+    if (!lane.perTopic) return [lane.name];
+    const topics = decodeEntry(entry[0], entry[1])?.topics;
+    if (!topics?.[0]) return [lane.name];
+    return topics.length > 1 ? [topicLane(topics[0]), lane.name] : [topicLane(topics[0])];
   }
 
   /**
@@ -340,7 +345,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
         entries = entries.slice(1);
       }
       const { kept, expired } = unexpired(lane, entries, now);
-      for (const entry of expired) lost.add(laneOfEntry(lane, entry));
+      for (const entry of expired) for (const name of lanesOfEntry(lane, entry)) lost.add(name);
       if (anchor && anchor === raw[0] && unexpired(lane, [anchor], now).kept.length === 0) anchor = undefined;
       return kept;
     });
@@ -357,6 +362,34 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       }
     } else lost.clear();
     return { entries: more ? merged.slice(0, limit) : merged, more, anchor, lost: [...lost] };
+  }
+
+  /**
+   * Updates of every lane positioned before `before` (a stream id; undefined: from the newest), newest
+   * first, at most `limit`: one atomic `XREVRANGE` per lane. `XREVRANGE` takes `before` inclusively
+   * (exclusive ranges need Redis 6.2), so it is read and dropped. Expired updates are left out.
+   */
+  async function readBefore(before: string | undefined, limit: number): Promise<HistoryPage> {
+    const multi = publisher.multi();
+    const extra = before === undefined ? 0 : 1;
+    for (const lane of laneKeys) {
+      if (Number.isFinite(limit))
+        multi.xrevrange(lane.stream, before ?? '+', '-', 'COUNT', limit + 1 + extra);
+      else multi.xrevrange(lane.stream, before ?? '+', '-');
+    }
+    const replies = results(await multi.exec()) as RawEntry[][];
+    const now = serverNow();
+    const merged = replies
+      .flatMap((entries, i) => {
+        const lane = laneKeys[i]!;
+        const kept = entries.filter(([sid]) => sid !== before);
+        if (lane.maxAge === 0) return kept;
+        const cutoff = now - lane.maxAge;
+        return kept.filter(([sid]) => Number(sid.slice(0, sid.indexOf('-'))) > cutoff);
+      })
+      .sort((x, y) => comparePos(y[0], x[0]));
+    const more = merged.length > limit;
+    return { updates: decodeAll(more ? merged.slice(0, limit) : merged), more };
   }
 
   /** The retained update at stream id `sid` (a repeated publisher id's), if it is still there. */
@@ -401,6 +434,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
         String(weightOf(input)),
         String(Math.floor(maxAgeOf(limits))),
         lane.perTopic ? '1' : '0',
+        lane.perTopic ? lane.name : '',
       ];
       if (id !== undefined) args.push(id);
       const log = lane.perTopic ? keys.logOf(name) : lane.log;
@@ -431,6 +465,9 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     },
     async historyAfter(pos: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
       return page(true, await read(pos, limit, true));
+    },
+    historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage> {
+      return readBefore(pos, limit);
     },
     async lastEventId(): Promise<string> {
       let newest: RawEntry | undefined;

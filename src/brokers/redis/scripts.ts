@@ -19,7 +19,10 @@
  * KEYS: meta, index, lost, stream, log.
  * ARGV: deadline (ms on the server's clock; empty for none), lane name, most updates, most bytes, the
  * update JSON, its weight, longest age in ms (0: none), 1 when the lane is a topic's own (recorded in
- * `lost`), and the publisher id if there is one.
+ * `lost`), the name of the rule behind such a lane (empty otherwise), and the publisher id if there is
+ * one. When a topic's lane discards an update with alternate topics, the rule is recorded in `lost`
+ * too (`"<stream id> <rule>"`, and `lost:<rule>` in `meta`): a subscriber of an alternate topic may
+ * have missed it.
  * Returns the new stream id; or `{stream id}` (a one-element array) when the publisher id is already
  * retained: nothing is stored, and the publish resolves with that update (idempotent publish, across
  * instances); or the error `SSEHUB_LATE` (nothing stored) when the script runs after the deadline: a
@@ -38,7 +41,7 @@ if ARGV[1] ~= '' and now > tonumber(ARGV[1]) then
   return redis.error_reply('SSEHUB_LATE the publish reached redis after its deadline and was not stored')
 end
 
-local publisherId = ARGV[9]
+local publisherId = ARGV[10]
 if publisherId then
   local retained = redis.call('HGET', index, publisherId)
   if retained then return { retained } end
@@ -83,11 +86,27 @@ local maxCount, maxBytes, maxAge = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumbe
 local bytes = redis.call('HINCRBY', meta, 'bytes:' .. name, ARGV[6])
 local count = redis.call('LLEN', log)
 local lost = false
+local ruleLost = false
+-- True for an entry whose update has several topics, without decoding it: the codec writes \`t\` first
+-- and \`d\` right after, and JSON escapes every quote inside a string.
+local function hasAlternates(sid)
+  local entry = redis.call('XRANGE', stream, sid, sid)[1]
+  if not entry then return false end
+  local f = entry[2]
+  for i = 1, #f, 2 do
+    if f[i] == 'u' then
+      local e = string.find(f[i + 1], '],"d":', 1, true)
+      return e ~= nil and string.find(string.sub(f[i + 1], 1, e), '","', 1, true) ~= nil
+    end
+  end
+  return false
+end
 while count > 0 do
   local head = redis.call('LINDEX', log, 0)
   local hsid = parse(head)
   local hms = tonumber(string.match(hsid, '^(%d+)-'))
   if not (count > maxCount or bytes > maxBytes or (maxAge > 0 and hms <= now - maxAge)) then break end
+  if ARGV[8] == '1' and hasAlternates(hsid) then ruleLost = hsid end
   local _, weight, hid = parse(redis.call('LPOP', log))
   count = count - 1
   redis.call('XDEL', stream, hsid)
@@ -102,6 +121,13 @@ if lost then
     redis.call('ZADD', lostSet, tonumber(string.match(lost, '^(%d+)-')), lost .. ' ' .. name)
   end
   redis.call('HSET', meta, 'lost:' .. name, lost)
+end
+if ruleLost then
+  local rule = ARGV[9]
+  local before = redis.call('HGET', meta, 'lost:' .. rule)
+  if before then redis.call('ZREM', lostSet, before .. ' ' .. rule) end
+  redis.call('ZADD', lostSet, tonumber(string.match(ruleLost, '^(%d+)-')), ruleLost .. ' ' .. rule)
+  redis.call('HSET', meta, 'lost:' .. rule, ruleLost)
 end
 if count == 0 then redis.call('HDEL', meta, 'bytes:' .. name) end
 return sid

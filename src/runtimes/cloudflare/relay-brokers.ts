@@ -20,6 +20,7 @@
  * the hub's seam compares with live arrivals: `{arrival count at the start}-{replay handle}`.
  */
 import {
+  type HistoryPage as BackwardPage,
   type Broker,
   DEFAULT_LANE,
   EARLIEST,
@@ -47,6 +48,9 @@ export interface RelaySources {
 
 /** Update ids this relay remembers where it sent them (see {@link MergedBroker.history}). */
 const RECENT_IDS = 8192;
+/** Updates a merged hub keeps for `rewind`, at most, and their bytes of data. */
+const REWIND_UPDATES = 1024;
+const REWIND_BYTES = 8 * 1024 * 1024;
 /** How long a resumed subscription waits for the relay to read as far as its cursor says it had. */
 const CATCH_UP_MS = 2000;
 /** Updates asked of a shard per history request. */
@@ -102,6 +106,7 @@ abstract class RelayBroker implements Broker {
 
   abstract history(cursor: string, limit?: number): Promise<HistoryResult>;
   abstract historyAfter(pos: string, limit?: number): Promise<HistoryResult>;
+  abstract historyBefore(pos: string | undefined, limit: number): Promise<BackwardPage>;
   abstract lastEventId(): Promise<string>;
 
   async close(): Promise<void> {
@@ -151,6 +156,20 @@ export class ShardMirror extends RelayBroker {
     return { found, updates, more: page.more, lost: page.lost };
   }
 
+  /** Read backwards from the shard itself (`rewind`): same positions, so the seam holds as there. */
+  async historyBefore(pos: string | undefined, limit: number): Promise<BackwardPage> {
+    const size = Math.min(SHARD_PAGE, Math.max(1, limit));
+    const query = `${pos === undefined ? '' : `pos=${Number(pos)}&`}limit=${size}`;
+    const response = await this.sources.link(this.shard)(`${INTERNAL}before?${query}`);
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new Error(`history before answered ${response.status}`);
+    }
+    const body = (await response.json()) as { updates?: unknown; more?: unknown };
+    const page = pageOf({ updates: body.updates, lost: [], more: body.more });
+    return { updates: page.updates.map((u) => asUpdate(u, u.id, String(u.pos))), more: page.more };
+  }
+
   async lastEventId(): Promise<string> {
     const response = await this.sources.link(this.shard)(`${INTERNAL}head`);
     const head = (await response.json()) as { id?: unknown };
@@ -183,6 +202,9 @@ export class MergedBroker extends RelayBroker {
   readonly #replays = new Map<number, Replay>();
   /** The vector at which recent updates were sent, by id: the oldest go first. */
   readonly #recent = new Map<string, Vector>();
+  /** The updates sent lately, oldest first, as sent (merged positions, composite ids): for `rewind`. */
+  readonly #sent: Update[] = [];
+  #sentBytes = 0;
 
   /** The relay's position in every shard (-1 where it has read nothing). */
   vector(): Vector {
@@ -200,7 +222,9 @@ export class MergedBroker extends RelayBroker {
       this.#recent.set(update.id, vector);
       if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.keys().next().value!);
     }
-    this.emit(asUpdate(update, composeCursor(vector, update.id), String(this.#arrivals)));
+    const sent = asUpdate(update, composeCursor(vector, update.id), String(this.#arrivals));
+    this.#keep(sent);
+    this.emit(sent);
   }
 
   async history(cursor: string, limit = SHARD_PAGE): Promise<HistoryResult> {
@@ -269,6 +293,28 @@ export class MergedBroker extends RelayBroker {
 
   async lastEventId(): Promise<string> {
     return composeCursor(this.vector());
+  }
+
+  /**
+   * `rewind` on a merged stream: the updates this relay sent lately (its last 1,024, 8 MiB at most),
+   * newest first. Shards have no order between them but the relay's: what it sent before it began
+   * following them is not there, so a relay that just started rewinds less.
+   */
+  async historyBefore(pos: string | undefined, limit: number): Promise<BackwardPage> {
+    let end = this.#sent.length;
+    if (pos !== undefined) {
+      while (end > 0 && Number(this.#sent[end - 1]!.pos) >= Number(pos)) end--;
+    }
+    const start = Math.max(0, end - Math.max(1, limit));
+    return { updates: this.#sent.slice(start, end).reverse(), more: start > 0 };
+  }
+
+  #keep(update: Update): void {
+    this.#sent.push(update);
+    this.#sentBytes += update.data.length;
+    while (this.#sent.length > REWIND_UPDATES || this.#sentBytes > REWIND_BYTES) {
+      this.#sentBytes -= this.#sent.shift()!.data.length;
+    }
   }
 
   /** Up to `limit` updates of a replay, shard after shard, copies skipped. */

@@ -7,6 +7,7 @@
  *   discarded updates after POS. `:` lines are heartbeats. A relay that falls 16 MiB behind is cut
  *   and reconnects from where it was.
  * - `GET  /_ssehub/history?after=POS[&upto=POS]&limit=N` or `?cursor=ID&limit=N`: one page, as JSON.
+ * - `GET  /_ssehub/before[?pos=POS]&limit=N`: history read backwards (`rewind`), newest first, as JSON.
  * - `GET  /_ssehub/head`: `{pos, id}` of the newest update.
  * - `POST /_ssehub/publish`: a JSON update (from a relay: its subscription events), published as is.
  * - `GET  /_ssehub/subscriptions?match_type=…&match=…&subscriber=…`: the registry's list.
@@ -81,6 +82,8 @@ export class ShardFeed {
           return this.#feed(request, position(params.get('after')));
         case 'history':
           return json(await this.#history(params));
+        case 'before':
+          return json(await this.#before(params));
         case 'head':
           return json(await this.head());
         case 'publish':
@@ -191,6 +194,13 @@ export class ShardFeed {
       lost: result.lost,
       ...(result.anchor ? { anchor: Number(result.anchor.pos) } : {}),
     };
+  }
+
+  async #before(params: URLSearchParams) {
+    const limit = Math.min(MAX_PAGE, Math.max(1, Number(params.get('limit')) || MAX_PAGE));
+    const pos = position(params.get('pos'));
+    const page = await this.#hub.broker.historyBefore(pos === undefined ? undefined : String(pos), limit);
+    return { updates: page.updates.map((u) => JSON.parse(toWire(u)) as unknown), more: page.more };
   }
 
   async #publishRequest(request: Request): Promise<Response> {
