@@ -125,7 +125,9 @@ describe('workerd: the Worker in workerd without wrangler (bench/workerd-direct.
 
 describe('the server table', () => {
   it('starts every ssehub command with the run’s key, so that the scenarios with tokens can run on it', () => {
-    const hubs = SERVERS.filter((spec) => spec.requires?.some((file) => /^src\/runtimes\/.*cli\.ts$/.test(file)));
+    const hubs = SERVERS.filter((spec) =>
+      spec.requires?.some((file) => /^src\/runtimes\/.*cli\.ts$/.test(file)),
+    );
     expect(hubs.map((spec) => spec.name)).toContain('hub');
     for (const spec of hubs) expect(spec.jwtKey, spec.name).toBe(true);
   });

@@ -22,18 +22,48 @@ export type Http1Fetch = (request: Request, env: { socket: Socket }) => Response
 /** Longest first read considered: Node reads at most 64 KiB at once anyway. */
 const MAX_HEAD = 64 * 1024;
 
+/** What the Node glue needs of the fast path when its server closes. */
+export interface Http1FastPath {
+  /**
+   * The server is closing: connections whose stream ends from now on are closed rather than kept,
+   * and those kept after an earlier stream (idle, waiting for another request that Node's server
+   * would read) or still silent are ended now, so that the server does not wait for them.
+   */
+  closing(): void;
+  /** Ends every connection the fast path still holds (a forced shutdown). */
+  drop(): void;
+}
+
 /**
  * Puts the fast path in front of `server`: its `connection` listener (Node's HTTP machinery) then
- * only sees what the fast path hands over. Returns a function that ends the connections the fast path
- * still holds (for a forced shutdown).
+ * only sees what the fast path hands over.
  * @param headersTimeout ms a new connection may take to send its first bytes before it is dropped
  *   (what Node's server enforces on the connections it holds).
  */
-export function installHttp1FastPath(server: Server, fetch: Http1Fetch, headersTimeout: number): () => void {
+export function installHttp1FastPath(
+  server: Server,
+  fetch: Http1Fetch,
+  headersTimeout: number,
+): Http1FastPath {
   const [httpConnection] = server.listeners('connection') as ((socket: Socket) => void)[];
   if (!httpConnection) throw new Error('ssehub: node:http server without a connection listener');
   server.removeAllListeners('connection');
   const handOver = (socket: Socket) => httpConnection.call(server, socket);
+  /** Connections handed to Node's server after a stream of ours: idle until their next request. */
+  const kept = new Set<Socket>();
+  const forget = function (this: Socket) {
+    kept.delete(this);
+  };
+  let closing = false;
+  const keep = (socket: Socket) => {
+    if (closing) {
+      socket.end();
+      return;
+    }
+    kept.add(socket);
+    socket.once('close', forget);
+    handOver(socket);
+  };
   const held = new Set<Socket>();
   const waiting = new Waiting(headersTimeout);
 
@@ -53,12 +83,22 @@ export function installHttp1FastPath(server: Server, fetch: Http1Fetch, headersT
         socket.resume();
         return;
       }
-      void answer(socket, head, fetch, handOver, held);
+      void answer(socket, head, fetch, keep, held);
     });
   });
-  return () => {
-    for (const socket of held) socket.destroy();
-    waiting.clear();
+  return {
+    closing() {
+      closing = true;
+      // A kept connection with a response in progress belongs to Node's server, which ends it after.
+      for (const socket of kept) {
+        if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.end();
+      }
+      waiting.clear();
+    },
+    drop() {
+      for (const socket of held) socket.destroy();
+      waiting.clear();
+    },
   };
 }
 

@@ -75,10 +75,13 @@ export function serveNode(
   // so that a request with too many matchers gets the hub's clear 400 rather than a bare 431.
   const server = createServer({ maxHeaderSize: 64 * 1024 }, listener);
   // Event-stream requests skip Node's HTTP machinery (see node-http1.ts); everything else goes through it.
-  const dropFastConnections = installHttp1FastPath(server, fetch, server.headersTimeout);
+  const fastPath = installHttp1FastPath(server, fetch, server.headersTimeout);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    // A reconnect storm (every client of a restarted hub at once) overflows Node's default accept
+    // queue of 511, and each dropped SYN costs its client a retransmit after 1 s, then 3 s, 7 s…: a
+    // queue of 4096 (the kernel caps it at net.core.somaxconn) holds them while the hub works through.
+    server.listen({ port: options.port, host: options.host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve({
         server,
@@ -87,13 +90,14 @@ export function serveNode(
           new Promise<void>((done) => {
             const force = setTimeout(() => {
               server.closeAllConnections();
-              dropFastConnections();
+              fastPath.drop();
             }, graceMs);
             server.close(() => {
               clearTimeout(force);
               done();
             });
             server.closeIdleConnections();
+            fastPath.closing();
           }),
       });
     });

@@ -290,4 +290,24 @@ describe('the fast path on the wire', () => {
     expect(after).toBeLessThan(4000);
     await new Promise((resolve) => http.close(resolve));
   });
+
+  it('closes without waiting out its grace: connections kept after a stream, or silent, are ended', async () => {
+    const own = await serveNode(handler, { port: 0, host: '127.0.0.1' });
+    // One connection whose stream ended (kept for another request), one that has sent nothing.
+    const kept = connect(own.port);
+    kept.write(sse('/events'));
+    await kept.until(() => kept.received.includes('x-stream: yes'), 'the head');
+    const { stream, closed } = streams.at(-1)!;
+    stream.close();
+    await closed;
+    await kept.until(() => kept.received.endsWith('0\r\n\r\n'), 'the last chunk');
+    const silent = connect(own.port);
+    await new Promise<void>((resolve) => silent.socket.once('connect', () => resolve()));
+    const started = performance.now();
+    await own.close(20_000);
+    // Well inside the grace: nothing was left to wait for.
+    expect(performance.now() - started).toBeLessThan(10_000);
+    await kept.closedNow();
+    await silent.closedNow();
+  });
 });
