@@ -28,6 +28,7 @@ import { createRouter, type Router } from './cloudflare/router.ts';
 import { ShardFeed } from './cloudflare/shard-feed.ts';
 import { HUB_OBJECT, isSharded, topologyOf } from './cloudflare/topology.ts';
 import { linkTo } from './cloudflare/upstream.ts';
+import { INTERNAL } from './cloudflare/wire.ts';
 import { randomKey } from './dev-key.ts';
 import { installJsonLogs } from './json-logs.ts';
 
@@ -54,7 +55,10 @@ export class HubObject extends DurableObject<Env> {
     super(ctx, env);
     const built = buildHub(ctx, env);
     this.#handler = built.handler;
-    if (built.hub && built.heartbeat) this.#internal = new ShardFeed(built.hub, built.heartbeat * 1000);
+    // The internal endpoints exist only where relays and the router use them: never on the one hub object.
+    if (built.hub && built.heartbeat && shardedEnv(env)) {
+      this.#internal = new ShardFeed(built.hub, built.heartbeat * 1000);
+    }
     const name = ctx.id.name;
     // A shard or a room says which object it is on /metrics: a room is seen to run in its own object.
     if (name !== undefined && (name !== HUB_OBJECT || shardedEnv(env))) {
@@ -241,6 +245,13 @@ const worker: { fetch(request: Request, env: Env): Promise<Response> } = {
   async fetch(request: Request, env: Env): Promise<Response> {
     const routed = routerOf(env);
     if (typeof routed !== 'string') return routed.fetch(request);
+    // Internal paths are the objects' own (`cloudflare/wire.ts`): never a client's, sharded or not.
+    if (new URL(request.url).pathname.startsWith(INTERNAL)) {
+      return new Response('not found\n', {
+        status: 404,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+      });
+    }
     const hub = stubOf(env.HUB, HUB_OBJECT);
     if (request.body === null) return hub.fetch(request);
     // A request body is read here, whole and bounded, before it is handed on: when the object answers

@@ -179,3 +179,38 @@ describe('workerd with 4 shards, one of which lost history', () => {
     fine.close();
   });
 });
+
+describe('internal endpoints', () => {
+  it("are never a client's: 404 from the Worker, sharded or with the one hub object, and nothing published", async () => {
+    const topologies: Record<string, string>[] = [
+      {},
+      { SSEHUB_SHARDS: '1', SSEHUB_RELAYS: '0', SSEHUB_SHARD_RULES: '' },
+    ];
+    for (const settings of topologies) {
+      const hub = await start(settings);
+      try {
+        const topic = '/internal/probe';
+        const watcher = await subscribe(hub.url, `match=${q(topic)}`);
+        const forged = await fetch(`${hub.url}/_ssehub/publish`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ topics: [topic], data: 'forged', private: false }),
+        });
+        expect(forged.status).toBe(404);
+        await forged.body?.cancel();
+        for (const path of ['/_ssehub/history?after=-1', '/_ssehub/feed', '/_ssehub/subscriptions']) {
+          const res = await fetch(`${hub.url}${path}`);
+          expect(res.status, path).toBe(404);
+          await res.body?.cancel();
+        }
+        // A real publish after them is the first thing the watcher gets.
+        const real = await publishOk(hub.url, { topic, data: 'real' });
+        await receives(watcher, [real], 'the real update');
+        expect(watcher.events.map((e) => e.data)).toEqual(['real']);
+        watcher.close();
+      } finally {
+        await hub.stop();
+      }
+    }
+  });
+});
