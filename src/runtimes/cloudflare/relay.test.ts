@@ -108,6 +108,26 @@ async function subscribe(relay: Relay, query: string, view: string, headers: Rec
   };
 }
 
+/**
+ * Publishes a marker in each of the four shards and waits for them: each shard's feed is in order, so a
+ * copy of anything before would have come first. Returns the events before the markers.
+ */
+async function settled(
+  sub: Awaited<ReturnType<typeof subscribe>>,
+  publish: (topics: string[], data: string) => Promise<string>,
+  topicIn: (k: number, tag?: string) => string,
+) {
+  const markers: string[] = [];
+  for (let k = 0; k < 4; k++) markers.push(await publish([topicIn(k, 'marker')], 'marker'));
+  const ids = () => sub.events.map((e) => updateIdOf(e.id!));
+  const deadline = Date.now() + 5000;
+  while (!markers.every((m) => ids().includes(m))) {
+    if (Date.now() > deadline) throw new Error('the markers did not arrive');
+    await sub.until(sub.events.length + 1).catch(() => undefined);
+  }
+  return sub.events.filter((e) => !markers.includes(updateIdOf(e.id!)));
+}
+
 describe('a relay over four shards', () => {
   it('delivers every update once to *, with alternates in several shards, under composite ids', async () => {
     const { relay, publish, topicIn } = cluster();
@@ -119,9 +139,9 @@ describe('a relay over four shards', () => {
       ids.push(await publish(topics, String(i)));
     }
     await all.until(20);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(all.events.map((e) => updateIdOf(e.id!))).toEqual(ids);
-    for (const event of all.events) expect(parseCursor(event.id!, 4)).toHaveLength(4);
+    const events = await settled(all, publish, topicIn);
+    expect(events.map((e) => updateIdOf(e.id!))).toEqual(ids);
+    for (const event of events) expect(parseCursor(event.id!, 4)).toHaveLength(4);
   });
 
   it('resumes from a composite cursor: nothing lost, nothing twice, the cursor echoed', async () => {
@@ -138,10 +158,10 @@ describe('a relay over four shards', () => {
     await resumed.until(4);
     const live = await publish([topicIn(3)], 'live');
     await resumed.until(5);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(new Set(resumed.events.slice(0, 4).map((e) => updateIdOf(e.id!)))).toEqual(new Set(missed));
-    expect(updateIdOf(resumed.events[4]!.id!)).toBe(live);
-    expect(resumed.events).toHaveLength(5);
+    const events = await settled(resumed, publish, topicIn);
+    expect(new Set(events.slice(0, 4).map((e) => updateIdOf(e.id!)))).toEqual(new Set(missed));
+    expect(updateIdOf(events[4]!.id!)).toBe(live);
+    expect(events).toHaveLength(5);
     expect(before).toHaveLength(2);
   });
 
@@ -185,8 +205,11 @@ describe('a relay over four shards', () => {
     await publisher;
     for (const sub of subs) {
       await sub.until(published.length);
-      await new Promise((r) => setTimeout(r, 50));
-      const got = sub.events.map((e) => updateIdOf(e.id!));
+      // The other subscribers' markers come too: what counts is each published update, once.
+      const ours = new Set(published);
+      const got = (await settled(sub, publish, topicIn))
+        .map((e) => updateIdOf(e.id!))
+        .filter((id) => ours.has(id));
       expect(got.length).toBe(published.length);
       expect(new Set(got)).toEqual(new Set(published));
     }
