@@ -152,3 +152,50 @@ describe('workerd with 4 shards and 2 relays sending webhooks', () => {
     for (const w of watchers) w.close();
   });
 });
+
+describe('workerd with 4 shards and 2 relays: the admin listings', () => {
+  const ADMIN = 'relays-admin-key';
+  let hub: Target;
+  beforeAll(async () => {
+    hub = await start({ SSEHUB_ADMIN_KEY: ADMIN });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  const admin = async (path: string) => {
+    const res = await fetch(`${hub.url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as Record<string, unknown> & { next: string | null };
+  };
+
+  it('counts the subscribers every relay and shard holds, and pages through them whole', async () => {
+    const [a, b] = [topicIn(1, 'listed'), topicIn(2, 'listed')];
+    const streams: SseStream[] = [];
+    for (const sub of ['mia', 'ned', 'oli', 'pam', 'quin']) {
+      const token = bearer(await draft([detail(['subscribe'], [{ match: '*' }])], {}, { sub }));
+      streams.push(await subscribe(hub.url, `match=${q(a)}&match=${q(b)}`, token));
+      streams.push(await subscribe(hub.url, `match=${q(a)}`, token));
+    }
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(metrics).toMatch(/^ssehub_object_connections\{object="relay:0"\} [1-9]/m);
+    expect(metrics).toMatch(/^ssehub_object_connections\{object="relay:1"\} [1-9]/m);
+
+    const topics = (await admin('/admin/topics?limit=1000')).topics as Array<Record<string, unknown>>;
+    const count = (match: string) =>
+      topics.find((t) => t.match === match && t.match_type === 'exact')?.subscribers;
+    expect([count(a), count(b)]).toEqual([10, 5]);
+
+    // A page at a time, one subscriber each: every one of them once.
+    const seen: string[] = [];
+    let after: string | null = '';
+    while (after !== null) {
+      const page = await admin(`/admin/subscribers?match=${q(a)}&match_type=exact&limit=1&after=${q(after)}`);
+      seen.push(...(page.subscribers as Array<{ subscriber: string }>).map((s) => s.subscriber));
+      after = page.next;
+    }
+    expect(seen).toHaveLength(10);
+    expect(new Set(seen).size).toBe(10);
+    for (const s of streams) s.close();
+  });
+});

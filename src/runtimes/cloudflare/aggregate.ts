@@ -224,3 +224,66 @@ export async function broadcastAdmin(
     merged.lifted = answers.some((a) => a.lifted === true) || answer.lifted;
   return new Response(JSON.stringify(merged), { headers: first.headers });
 }
+
+/** The admin listings added up across objects: `GET /admin/topics` and `GET /admin/subscribers`. */
+export const ADMIN_LISTINGS: Readonly<Record<string, 'topics' | 'subscribers'>> = {
+  '/admin/topics': 'topics',
+  '/admin/subscribers': 'subscribers',
+};
+
+type Row = Record<string, unknown>;
+
+/**
+ * Merges pages of one admin listing from several objects (or a relay's hubs), each sorted by its key
+ * and cut after `limit`: the merged page holds only keys every object has listed up to (the smallest
+ * `next` of those that have more), so that a topic's counts are whole; topics are added up by
+ * matcher, subscribers (each in one object) listed once.
+ */
+export function mergeListings(kind: 'topics' | 'subscribers', bodies: readonly Row[], limit: number): Row {
+  const keyOf = (row: Row) =>
+    kind === 'topics' ? `${String(row.match_type)}:${String(row.match)}` : String(row.subscriber);
+  let cutoff: string | undefined;
+  for (const body of bodies) {
+    if (typeof body.next !== 'string') continue;
+    // A topics page names its last matcher by key (`type:match`), a subscribers page by subscriber.
+    if (cutoff === undefined || body.next < cutoff) cutoff = body.next;
+  }
+  const rows = new Map<string, Row>();
+  for (const body of bodies) {
+    for (const row of (body[kind] as Row[] | undefined) ?? []) {
+      const key = keyOf(row);
+      if (cutoff !== undefined && key > cutoff) continue;
+      const known = rows.get(key);
+      if (!known) rows.set(key, { ...row });
+      else if (kind === 'topics') known.subscribers = Number(known.subscribers) + Number(row.subscribers);
+    }
+  }
+  const keys = [...rows.keys()].sort();
+  const shown = keys.slice(0, limit);
+  const more = keys.length > limit || cutoff !== undefined;
+  return { ...bodies[0], [kind]: shown.map((k) => rows.get(k)!), next: more ? (shown.at(-1) ?? null) : null };
+}
+
+/** An admin listing across every shard and relay: shard 0 authorizes and answers first. */
+export async function aggregateListing(
+  request: Request,
+  kind: 'topics' | 'subscribers',
+  ctx: Objects,
+): Promise<Response> {
+  const first = await ctx.hubObject(shardName(0)).fetch(request);
+  if (first.status !== 200) return first;
+  const others: Array<{ fetch(request: Request): Promise<Response> }> = [];
+  for (let k = 1; k < ctx.topology.shards; k++) others.push(ctx.hubObject(shardName(k)));
+  const { relays } = ctx;
+  if (relays) for (let i = 0; i < relayCount(ctx.topology); i++) others.push(stubOf(relays, relayName(i)));
+  const bodies = [(await first.json()) as Row];
+  for (const response of await Promise.all(others.map((o) => o.fetch(new Request(request))))) {
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new Error(`an admin listing answered ${response.status} in one of the objects`);
+    }
+    bodies.push((await response.json()) as Row);
+  }
+  const limit = Number(new URL(request.url).searchParams.get('limit') ?? 100) || 100;
+  return new Response(JSON.stringify(mergeListings(kind, bodies, limit)), { headers: first.headers });
+}

@@ -21,6 +21,7 @@ import {
 import type { Config } from '../../config/index.ts';
 import { ConnectionLimiter, createHub, HUB_PATH, type Hub, HubError, laneConcerns } from '../../hub/index.ts';
 import { createRooms } from '../../signaling/index.ts';
+import { ADMIN_LISTINGS, mergeListings } from './aggregate.ts';
 import { MAX_VECTOR_CHARS } from './cursor.ts';
 import { METRICS_HEADERS, perObject, sumExpositions } from './metrics.ts';
 import { MergedBroker, type RelaySources, ShardMirror } from './relay-brokers.ts';
@@ -123,6 +124,8 @@ export class Relay {
     if (url.pathname === `${INTERNAL}subscriptions`) return this.#subscriptions(url.searchParams);
     if (url.pathname === '/metrics') return this.#metrics();
     if (url.pathname.startsWith('/admin/') && request.method !== 'GET') return this.#admin(request);
+    const listing = request.method === 'GET' ? ADMIN_LISTINGS[url.pathname] : undefined;
+    if (listing) return this.#listing(request, listing);
     if (url.pathname !== HUB_PATH || request.method !== 'GET') {
       return new Response('not found\n', { status: 404 });
     }
@@ -213,6 +216,22 @@ export class Relay {
       }
     }
     return new Response(JSON.stringify(merged), { headers: { 'content-type': 'application/json' } });
+  }
+
+  /** An admin listing of every hub of this relay, merged (with no hub yet, one is made to answer). */
+  async #listing(request: Request, kind: 'topics' | 'subscribers'): Promise<Response> {
+    const hubs = this.#hubs();
+    if (hubs.length === 0) hubs.push(this.#mergedHub().hub);
+    const bodies: Array<Record<string, unknown>> = [];
+    for (const hub of hubs) {
+      const response = await hub.app.fetch(new Request(request));
+      if (response.status !== 200) return response;
+      bodies.push((await response.json()) as Record<string, unknown>);
+    }
+    const limit = Number(new URL(request.url).searchParams.get('limit') ?? 100) || 100;
+    return new Response(JSON.stringify(mergeListings(kind, bodies, limit)), {
+      headers: { 'content-type': 'application/json' },
+    });
   }
 
   /** The hubs this relay runs so far. */

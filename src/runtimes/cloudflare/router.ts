@@ -14,7 +14,13 @@
 import { generateId } from '../../brokers/index.ts';
 import type { Config } from '../../config/index.ts';
 import { HUB_PATH, HubError, parseForm, parseQuery } from '../../hub/index.ts';
-import { aggregateMetrics, aggregateSubscriptions, broadcastAdmin } from './aggregate.ts';
+import {
+  ADMIN_LISTINGS,
+  aggregateListing,
+  aggregateMetrics,
+  aggregateSubscriptions,
+  broadcastAdmin,
+} from './aggregate.ts';
 import { isComposite } from './cursor.ts';
 import { type Env, readBodyAtEdge, stubOf } from './glue.ts';
 import { FULL_HEADER, MERGED_VIEW, VIEW_HEADER } from './relay.ts';
@@ -74,10 +80,12 @@ export function createRouter(env: Env, config: Config, topology: Topology): Rout
     }
     if (path === '/metrics' && request.method === 'GET')
       return aggregateMetrics({ topology, hubObject, relays });
-    // Admin actions reach every shard and relay; listings are shard 0's (its registry, its streams).
+    // Admin actions reach every shard and relay, and so do the listings of topics and subscribers.
     if (path.startsWith('/admin/') && request.method !== 'GET') {
       return withBody(request, (body) => broadcastAdmin(request, body, { topology, hubObject, relays }));
     }
+    const listing = request.method === 'GET' ? ADMIN_LISTINGS[path] : undefined;
+    if (listing) return aggregateListing(request, listing, { topology, hubObject, relays });
     const room = topology.roomObjects ? ROOM_PATH.exec(path) : null;
     if (room) {
       const name = roomName(room[1]!);
