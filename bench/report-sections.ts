@@ -85,6 +85,24 @@ export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
         'redis-server also take turns on it, which shows in latency.',
     ],
   },
+  workers: {
+    title: 'Workers past one object: one hub object vs 4 shards vs 4 shards and 2 relays',
+    servers: ['workerd', 'workerd-4shards', 'workerd-4x2relays'],
+    placement:
+      'one workerd process (miniflare, `bench/workerd-direct.ts`) on core 1 holding the Worker and every ' +
+      'Durable Object, the load generator on core 0.',
+    reading: [
+      '`workerd` is the default topology: every request goes to the one hub object. `workerd-4shards` sets ' +
+        '`SSEHUB_SHARDS=4`: the Worker parses each publish to route it, the one topic of the scenario lives in ' +
+        'one shard, and its subscribers connect straight to that shard. `workerd-4x2relays` adds ' +
+        '`SSEHUB_RELAYS=2`: subscribers are spread over two relay objects, each follows the shard with one ' +
+        'feed, so the shard writes every update twice and each relay fans it out to its half.',
+      'On one machine every object shares one workerd process and one core: this shows what the topology ' +
+        'costs per delivered event, not what it gains. On Cloudflare each object is a thread of its own, ' +
+        'wherever the platform puts it; docs/workers-scaling.md turns these per-object figures into a ' +
+        'capacity model.',
+    ],
+  },
 };
 
 /** Rows of a section table: the headline figures and the checks, plus CPU by process. */

@@ -9,6 +9,7 @@
  * npm run bench -- --only=v,vi,vii --servers=hub,nchan   # the crowd scenarios
  * npm run bench -- --runtimes                  # (i) on Node, Bun, Deno, workerd → its section
  * npm run bench -- --scale-out                 # (i) on 1 memory vs 1 and 2 Redis instances → its section
+ * npm run bench -- --workers                   # (i) on workerd: 1 hub object vs 4 shards vs 4 shards + 2 relays
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,6 +47,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --runtimes              the runtimes section: --servers=${SECTIONS.runtimes!.servers.join(',')}
                           --only=${SECTIONS.runtimes!.scenarios!.join(',')} ((v)–(vii) on hub, bun, deno only)
   --scale-out             the Redis section: --servers=${SECTIONS['scale-out']!.servers.join(',')} --only=i
+  --workers               the Workers section: --servers=${SECTIONS.workers!.servers.join(',')} --only=i
                           (a section run replaces only its section of the report; the default run
                           rewrites the rest and keeps the sections; --servers/--only still apply)
   --ref=NAME[,NAME]       columns the ratios are computed against (default: baseline,nchan; in a
@@ -72,6 +74,7 @@ const OPTIONS = {
   only: { type: 'string' },
   runtimes: { type: 'boolean', default: false },
   'scale-out': { type: 'boolean', default: false },
+  workers: { type: 'boolean', default: false },
   ref: { type: 'string' },
   out: { type: 'string' },
   subscribers: { type: 'string' },
@@ -164,8 +167,9 @@ async function main(values: Values, nice: number): Promise<void> {
     config.payloadBytes = n;
   });
 
-  if (values.runtimes && values['scale-out']) throw new Error('--runtimes and --scale-out are separate runs');
-  const section = values.runtimes ? 'runtimes' : values['scale-out'] ? 'scale-out' : undefined;
+  const chosen = (['runtimes', 'scale-out', 'workers'] as const).filter((id) => values[id]);
+  if (chosen.length > 1) throw new Error(`--${chosen.join(', --')} are separate runs`);
+  const section = chosen[0];
   const preset = section ? SECTIONS[section] : undefined;
   const only = (values.only ?? (preset?.scenarios ?? (preset ? ['i'] : SCENARIOS)).join(','))
     .split(',')

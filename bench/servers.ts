@@ -202,6 +202,31 @@ export const SERVERS: readonly ServerSpec[] = [
     version: WORKERD_VERSION,
   },
   {
+    // The same, past one object (docs/workers-scaling.md): four topic shards; the bench's one topic
+    // lives in one of them, so this is the Worker's routing plus one shard doing the work.
+    name: 'workerd-4shards',
+    command: ['node', '--import', 'tsx', 'bench/workerd-direct.ts'],
+    env: { SSEHUB_SHARDS: '4' },
+    waitFor: 'workerd',
+    requires: ['wrangler.toml', 'src/runtimes/cloudflare.ts', 'node_modules/.bin/workerd'],
+    tempDir: true,
+    ready: '/healthz',
+    version: WORKERD_VERSION,
+  },
+  {
+    // Four shards and two relays: subscribers spread over the relays, the shard writes each update
+    // once per relay and each relay fans it out to its half. The generator's subscribers are one
+    // client address, which hashes to one relay: 500 streams per relay send the second half on.
+    name: 'workerd-4x2relays',
+    command: ['node', '--import', 'tsx', 'bench/workerd-direct.ts'],
+    env: { SSEHUB_SHARDS: '4', SSEHUB_RELAYS: '2', SSEHUB_RELAY_STREAMS: '500' },
+    waitFor: 'workerd',
+    requires: ['wrangler.toml', 'src/runtimes/cloudflare.ts', 'node_modules/.bin/workerd'],
+    tempDir: true,
+    ready: '/healthz',
+    version: WORKERD_VERSION,
+  },
+  {
     // `npm run dev:worker`: wrangler's node process, a workerd that proxies the public port (and
     // runs the DevTools proxy) and the workerd running the Worker and its hub Durable Object.
     // Heartbeat as on the other runtimes (wrangler.toml ships 3 s for Workers' disconnect

@@ -7,9 +7,10 @@
  *
  * @example
  * PORT=8787 BENCH_TMP=$(mktemp -d) node --import tsx bench/workerd-direct.ts
+ * SSEHUB_SHARDS=4 SSEHUB_RELAYS=2 PORT=8787 BENCH_TMP=$(mktemp -d) node --import tsx bench/workerd-direct.ts
  */
 import { Miniflare } from 'miniflare';
-import { bundleWorker, wranglerCompat } from '../test/helpers/workerd-bundle.ts';
+import { bundleWorker, objectClasses, wranglerCompat } from '../test/helpers/workerd-bundle.ts';
 
 const port = Number(process.env.PORT ?? 8787);
 const persistTo = process.env.BENCH_TMP;
@@ -21,8 +22,19 @@ const mf = new Miniflare({
   ...wranglerCompat(),
   // The settings the other runtimes run with: wrangler.toml's 3 s heartbeat is for disconnect
   // detection on Workers; the other entries keep the default 15 s.
-  bindings: { SSEHUB_HISTORY_SIZE: '1000', SSEHUB_HEARTBEAT: '15', SSEHUB_ALLOW_ANONYMOUS_PUBLISH: 'true' },
-  durableObjects: { HUB: { className: 'HubObject', useSQLite: true } },
+  bindings: {
+    SSEHUB_HISTORY_SIZE: '1000',
+    SSEHUB_HEARTBEAT: '15',
+    SSEHUB_ALLOW_ANONYMOUS_PUBLISH: 'true',
+    // The topology of a sharded run (bench/servers.ts: workerd-4shards, workerd-4x2relays).
+    ...Object.fromEntries(
+      ['SSEHUB_SHARDS', 'SSEHUB_RELAYS', 'SSEHUB_RELAY_STREAMS'].flatMap((name) => {
+        const value = process.env[name];
+        return value === undefined ? [] : [[name, value]];
+      }),
+    ),
+  },
+  durableObjects: objectClasses(),
   durableObjectsPersist: persistTo,
   host: '127.0.0.1',
   port,

@@ -94,6 +94,11 @@ export interface HubOptions {
    * has nothing to check, so that other subscriptions wait for nothing.
    */
   admit?: SubscribeContext['admit'];
+  /**
+   * Counts open streams against the connection limits; default one of its own. Hubs that share one
+   * (a Workers relay's, one per shard it serves) share the limits, as one instance.
+   */
+  limiter?: ConnectionLimiter;
   /** Where rate limits, revocations and webhook claims are kept; default in memory (one instance). */
   operations?: OperationsBackends;
 }
@@ -193,10 +198,12 @@ export function createHub(options: HubOptions): Hub {
     limits: settings,
     hubPath: HUB_PATH,
     legacy,
-    limiter: new ConnectionLimiter({
-      maxConnections: settings.maxConnections ?? 0,
-      maxConnectionsPerClient: settings.maxConnectionsPerClient ?? 0,
-    }),
+    limiter:
+      options.limiter ??
+      new ConnectionLimiter({
+        maxConnections: settings.maxConnections ?? 0,
+        maxConnectionsPerClient: settings.maxConnectionsPerClient ?? 0,
+      }),
     admit,
     onOpen: presence && ((subscriber) => presence.opened(subscriber)),
     onClose: presence && ((subscriber) => presence.closed(subscriber)),

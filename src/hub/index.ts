@@ -33,10 +33,12 @@ export {
   parseIssuers,
   SUPPORTED_ALGORITHMS,
 } from './issuers.ts';
+export { ConnectionLimiter, type ConnectionLimits } from './limits.ts';
 export type { MatchType, Subscription } from './matchers.ts';
 export type { LoopDelay } from './metrics.ts';
 export type { Operations, OperationsBackends, OperationsSettings } from './operations.ts';
 export { type LimitKind, parseRate, RateLimits } from './rate-limit.ts';
+export { laneConcerns } from './subscribe.ts';
 export { encodeSegment, subscriptionTopic } from './subscriptions.ts';
 export { authorizationDetails, devTokens, type MintOptions, mintToken, type TopicGrant } from './tokens.ts';
 export { WEBHOOK_EVENTS, type WebhookEventType } from './webhooks.ts';

@@ -218,11 +218,19 @@ function resumedFrom(ctx: SubscribeContext, subscriber: Subscriber, cursor: stri
  * application topics, which any subscriber may match.
  */
 function concerns(ctx: SubscribeContext, subscriber: Subscriber, lane: string): boolean {
+  return laneConcerns(subscriber, lane, ctx.hubPath);
+}
+
+/**
+ * True when `subscriber` may have missed something that retention lane `lane` discarded (see
+ * `concerns`); for a hub mounted at `hubPath`. Also what a Workers relay asks when a shard lost history.
+ */
+export function laneConcerns(subscriber: Subscriber, lane: string, hubPath: string): boolean {
   const topic = topicOfLane(lane);
   if (topic !== undefined) return subscriber.matches([topic]);
   if (lane !== PRESENCE_LANE) return true;
   if (subscriber.principal === null) return false;
-  const prefix = presencePrefix(ctx.hubPath);
+  const prefix = presencePrefix(hubPath);
   return subscriber.subscriptions.some((s) => s.match === '*' || s.pattern || s.match.startsWith(prefix));
 }
 

@@ -23,12 +23,16 @@ declare module 'cloudflare:workers' {
       transactionSync<T>(fn: () => T): T;
     };
     waitUntil(promise: Promise<unknown>): void;
+    /** Resets the object: its in-memory state and every request it holds end (tests use it as an eviction). */
+    abort(reason?: string): void;
     /** Holds every incoming request until `callback` settles (used during start-up). */
     blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
   }
 
   export interface DurableObjectId {
     toString(): string;
+    /** The name the id was made from (`idFromName`), also inside the object. */
+    readonly name?: string;
   }
 
   /** A Durable Object binding (`env.HUB`). */

@@ -1,51 +1,69 @@
 /**
- * Cloudflare Workers entry: a stateless Worker that forwards every request to ONE hub Durable Object,
- * which runs the same app as the other runtimes with its history in the object's SQLite storage.
- * A plain Worker cannot hold a subscriber's stream open while another request publishes: the object
- * is the one place where both meet. Settings are the same table as everywhere (`src/config.ts`), read
- * from the Worker's vars and secrets (`wrangler.toml` `[vars]`, `wrangler secret put SSEHUB_JWT_KEY`).
+ * Cloudflare Workers entry: a stateless Worker in front of hub Durable Objects, which run the same app
+ * as the other runtimes with their history in the object's SQLite storage. A plain Worker cannot hold
+ * a subscriber's stream open while another request publishes: an object is the place where both meet.
+ * With the default settings every request goes to ONE hub object (`hub`); with `SSEHUB_SHARDS` above 1
+ * or `SSEHUB_RELAYS` the Worker routes between topic shards, room objects and relay objects
+ * (`cloudflare/router.ts`, docs/workers-scaling.md). Settings are the same table as everywhere
+ * (`src/config.ts`), read from the Worker's vars and secrets (`wrangler.toml` `[vars]`,
+ * `wrangler secret put SSEHUB_JWT_KEY`).
  */
 import { DurableObject, type DurableObjectNamespace, type DurableObjectState } from 'cloudflare:workers';
 import { createApp } from '../app.ts';
 import { createDurableObjectBroker, createMemoryControl, sqlRevocationStore } from '../brokers/index.ts';
 import { ConfigError, defaults, parseConfig } from '../config/index.ts';
+import { configuredHubUrl, devTokens, HUB_PATH, type Hub, retentionOf } from '../hub/index.ts';
 import {
-  configuredHubUrl,
-  devTokens,
-  fromHeaderValue,
-  HUB_PATH,
-  type Hub,
-  HubError,
-  readBody,
-  retentionOf,
-  toHeaderValue,
-} from '../hub/index.ts';
+  type Env as Bindings,
+  configOf,
+  type Handler,
+  misconfigured,
+  readBodyAtEdge,
+  settingsOf,
+  stubOf,
+  withByteStrings,
+} from './cloudflare/glue.ts';
+import { Relay } from './cloudflare/relay.ts';
+import { createRouter, type Router } from './cloudflare/router.ts';
+import { ShardFeed } from './cloudflare/shard-feed.ts';
+import { HUB_OBJECT, isSharded, topologyOf } from './cloudflare/topology.ts';
+import { linkTo } from './cloudflare/upstream.ts';
+import { INTERNAL } from './cloudflare/wire.ts';
 import { randomKey } from './dev-key.ts';
 import { installJsonLogs } from './json-logs.ts';
 
-/** The Worker's bindings: the hub object, plus the settings as string vars and secrets. */
-export interface Env {
+/**
+ * The Worker's bindings: the hub object class (`HUB`), the relay class (`RELAY`, needed once the hub
+ * is sharded), plus the settings as string vars and secrets.
+ */
+export interface Env extends Bindings {
   HUB: DurableObjectNamespace;
-  [setting: string]: unknown;
+  RELAY?: DurableObjectNamespace;
 }
 
-/** Name of the one hub object every request goes to. */
-const HUB_OBJECT = 'hub';
-
-type Handler = (request: Request) => Response | Promise<Response>;
-
 /**
- * The hub Durable Object: one instance serves every subscriber and publisher, so fan-out stays
- * in-process. History is loaded from SQLite storage in the constructor (synchronous), so a restarted
- * object replays what subscribers missed.
+ * The hub Durable Object: one instance serves every subscriber and publisher of its topics, so fan-out
+ * stays in-process: the single hub (`hub`), a topic shard (`shard:N`) or a room (`room:NAME`). History
+ * is loaded from SQLite storage in the constructor (synchronous), so a restarted object replays what
+ * subscribers missed. Relays and the Worker reach its internal endpoints (`cloudflare/shard-feed.ts`).
  */
 export class HubObject extends DurableObject<Env> {
   #handler: Handler;
+  #internal: ShardFeed | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const built = buildHub(ctx, env);
     this.#handler = built.handler;
+    // The internal endpoints exist only where relays and the router use them: never on the one hub object.
+    if (built.hub && built.heartbeat && shardedEnv(env)) {
+      this.#internal = new ShardFeed(built.hub, built.heartbeat * 1000);
+    }
+    const name = ctx.id.name;
+    // A shard or a room says which object it is on /metrics: a room is seen to run in its own object.
+    if (name !== undefined && (name !== HUB_OBJECT || shardedEnv(env))) {
+      this.#handler = labelMetrics(this.#handler, name, () => this.#internal?.feeds ?? 0);
+    }
     // Keys are imported (and checked) before the first request is let in, as the other runtimes do
     // before they listen; a bad key then answers every request with the reason.
     const ready = built.ready;
@@ -59,11 +77,44 @@ export class HubObject extends DurableObject<Env> {
   }
 
   override fetch(request: Request): Response | Promise<Response> {
-    return this.#handler(request);
+    return this.#internal?.handle(request) ?? this.#handler(request);
   }
 }
 
-function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?: Promise<void> } {
+/**
+ * Appends `ssehub_object{name="…"} 1` and `ssehub_feeds` (relays following this object: the copies it
+ * writes of each update) to the object's `/metrics`.
+ */
+function labelMetrics(handler: Handler, name: string, feeds: () => number): Handler {
+  const line = `# HELP ssehub_object The Durable Object that answered.\n# TYPE ssehub_object gauge\nssehub_object{name="${name}"} 1\n`;
+  return async (request) => {
+    const response = await handler(request);
+    if (new URL(request.url).pathname !== '/metrics' || response.status !== 200) return response;
+    const feedLine = `# HELP ssehub_feeds Relay feeds this object writes every update to.\n# TYPE ssehub_feeds gauge\nssehub_feeds ${feeds()}\n`;
+    return new Response((await response.text()) + line + feedLine, response);
+  };
+}
+
+/** True when `env`'s settings run the hub past one object (read, not checked: the Worker reports errors). */
+function shardedEnv(env: Env): boolean {
+  const config = configOf(env);
+  if (typeof config === 'string') return false;
+  try {
+    return isSharded(topologyOf(config));
+  } catch {
+    return false;
+  }
+}
+
+interface Built {
+  handler: Handler;
+  ready?: Promise<void>;
+  /** The running hub and its heartbeat (s), for the internal endpoints; absent when misconfigured. */
+  hub?: Hub;
+  heartbeat?: number;
+}
+
+function buildHub(ctx: DurableObjectState, env: Env): Built {
   let parsed: ReturnType<typeof parseConfig>;
   try {
     parsed = parseConfig([], settingsOf(env));
@@ -125,6 +176,8 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
   let tokensShown = !devKey;
   return {
     ready: hub.ready,
+    hub,
+    heartbeat: config.heartbeat,
     handler: (request) => {
       if (!tokensShown && devKey) {
         tokensShown = true;
@@ -143,71 +196,70 @@ function buildHub(ctx: DurableObjectState, env: Env): { handler: Handler; ready?
   };
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
 /**
- * workerd departs from the Fetch standard in header values: it hands a request's over as their UTF-8
- * decoding (U+FFFD for bytes that are not UTF-8) and writes a response's as the UTF-8 of the string,
- * where Node, Bun and Deno use byte strings both ways, one char per byte (observed with workerd
- * 2026-04-26 under wrangler 4.86). The hub speaks byte strings (`hub/header-values.ts`): this edge
- * converts both ways, so the same bytes reach the wire as on the other runtimes.
+ * A relay object: the fan-out tier of a sharded hub (see `cloudflare/relay.ts`). It holds subscriber
+ * streams and one upstream feed per shard; nothing in it outlives it.
  */
-async function withByteStrings(request: Request, handle: Handler): Promise<Response> {
-  const sent = converted(request.headers, toHeaderValue);
-  const response = await handle(sent ? new Request(request, { headers: sent }) : request);
-  const headers = converted(response.headers, fromHeaderValue);
-  if (!headers) return response;
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
-}
+export class RelayObject extends DurableObject<Env> {
+  readonly #handler: Handler;
 
-/** A copy of `headers` with every non-ASCII value converted, or undefined when all are ASCII. */
-function converted(headers: Headers, convert: (value: string) => string): Headers | undefined {
-  let copy: Headers | undefined;
-  for (const [name, value] of headers) {
-    if (!NON_ASCII.test(value)) continue;
-    copy ??= new Headers(headers);
-    copy.set(name, convert(value));
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const config = configOf(env);
+    if (typeof config === 'string') {
+      this.#handler = misconfigured(config);
+      return;
+    }
+    // The relay logs as the shards do (a bad value is the shards' to report).
+    if (config.logFormat === 'json') installJsonLogs();
+    try {
+      const relay = new Relay({
+        config,
+        topology: topologyOf(config),
+        name: ctx.id.name ?? 'relay',
+        link: (name) => linkTo((n) => stubOf(env.HUB, n), name),
+        // The admin API's denylist outlives an eviction of the relay, as a shard's does.
+        ...(config.adminKey || config.adminTokens
+          ? { revocations: sqlRevocationStore(ctx.storage.sql) }
+          : {}),
+      });
+      this.#handler = (request) => withByteStrings(request, (r) => relay.fetch(r));
+    } catch (error) {
+      if (!(error instanceof ConfigError) && !(error instanceof Error)) throw error;
+      this.#handler = misconfigured(error.message);
+    }
   }
-  return copy;
-}
 
-/** The string bindings: vars and secrets, which carry the settings (env var names of the table). */
-function settingsOf(env: Env): Record<string, string> {
-  const strings: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (typeof value === 'string') strings[name] = value;
-  return strings;
-}
-
-/** Every request gets the configuration error: visible at once, rather than a hub that half works. */
-function misconfigured(message: string): Handler {
-  console.error(`ssehub: ${message}`);
-  return () =>
-    new Response(`ssehub is misconfigured: ${message}\n`, {
-      status: 500,
-      headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
-    });
+  override fetch(request: Request): Response | Promise<Response> {
+    return this.#handler(request);
+  }
 }
 
 /**
- * The stateless Worker: every request goes to the one hub object. Event streams pass through
- * untouched (no JavaScript per chunk here); a subscriber that goes away shows up in the object when
- * a write to it fails, which the hub's heartbeat guarantees within about one interval.
+ * The stateless Worker: with one shard and no relays (the default), every request goes to the one hub
+ * object. Event streams pass through untouched (no JavaScript per chunk here); a subscriber that goes
+ * away shows up in the object when a write to it fails, which the hub's heartbeat guarantees within
+ * about one interval. Sharded, `cloudflare/router.ts` decides where each request goes.
  */
 const worker: { fetch(request: Request, env: Env): Promise<Response> } = {
   async fetch(request: Request, env: Env): Promise<Response> {
-    const hub = env.HUB.get(env.HUB.idFromName(HUB_OBJECT));
+    const routed = routerOf(env);
+    if (typeof routed !== 'string') return routed.fetch(request);
+    // Internal paths are the objects' own (`cloudflare/wire.ts`): never a client's, sharded or not.
+    if (new URL(request.url).pathname.startsWith(INTERNAL)) {
+      return new Response('not found\n', {
+        status: 404,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+      });
+    }
+    const hub = stubOf(env.HUB, HUB_OBJECT);
     if (request.body === null) return hub.fetch(request);
     // A request body is read here, whole and bounded, before it is handed on: when the object answers
     // early (401, 413) the body would otherwise still be streaming from the client into the object
     // after the response, which workerd refuses ("Can't read from request stream after response has
     // been sent") at the cost of the connection and, under `wrangler dev`, of the isolate.
-    let body: Uint8Array;
-    try {
-      body = await readBody(request, bodyLimit(env));
-    } catch (error) {
-      if (error instanceof HubError) return error.toResponse();
-      throw error;
-    }
+    const body = await readBodyAtEdge(request, bodyLimit(env));
+    if (body instanceof Response) return body;
     return hub.fetch(new Request(request, { body: body as Uint8Array<ArrayBuffer> }));
   },
 };
@@ -215,19 +267,46 @@ const worker: { fetch(request: Request, env: Env): Promise<Response> } = {
 // Typed where it is declared: JSR's fast type check cannot infer an object literal's type in `export default`.
 export default worker;
 
-const limits = new WeakMap<Env, number>();
-
-/** `SSEHUB_MAX_BODY_BYTES` from the vars, parsed once per isolate; a bad value is left to the object. */
+/** `SSEHUB_MAX_BODY_BYTES` from the vars; a bad value is left to the object, which reports it. */
 function bodyLimit(env: Env): number {
-  let limit = limits.get(env);
-  if (limit === undefined) {
-    try {
-      const parsed = parseConfig([], settingsOf(env));
-      limit = parsed.help ? defaults.maxBodyBytes : parsed.config.maxBodyBytes;
-    } catch {
-      limit = defaults.maxBodyBytes;
-    }
-    limits.set(env, limit);
+  const config = configOf(env);
+  return typeof config === 'string' ? defaults.maxBodyBytes : config.maxBodyBytes;
+}
+
+const routers = new WeakMap<Env, Router | 'single'>();
+
+/**
+ * The router of a sharded hub, built once per isolate; `'single'` for the one-object hub (or for
+ * settings the hub object reports itself).
+ */
+function routerOf(env: Env): Router | 'single' {
+  let routed = routers.get(env);
+  if (routed === undefined) {
+    routed = buildRouter(env);
+    routers.set(env, routed);
   }
-  return limit;
+  return routed;
+}
+
+function buildRouter(env: Env): Router | 'single' {
+  const config = configOf(env);
+  if (typeof config === 'string') return 'single';
+  const refuse = (message: string): Router => {
+    const handler = misconfigured(message);
+    return { fetch: async (request) => handler(request) };
+  };
+  let topology: ReturnType<typeof topologyOf>;
+  try {
+    topology = topologyOf(config);
+  } catch (error) {
+    return refuse((error as Error).message);
+  }
+  if (!isSharded(topology)) return 'single';
+  if (!env.RELAY)
+    return refuse('a sharded hub needs the RELAY binding (class RelayObject): see wrangler.toml');
+  if (config.dev && !config.jwtKey && !config.issuers) {
+    // Every object would generate a key of its own: tokens of one would not work on the others.
+    return refuse('development mode with shards or relays needs a key: set SSEHUB_JWT_KEY');
+  }
+  return createRouter(env, config, topology);
 }

@@ -47,3 +47,11 @@ export async function metric(base: string, name: string): Promise<number> {
 }
 
 export const q = encodeURIComponent;
+
+const COMPOSITE = /^~[0-9a-z]{1,11}(?:\.[0-9a-z]{1,11})*~/;
+
+/**
+ * The update id of a composite event id (`~{positions}~{update id}`, see `Capabilities.compositeIds`);
+ * any other id as it is.
+ */
+export const updateIdOf = (id: string): string => id.replace(COMPOSITE, '');

@@ -2,10 +2,10 @@
 import { expect, it } from 'vitest';
 import { eventually } from '../helpers/sse.ts';
 import { metric, subscribe } from './client.ts';
-import type { Start } from './target.ts';
+import type { Capabilities, Start } from './target.ts';
 import { bearer, detail, draft } from './tokens.ts';
 
-export function limitsTests(start: Start) {
+export function limitsTests(start: Start, caps: Capabilities) {
   it('answers 429 past the per-client and total connection limits, and frees slots on close', async () => {
     const hub = await start({ SSEHUB_MAX_CONNECTIONS: '5', SSEHUB_MAX_CONNECTIONS_PER_CLIENT: '2' });
     try {
@@ -22,8 +22,8 @@ export function limitsTests(start: Start) {
       expect((await open()).status).toBe(429);
       streams.push(await open(await as('bob')));
       expect(streams.map((s) => s.status)).toEqual([200, 200, 200, 200, 200]);
-      // Five open: the total is reached, whoever asks.
-      expect((await open(await as('carol'))).status).toBe(429);
+      // Five open: the total is reached, whoever asks (where one object holds every stream).
+      if (!caps.connectionLimitPerObject) expect((await open(await as('carol'))).status).toBe(429);
       streams.shift()!.close();
       await eventually(async () => (await metric(hub.url, 'ssehub_connections')) === 4, 'the close seen');
       const again = await open(alice);

@@ -3,7 +3,9 @@
  * runtime by a few-line spawner (`node.test.ts`, …).
  */
 import { afterAll, beforeAll, describe } from 'vitest';
+import { setEventIdView } from '../helpers/sse.ts';
 import { authTests } from './auth.ts';
+import { updateIdOf } from './client.ts';
 import { configuredTests } from './configured.ts';
 import { corsTests } from './cors.ts';
 import { costTests } from './costs.ts';
@@ -31,16 +33,18 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
       return target;
     };
     beforeAll(async () => {
+      setEventIdView(caps.compositeIds ? updateIdOf : undefined);
       target = await start();
     });
     afterAll(async () => {
+      setEventIdView(undefined);
       await target?.stop();
     });
     // Reconciliation first: its first test needs a hub with empty history.
     describe('reconciliation', () => reconcileTests(current));
     describe('rewind (extension)', () => rewindTests(current, start));
     describe('publish', () => publishTests(current));
-    describe('ids in headers', () => idTests(current));
+    describe('ids in headers', () => idTests(current, caps));
     describe('subscribe', () => subscribeTests(current));
     describe('lifecycle', () => lifecycleTests(current, start, caps));
     describe('authorization', () => authTests(current));
@@ -50,8 +54,8 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('CORS and discovery', () => corsTests(current));
     describe('security headers', () => headersTests(current));
     describe('active subscriptions', () => presenceTests(current));
-    describe('connection limits', () => limitsTests(start));
-    describe('operator controls', () => operationsTests(start));
+    describe('connection limits', () => limitsTests(start, caps));
+    describe('operator controls', () => operationsTests(start, caps));
     describe('costs and bounds', () => costTests(current, start));
     describe('configured resource, cookie and JWKS URL', () => configuredTests(start));
     describe('legacy mode', () => legacyTests(current, start));

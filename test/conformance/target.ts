@@ -39,6 +39,24 @@ export function processTarget(
 export interface Capabilities {
   /** SIGTERM ends every stream cleanly and the process exits 0. */
   gracefulShutdown: boolean;
+  /**
+   * A subscription whose topics span shards carries composite event ids, `~{positions}~{update id}`
+   * (a sharded Workers hub: one position per shard, so that one `Last-Event-ID` resumes them all).
+   * The suite compares the update id part with what publishers were answered; the bytes on the wire
+   * keep the whole id.
+   */
+  compositeIds?: boolean;
+  /**
+   * `SSEHUB_MAX_CONNECTIONS` bounds each object that holds streams (a Workers relay), not the whole
+   * hub: no one place sees every stream. Per-client limits hold as everywhere (a client's streams
+   * share a relay).
+   */
+  connectionLimitPerObject?: boolean;
+  /**
+   * Rate limits count in each object a request reaches (a sharded Workers hub: publishes to topics of
+   * different shards count in different shards), not across the hub.
+   */
+  rateLimitPerObject?: boolean;
 }
 
 /** Signing key of the fixture; every runtime is started with it. */

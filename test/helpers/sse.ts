@@ -65,6 +65,16 @@ export function openStreamAs(
   });
 }
 
+let idView: ((id: string) => string) | undefined;
+
+/**
+ * Makes every stream opened from now on expose its events' ids through `view` (undefined: as sent),
+ * e.g. the update id of a composite id; `text()` keeps the bytes as they came.
+ */
+export function setEventIdView(view: ((id: string) => string) | undefined): void {
+  idView = view;
+}
+
 function readStream(
   status: number,
   headers: Headers,
@@ -72,6 +82,7 @@ function readStream(
   abort: () => void,
 ): SseStream {
   const events: EventSourceMessage[] = [];
+  const view = idView;
   const retries: number[] = [];
   const comments: string[] = [];
   let raw = '';
@@ -82,7 +93,8 @@ function readStream(
     for (const w of waiters) w();
   };
   const parser = createParser({
-    onEvent: (event) => events.push(event),
+    onEvent: (event) =>
+      events.push(view && event.id !== undefined ? { ...event, id: view(event.id) } : event),
     onRetry: (retry) => retries.push(retry),
     onComment: (comment) => comments.push(comment),
   });

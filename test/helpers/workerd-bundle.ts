@@ -67,7 +67,45 @@ export function startMiniflare(code: string, vars: Record<string, string>, persi
     modules: [{ type: 'ESModule', path: 'worker.js', contents: code }],
     ...wranglerCompat(),
     bindings: vars,
-    durableObjects: { HUB: { className: 'HubObject', useSQLite: true } },
+    durableObjects: objectClasses(),
     durableObjectsPersist: persistTo,
   });
+}
+
+/**
+ * The Durable Object bindings of wrangler.toml: `HUB` (shards and rooms) and `RELAY`. The test fixture
+ * (`test/fixtures/sharded-worker.ts`) names its subclasses with a `Test` prefix.
+ */
+export function objectClasses(prefix = ''): Record<string, { className: string; useSQLite: true }> {
+  return {
+    HUB: { className: `${prefix}HubObject`, useSQLite: true },
+    RELAY: { className: `${prefix}RelayObject`, useSQLite: true },
+  };
+}
+
+/** The sharding fixture: the Worker with a test door that resets one object (see the fixture). */
+export const SHARDED_FIXTURE = 'test/fixtures/sharded-worker.ts';
+
+/**
+ * Starts the sharding fixture in one workerd process listening on a free local port (what the
+ * black-box suites need: real HTTP), storage under `persistTo`.
+ */
+export async function startShardedWorkerd(
+  code: string,
+  vars: Record<string, string>,
+  persistTo: string,
+): Promise<{ url: string; mf: Miniflare; stop(): Promise<void> }> {
+  const mf = new Miniflare({
+    modules: [{ type: 'ESModule', path: 'worker.js', contents: code }],
+    ...wranglerCompat(),
+    bindings: vars,
+    durableObjects: objectClasses('Test'),
+    durableObjectsPersist: persistTo,
+    host: '127.0.0.1',
+    port: 0,
+    // Each logged request is a loopback call from workerd to this process.
+    logRequests: false,
+  });
+  const url = (await mf.ready).origin;
+  return { url, mf, stop: () => mf.dispose() };
 }

@@ -6,15 +6,33 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { join, peerStreamUrl, postJson, publishWith, roomsEnv } from '../helpers/rooms.ts';
-import { runtimeBinary, runtimes } from '../helpers/runtimes.ts';
+import { persistDir, runtimeBinary, runtimes } from '../helpers/runtimes.ts';
 import { openStream } from '../helpers/sse.ts';
+import { bundleWorker, SHARDED_FIXTURE, startShardedWorkerd } from '../helpers/workerd-bundle.ts';
 
 // Missing binaries fail this file at collection, rather than leaving its tests unrun.
 for (const name of ['bun', 'deno', 'wrangler'] as const) runtimeBinary(name);
 
-describe.each(Object.keys(runtimes))('rooms on %s', (runtime) => {
+type Start = (env: Record<string, string>) => Promise<{ url: string; stop(): Promise<unknown> }>;
+
+/** Workers past one object: the room lives in an object of its own (`room:everywhere`). */
+const sharded: Start = async (env) => {
+  const dir = await persistDir();
+  const { code } = await bundleWorker(SHARDED_FIXTURE);
+  const hub = await startShardedWorkerd(code, { ...env, SSEHUB_SHARDS: '4', SSEHUB_RELAYS: '2' }, dir.path);
+  return {
+    url: hub.url,
+    stop: async () => {
+      await hub.stop();
+      await dir.remove();
+    },
+  };
+};
+const starts: Record<string, Start> = { ...runtimes, 'workerd with 4 shards and 2 relays': sharded };
+
+describe.each(Object.keys(starts))('rooms on %s', (runtime) => {
   it('joins, shows presence, delivers to an inbox, and keeps the state', async () => {
-    const hub = await runtimes[runtime]!(roomsEnv);
+    const hub = await starts[runtime]!(roomsEnv);
     try {
       const alice = (await join(hub.url, 'everywhere', { name: 'Alice' })).answer;
       const stream = await openStream(peerStreamUrl(hub.url, alice), {
