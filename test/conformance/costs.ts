@@ -7,10 +7,10 @@ import { type IncomingMessage, request } from 'node:http';
 import { expect, it } from 'vitest';
 import { eventually } from '../helpers/sse.ts';
 import { HUB, metric, publishOk, q, subscribe, uniqueTopic } from './client.ts';
-import type { Start, Target } from './target.ts';
+import type { Capabilities, Start, Target } from './target.ts';
 import { bearer, detail, draft } from './tokens.ts';
 
-export function costTests(target: () => Target, start: Start) {
+export function costTests(target: () => Target, start: Start, caps: Capabilities) {
   const url = () => target().url;
 
   it('refuses a URL pattern whose automaton would be too large (400), at once', async () => {
@@ -125,7 +125,12 @@ export function costTests(target: () => Target, start: Start) {
     // Reads nothing for a while: the hub must wait for it, not queue the history, not close it.
     res.pause();
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await metric(url(), 'ssehub_slow_subscribers_closed_total')).toBe(slowBefore);
+    // One hub object counts its own closes. A sharded Worker sums every object's, where streams of
+    // earlier tests may still be closing: there, that this stream was not closed shows below (it
+    // delivers the whole replay and then the live update).
+    if (!caps.compositeIds) {
+      expect(await metric(url(), 'ssehub_slow_subscribers_closed_total')).toBe(slowBefore);
+    }
     res.on('data', (chunk: Buffer) => received.push(chunk));
     res.resume();
     const text = () => Buffer.concat(received).toString();

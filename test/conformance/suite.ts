@@ -56,7 +56,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('active subscriptions', () => presenceTests(current));
     describe('connection limits', () => limitsTests(start, caps));
     describe('operator controls', () => operationsTests(start, caps));
-    describe('costs and bounds', () => costTests(current, start));
+    describe('costs and bounds', () => costTests(current, start, caps));
     describe('configured resource, cookie and JWKS URL', () => configuredTests(start));
     describe('legacy mode', () => legacyTests(current, start));
   });
