@@ -87,6 +87,10 @@ export interface LoadResult {
   /** Server CPU seconds in the window by part, when the probe tells them apart. */
   serverCpuParts: Map<string, number>;
   serverRssBytes: number;
+  /** Server RSS before the subscribers opened (the server has served nothing but health checks). */
+  serverRssBeforeBytes: number;
+  /** (RSS at the end of the window − RSS before the subscribers) ÷ subscribers: memory per connection under load. */
+  rssPerConnectionBytes: number;
   generatorCpuPercent: number;
   generatorLoopDelayP99Ms: number;
   /** Server CPU time ÷ window: near 100 % the server is the bottleneck. */
@@ -118,6 +122,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const wire = opts.wire ?? MERCURE;
   const ledger = new Ledger(payloadBytes);
   const { headers } = opts;
+  const rssBefore = opts.probe?.rssBytes() ?? Number.NaN;
   const subs = await openSubscribers(ledger, target, wire.subscribePath(topic), opts.subscribers, {
     ...(headers ? { connect: (i) => ({ headers: headers.subscriber(i) }) } : {}),
   });
@@ -202,6 +207,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         [...end.serverCpuParts].map(([part, s]) => [part, s - (start.serverCpuParts.get(part) ?? 0)]),
       ),
       serverRssBytes: end.serverRss,
+      serverRssBeforeBytes: rssBefore,
+      rssPerConnectionBytes: (end.serverRss - rssBefore) / subs.length,
       generatorCpuPercent: (generatorCpu / windowSeconds) * 100,
       generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS),
       serverCpuPercent: (serverCpuSeconds / windowSeconds) * 100,

@@ -33,7 +33,7 @@ export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
     placement:
       'each server alone on core 1 (`taskset -c 1`) with every process it starts, the load generator on core 0.',
     reading: [
-      '`hub` is the Node entry (`src/runtimes/cli.ts`); `bun` and `deno` run `src/runtimes/bun-cli.ts` and ' +
+      '`hub` is the Node entry as `npm start` runs it (`src/runtimes/cli.ts` built to `dist/runtimes/cli.js`); `bun` and `deno` run `src/runtimes/bun-cli.ts` and ' +
         '`src/runtimes/deno-cli.ts`: the same hub code with the same settings (heartbeat 15 s, history in SQLite in a fresh directory). ' +
         '`workerd` is the Workers entry (`src/runtimes/cloudflare.ts`, bundled as the tests bundle it, ' +
         'compatibility settings from wrangler.toml) in one workerd process started through miniflare ' +
@@ -120,6 +120,7 @@ function sectionRows(): Row[] {
     'server-closed connections',
     'publishes failed / not sent in time',
     'server RSS at end (MiB)',
+    '**RSS per connection under load (KiB)**',
     'generator CPU (% of core 0)',
     'bottleneck',
     'other processes on the server / generator core (%)',

@@ -91,6 +91,12 @@ export function loadRows(): Row[] {
       format: fixed(0),
     },
     {
+      label: '**RSS per connection under load (KiB)**',
+      better: 'lower',
+      cell: L((l) => l.rssPerConnectionBytes / 1024),
+      format: fixed(1),
+    },
+    {
       label: 'generator CPU (% of core 0)',
       better: 'none',
       cell: L((l) => l.generatorCpuPercent),

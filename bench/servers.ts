@@ -98,7 +98,6 @@ export interface ServerSpec {
 const NODE_VERSION = 'echo "Node $(node --version)"';
 const REDIS_VERSION = `echo "Node $(node --version), Redis $(redis-server --version | sed -E 's/.* v=([^ ]+).*/\\1/')"`;
 const WORKERD_VERSION = `echo "$(node_modules/.bin/workerd --version), miniflare $(node -p "require('./node_modules/miniflare/package.json').version")"`;
-const HUB = ['node', '--import', 'tsx', 'src/runtimes/cli.ts', '--allow-anonymous-publish'];
 const NCHAN_VERSION = `echo "nginx $(${NGINX} -v 2>&1 | cut -d/ -f2), Nchan $(dpkg-query -W libnginx-mod-nchan | cut -f2)"`;
 
 /**
@@ -114,13 +113,16 @@ function startScriptArgs(script: string): string[] {
   return args.slice(0, -1);
 }
 
+/** The hub on Node as `npm start` runs it: the built package (`npm run bench` builds it first), its V8 flags included. */
+const HUB = ['node', ...startScriptArgs('start'), '--allow-anonymous-publish'];
+
 /** Every known server; `--servers=a,b` picks from these by name. */
 export const SERVERS: readonly ServerSpec[] = [
   {
     // The default: history in SQLite (a file in a fresh directory).
     name: 'hub',
     command: HUB,
-    requires: ['src/runtimes/cli.ts'],
+    requires: ['dist/runtimes/cli.js'],
     tempDir: true,
     ready: '/healthz',
     jwtKey: true,
@@ -131,7 +133,7 @@ export const SERVERS: readonly ServerSpec[] = [
     name: 'hub-memory',
     command: HUB,
     env: { SSEHUB_HISTORY_FILE: ':memory:' },
-    requires: ['src/runtimes/cli.ts'],
+    requires: ['dist/runtimes/cli.js'],
     ready: '/healthz',
     jwtKey: true,
     version: NODE_VERSION,
@@ -253,7 +255,7 @@ export const SERVERS: readonly ServerSpec[] = [
     name: 'redis1',
     command: HUB,
     redis: true,
-    requires: ['src/runtimes/cli.ts', 'redis-server'],
+    requires: ['dist/runtimes/cli.js', 'redis-server'],
     ready: '/healthz',
     jwtKey: true,
     version: REDIS_VERSION,
@@ -263,7 +265,7 @@ export const SERVERS: readonly ServerSpec[] = [
     command: HUB,
     instances: 2,
     redis: true,
-    requires: ['src/runtimes/cli.ts', 'redis-server'],
+    requires: ['dist/runtimes/cli.js', 'redis-server'],
     ready: '/healthz',
     jwtKey: true,
     version: REDIS_VERSION,

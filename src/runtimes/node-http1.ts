@@ -252,27 +252,90 @@ function isHost(value: string): boolean {
   return true;
 }
 
+/**
+ * What the fast path holds for one connection while it answers the request on it. The socket points to
+ * it, and its listeners are shared functions that find it there: no closure per connection.
+ */
+class Exchange {
+  /** The client sent more bytes after the head: the connection cannot be kept. */
+  extra = false;
+  stream: EventStream | undefined;
+
+  readonly socket: ExchangeSocket;
+  /** The client asked to close the connection after this request (`Connection: close`). */
+  readonly close: boolean;
+  /** Hands a connection that goes on to Node's server. */
+  readonly #keep: (socket: Socket) => void;
+  /** Every connection the fast path is answering. */
+  readonly #held: Set<Socket>;
+
+  constructor(socket: ExchangeSocket, close: boolean, keep: (socket: Socket) => void, held: Set<Socket>) {
+    this.socket = socket;
+    this.close = close;
+    this.#keep = keep;
+    this.#held = held;
+  }
+
+  /** The answer is written (or abandoned): the connection is no longer the fast path's. */
+  release(): void {
+    const socket = this.socket;
+    this.#held.delete(socket);
+    socket.off('data', extraBytes);
+    socket.off('error', ignore);
+    socket[EXCHANGE] = undefined;
+  }
+
+  /**
+   * After an answer: the connection goes on with Node's server, or ends — gracefully when the client
+   * asked for it and `closeFirst` (a whole response is still being flushed), else at once if the client
+   * sent more meanwhile or left.
+   */
+  next(closeFirst: boolean): void {
+    const socket = this.socket;
+    if (closeFirst && this.close) socket.end();
+    else if (this.extra || socket.destroyed) socket.destroy();
+    else if (this.close) socket.end();
+    else this.#keep(socket);
+  }
+
+  /** The event stream ended; a clean end keeps the connection for another request. */
+  streamEnded(): void {
+    const socket = this.socket;
+    socket.off('close', clientGone);
+    socket.off('end', clientGone);
+    this.stream = undefined;
+    this.release();
+    this.next(false);
+  }
+}
+
+const EXCHANGE = Symbol('ssehub.exchange');
+type ExchangeSocket = Socket & { [EXCHANGE]?: Exchange | undefined };
+
+/** Reading goes on (a client that leaves must be seen at once), but nothing more is expected. */
+function extraBytes(this: ExchangeSocket): void {
+  const exchange = this[EXCHANGE];
+  if (exchange) exchange.extra = true;
+}
+
+/** A client that closes, or half-closes its side, is gone: event streams have nothing more to read. */
+function clientGone(this: ExchangeSocket): void {
+  this[EXCHANGE]?.stream?.abort('client');
+}
+
 /** Calls the app and writes its answer; the connection goes on (or not) as the answer says. */
 async function answer(
-  socket: Socket,
+  socket: ExchangeSocket,
   head: Head,
   fetch: Http1Fetch,
-  handOver: (socket: Socket) => void,
+  keep: (socket: Socket) => void,
   held: Set<Socket>,
 ): Promise<void> {
-  // Reading goes on (a client that leaves must be seen at once), but nothing more is expected.
-  let extra = false;
-  const onData = () => {
-    extra = true;
-  };
-  socket.on('data', onData);
+  const exchange = new Exchange(socket, head.close, keep, held);
+  socket[EXCHANGE] = exchange;
+  socket.on('data', extraBytes);
   socket.on('error', ignore);
   held.add(socket);
-  const release = () => {
-    held.delete(socket);
-    socket.off('data', onData);
-    socket.off('error', ignore);
-  };
   let response: Response;
   try {
     const request = new Http1Request(head, socket) as unknown as Request;
@@ -283,30 +346,22 @@ async function answer(
     response = new Response(null, { status: 500 });
   }
   if (socket.destroyed) {
-    release();
+    exchange.release();
     eventStreamOf(response)?.abort('client');
     return;
   }
   const stream = eventStreamOf(response);
   if (stream) {
-    streamOn(socket, response, stream, head.close, () => {
-      release();
-      // A clean end keeps the connection for another request, unless the client sent more meanwhile.
-      if (extra || socket.destroyed) socket.destroy();
-      else if (head.close) socket.end();
-      else handOver(socket);
-    });
+    streamOn(exchange, response, stream);
     return;
   }
   try {
-    await writeResponse(socket, response, head.close);
+    await writeResponse(socket, response, exchange.close);
   } catch {
     socket.destroy();
   }
-  release();
-  if (head.close) socket.end();
-  else if (extra || socket.destroyed) socket.destroy();
-  else handOver(socket);
+  exchange.release();
+  exchange.next(true);
 }
 
 /** `Date` header values, formatted once per second. */
@@ -348,27 +403,15 @@ export function chunkOf(frame: Uint8Array): Buffer {
 }
 
 /** Sends the head of an event stream, then its frames as they come, straight to the socket. */
-function streamOn(
-  socket: Socket,
-  response: Response,
-  stream: EventStream,
-  close: boolean,
-  done: () => void,
-): void {
-  const gone = () => stream.abort('client');
-  socket.on('close', gone);
-  // A client that half-closes its side is gone: event streams have nothing more to read from it.
-  socket.on('end', gone);
+function streamOn(exchange: Exchange, response: Response, stream: EventStream): void {
+  const socket = exchange.socket;
+  exchange.stream = stream;
+  socket.on('close', clientGone);
+  socket.on('end', clientGone);
   socket.cork();
   // Latin-1: header values are byte strings (an id's UTF-8 bytes in Mercure-Last-Event-ID).
-  socket.write(Buffer.from(headBlock(response, 'Transfer-Encoding: chunked\r\n', close), 'latin1'));
-  stream.attach(
-    new SocketSink(socket, () => {
-      socket.off('close', gone);
-      socket.off('end', gone);
-      done();
-    }),
-  );
+  socket.write(Buffer.from(headBlock(response, 'Transfer-Encoding: chunked\r\n', exchange.close), 'latin1'));
+  stream.attach(new SocketSink(exchange));
   process.nextTick(uncork, socket);
 }
 
@@ -425,11 +468,11 @@ async function writeResponse(socket: Socket, response: Response, close: boolean)
  */
 class SocketSink implements StreamSink {
   readonly #socket: Socket;
-  readonly #done: () => void;
+  readonly #exchange: Exchange;
 
-  constructor(socket: Socket, done: () => void) {
-    this.#socket = socket;
-    this.#done = done;
+  constructor(exchange: Exchange) {
+    this.#socket = exchange.socket;
+    this.#exchange = exchange;
   }
 
   write(chunk: Uint8Array): void {
@@ -443,16 +486,16 @@ class SocketSink implements StreamSink {
   end(): void {
     const socket = this.#socket;
     if (socket.destroyed) {
-      this.#done();
+      this.#exchange.streamEnded();
       return;
     }
     // The connection goes on once the last chunk is handed to the kernel.
-    socket.write(LAST_CHUNK, () => this.#done());
+    socket.write(LAST_CHUNK, () => this.#exchange.streamEnded());
   }
 
   abort(): void {
     this.#socket.destroy();
-    this.#done();
+    this.#exchange.streamEnded();
   }
 
   onDrain(listener: () => void): void {
