@@ -196,6 +196,18 @@ function crowdRows(): Row[] {
       format: fixed(1),
     },
     {
+      // The window holds two or three beats depending on where it falls: per keep-alive compares servers.
+      label: 'server CPU in the window per keep-alive (µs)',
+      better: 'lower',
+      cell: C((c) =>
+        c.heartbeatsPerConnection > 0
+          ? ((c.heartbeatCpuPercent / 100) * c.heartbeatWindowSeconds * 1e6) /
+            (c.heartbeatsPerConnection * c.connections)
+          : Number.NaN,
+      ),
+      format: fixed(1),
+    },
+    {
       label: '**one event to all: the last has it after (ms)**',
       better: 'lower',
       cell: C((c) => c.fanoutAllMs),

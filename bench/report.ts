@@ -234,7 +234,9 @@ export const TITLES: Record<
       `${c.saturation.subscribers} subscribers on one topic; the publisher offers ${c.saturation.rate} events/s of ` +
       `${c.payloadBytes} B for ${c.saturation.durationMs / 1000} s after ${c.saturation.warmupMs / 1000} s of warm-up. ` +
       'It is closed-loop (at most 16 requests in flight), so a server that cannot keep up answers slower and the ' +
-      'achieved rate drops instead of a backlog piling up.',
+      'achieved rate drops instead of a backlog piling up. RSS per connection under load: RSS at the end of the ' +
+      `window minus RSS before the subscribers opened (read after a warm-up burst and ${c.idle.settleMs / 1000} s ` +
+      'of rest), ÷ subscribers.',
   },
   ii: {
     title: '(ii) Latency',

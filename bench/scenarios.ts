@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ConnectStormResult, runConnectStorm } from './connect-storm.ts';
+import { warmUp } from './crowd-kit.ts';
 import { type IdleCrowdResult, runIdleCrowd } from './idle-crowd.ts';
 import {
   type IdleResult,
@@ -186,6 +187,9 @@ export async function runScenario(
     case 'i':
     case 'ii': {
       const s = id === 'i' ? config.saturation : config.latency;
+      // As in (iii) and (v)-(vii): the RSS that memory per connection is counted from is read after
+      // a warm-up burst and a rest, so that it leaves out what the process grows once (JIT code, pools).
+      await warmUp(crowd, topic, payloadBytes, config.idle.settleMs);
       const load = await runLoad({ target, wire, topic, payloadBytes, probe, ...s });
       log(summarize(load));
       return { kind: 'load', load };
