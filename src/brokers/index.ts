@@ -52,6 +52,7 @@ export {
   generateId,
   type HistoryPage,
   type HistoryResult,
+  isHubEvent,
   type Lane,
   type LaneLimits,
   laneFor,

@@ -131,6 +131,32 @@ describe('sqlite broker', () => {
       await broker.close();
     });
 
+    it('leaves hub events out of pages for a reader that skips them, and only them, within its bounds', async () => {
+      const broker = await open(join(dir, `volatile-skip-${n++}.db`), retention);
+      const hub = (topic: string) =>
+        broker.publish({ topics: [topic], data: topic, private: true, type: 'mercure' });
+      const a = await publish(broker, '/a');
+      const e1 = await hub('/p/e1');
+      const p1 = await publish(broker, '/p/1'); // a publisher's update in the lane: never skipped
+      const e2 = await hub('/p/e2');
+      const b = await publish(broker, '/b');
+      expect((await broker.history(a.id)).updates).toEqual([e1, p1, e2, b]);
+      expect((await broker.history(a.id, Number.POSITIVE_INFINITY, true)).updates).toEqual([p1, b]);
+      // Skipped ones do not count toward the limit; pages still join up.
+      expect(await broker.history(a.id, 1, true)).toMatchObject({ updates: [p1], more: true });
+      expect(await broker.historyAfter(p1.pos, 1, true)).toMatchObject({ updates: [b], more: false });
+      expect(await broker.history(EARLIEST, 2, true)).toMatchObject({ updates: [a, p1], more: true });
+      // Past the lane's bound of 3, the oldest goes whichever it is: e1, then p1, then e2.
+      const e3 = await hub('/p/e3');
+      const e4 = await hub('/p/e4');
+      expect((await broker.history(EARLIEST)).updates).toEqual([a, e2, b, e3, e4]);
+      expect((await broker.history(EARLIEST, Number.POSITIVE_INFINITY, true)).updates).toEqual([a, b]);
+      const p2 = await publish(broker, '/p/2');
+      expect((await broker.history(EARLIEST, Number.POSITIVE_INFINITY, true)).updates).toEqual([a, b, p2]);
+      expect((await broker.history(b.id, Number.POSITIVE_INFINITY, false)).updates).toEqual([e3, e4, p2]);
+      await broker.close();
+    });
+
     it('costs no transaction: a turn of volatile updates writes nothing', async () => {
       const driver = await openBetterSqlite(join(dir, `volatile-tx-${n++}.db`));
       let transactions = 0;

@@ -23,6 +23,7 @@ import {
   generateId,
   type HistoryPage,
   type HistoryResult,
+  isHubEvent,
   laneFor,
   laneOf,
   limitsOf,
@@ -72,7 +73,13 @@ interface Held {
 interface VolatileLane extends LaneState {
   held: Held[];
   head: number;
+  /** The same, less hub events (`isHubEvent`): what a reader that skips them reads, from `othersHead` on. */
+  others: Held[];
+  othersHead: number;
 }
+
+/** Drops the first `head` entries of `list` once they are most of it. */
+const compacted = (list: Held[], head: number): boolean => head > 1024 && head * 2 > list.length;
 
 interface Pending {
   input: UpdateInput;
@@ -211,6 +218,8 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     for (const lane of volatile.values()) {
       while (lane.count > 0 && lane.held[lane.held.length - 1]!.pos > pos) {
         const held = lane.held.pop()!;
+        if (lane.others.length > lane.othersHead && lane.others[lane.others.length - 1] === held)
+          lane.others.pop();
         lane.count--;
         lane.bytes -= held.weight;
         size--;
@@ -223,7 +232,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     let lane = volatile.get(name);
     if (!lane) {
       // Created at start-up for the lanes the retention names, so that a restart is reported there.
-      lane = { count: 0, bytes: 0, lost: -1, held: [], head: 0 };
+      lane = { count: 0, bytes: 0, lost: -1, held: [], head: 0, others: [], othersHead: 0 };
       volatile.set(name, lane);
     }
     return lane;
@@ -238,7 +247,14 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     lane.lost = Math.max(lane.lost, oldest.pos);
     size--;
     heldById.delete(oldest.update.id);
-    if (lane.head > 1024 && lane.head * 2 > lane.held.length) {
+    if (lane.others[lane.othersHead] === oldest) {
+      lane.othersHead++;
+      if (compacted(lane.others, lane.othersHead)) {
+        lane.others = lane.others.slice(lane.othersHead);
+        lane.othersHead = 0;
+      }
+    }
+    if (compacted(lane.held, lane.head)) {
       lane.held = lane.held.slice(lane.head);
       lane.head = 0;
     }
@@ -248,6 +264,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
   function hold(name: string, held: Held): void {
     const lane = volatileLane(name);
     lane.held.push(held);
+    if (!isHubEvent(held.update)) lane.others.push(held);
     lane.count++;
     lane.bytes += held.weight;
     size++;
@@ -266,20 +283,21 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     }
   }
 
-  /** What volatile lanes hold after `pos`, in position order, at most `limit + 1`. */
-  function heldAfter(pos: number, limit: number): Held[] {
+  /** What volatile lanes hold after `pos` (hub events left out if asked), in position order, at most `limit + 1`. */
+  function heldAfter(pos: number, limit: number, skipHubEvents: boolean): Held[] {
     const out: Held[] = [];
     for (const lane of volatile.values()) {
+      const list = skipHubEvents ? lane.others : lane.held;
       // Binary search for the first position after `pos`.
-      let lo = lane.head;
-      let hi = lane.held.length;
+      let lo = skipHubEvents ? lane.othersHead : lane.head;
+      let hi = list.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (lane.held[mid]!.pos > pos) hi = mid;
+        if (list[mid]!.pos > pos) hi = mid;
         else lo = mid + 1;
       }
-      const end = Number.isFinite(limit) ? Math.min(lane.held.length, lo + limit + 1) : lane.held.length;
-      for (let i = lo; i < end; i++) out.push(lane.held[i]!);
+      const end = Number.isFinite(limit) ? Math.min(list.length, lo + limit + 1) : list.length;
+      for (let i = lo; i < end; i++) out.push(list[i]!);
     }
     if (volatile.size > 1) out.sort((a, b) => a.pos - b.pos);
     return out;
@@ -480,8 +498,8 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
 
   const rowLimit = (limit: number) => (Number.isFinite(limit) ? limit + 1 : -1);
 
-  function after(pos: number, limit: number): HistoryPage {
-    return page(q.after.all(pos, rowLimit(limit)), heldAfter(pos, limit), limit, 1);
+  function after(pos: number, limit: number, skipHubEvents = false): HistoryPage {
+    return page(q.after.all(pos, rowLimit(limit)), heldAfter(pos, limit, skipHubEvents), limit, 1);
   }
 
   /** Newest first; `pos` undefined: from the newest. */
@@ -517,22 +535,35 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async history(cursor: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+    async history(
+      cursor: string,
+      limit = Number.POSITIVE_INFINITY,
+      skipHubEvents = false,
+    ): Promise<HistoryResult> {
       expireNow();
-      if (cursor === EARLIEST) return { found: true, ...after(-1, limit), lost: [] };
+      if (cursor === EARLIEST) return { found: true, ...after(-1, limit, skipHubEvents), lost: [] };
       const held = heldById.get(cursor);
       if (held) {
-        return { found: true, anchor: held.update, ...after(held.pos, limit), lost: lostAfter(held.pos) };
+        return {
+          found: true,
+          anchor: held.update,
+          ...after(held.pos, limit, skipHubEvents),
+          lost: lostAfter(held.pos),
+        };
       }
       const row = q.byId.get(cursor);
-      if (!row) return { found: false, ...after(-1, limit), lost: [] };
+      if (!row) return { found: false, ...after(-1, limit, skipHubEvents), lost: [] };
       const pos = num(row.pos);
-      return { found: true, anchor: read(row), ...after(pos, limit), lost: lostAfter(pos) };
+      return { found: true, anchor: read(row), ...after(pos, limit, skipHubEvents), lost: lostAfter(pos) };
     },
-    async historyAfter(pos: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+    async historyAfter(
+      pos: string,
+      limit = Number.POSITIVE_INFINITY,
+      skipHubEvents = false,
+    ): Promise<HistoryResult> {
       expireNow();
       const at = Number(pos);
-      return { found: true, ...after(at, limit), lost: lostAfter(at) };
+      return { found: true, ...after(at, limit, skipHubEvents), lost: lostAfter(at) };
     },
     async historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage> {
       expireNow();

@@ -106,6 +106,12 @@ export interface Lane extends LaneLimits {
   readonly volatile?: boolean;
 }
 
+/**
+ * True for an update the hub generated itself (reserved type `mercure`: its subscription events),
+ * which no publisher can send.
+ */
+export const isHubEvent = (update: UpdateInput): boolean => update.type === 'mercure';
+
 /** The default lane's name. */
 export const DEFAULT_LANE = 'updates';
 
@@ -201,14 +207,18 @@ export interface Broker {
   /**
    * Updates after `cursor` (an update id, or `earliest` for all retained history), oldest first; at
    * most `limit` of them (default: all), so that a long replay can be read in pages.
+   *
+   * `skipHubEvents` is a hint from a reader that will not use hub events ({@link isHubEvent}): a broker
+   * may leave them out (they then do not count toward `limit`), and the reader filters them anyway.
+   * It spares a resuming subscriber the walk past everyone else's subscription events.
    */
-  history(cursor: string, limit?: number): Promise<HistoryResult>;
+  history(cursor: string, limit?: number, skipHubEvents?: boolean): Promise<HistoryResult>;
   /**
    * The next page of a replay: updates positioned strictly after `pos`, the position of the last
    * update read. `lost` names the lanes that discarded updates after `pos` before they could be
    * read; `found` is always true and `anchor` never set.
    */
-  historyAfter(pos: string, limit?: number): Promise<HistoryResult>;
+  historyAfter(pos: string, limit?: number, skipHubEvents?: boolean): Promise<HistoryResult>;
   /**
    * History read backwards, a page at a time: the retained updates positioned strictly before `pos`
    * (the position of the oldest update of the previous page), or the newest ones when `pos` is

@@ -85,6 +85,8 @@ export class Subscriber {
    */
   accepts(update: Update): boolean {
     if (this.pending) {
+      // One it may not read would be dropped when it goes live: it is not kept, nor counted.
+      if (!this.canRead(update)) return false;
       this.pending.push(update);
       this.pendingBytes += frameOf(update).byteLength;
       if (this.pendingBytes + this.stream.buffered > this.stream.limit) this.stream.abort('slow');

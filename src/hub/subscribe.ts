@@ -145,7 +145,9 @@ export async function subscribe(
       subscriber.pending = [];
       ctx.dispatcher.add(subscriber);
       const known = utf8Length(cursor) <= ctx.limits.maxIdBytes ? cursor : '\u0000unknown';
-      replay = await fromBroker(() => ctx.broker.history(known, FIRST_PAGE));
+      replay = await fromBroker(() =>
+        ctx.broker.history(known, FIRST_PAGE, skipsHubEvents(ctx, subscriber!)),
+      );
       const from = resumedFrom(ctx, subscriber, cursor, replay);
       resumed = from !== EARLIEST;
       headers.set('mercure-last-event-id', toHeaderValue(from));
@@ -222,6 +224,16 @@ function concerns(ctx: SubscribeContext, subscriber: Subscriber, lane: string): 
 }
 
 /**
+ * True when a replay to `subscriber` may leave out hub events: its matchers cannot select a
+ * subscription event's topic, or it has no token to read private updates (the hub's only events are
+ * its subscription events, private and under the Subscription API's prefix). Every subscriber adds
+ * one to history; without this, each resuming subscriber of a reconnect storm would walk past those
+ * of all the others.
+ */
+const skipsHubEvents = (ctx: SubscribeContext, subscriber: Subscriber): boolean =>
+  !laneConcerns(subscriber, PRESENCE_LANE, ctx.hubPath);
+
+/**
  * True when `subscriber` may have missed something that retention lane `lane` discarded (see
  * `concerns`); for a hub mounted at `hubPath`. Also what a Workers relay asks when a shard lost history.
  */
@@ -257,15 +269,22 @@ async function replayHistory(
     let limit = FIRST_PAGE;
     for (;;) {
       let pageBytes = 0;
+      // Updates passed over can be many (others' subscription events, when the broker keeps them in
+      // a page): the cheap test goes first, and the seam moves past a run of them once, not per update
+      // (nothing reaches `pending` while no await lets another task run).
+      let passedTo: string | undefined;
       for (const update of page.updates) {
         if (stream.closed) return;
-        if (subscriber.canRead(update) && subscriber.matches(update.topics)) {
+        if (subscriber.matches(update.topics) && subscriber.canRead(update)) {
+          if (passedTo !== undefined) subscriber.replayed(passedTo);
           const frame = frameOf(update);
           await writer.add(frame);
           pageBytes += frame.byteLength;
-        }
-        subscriber.replayed(update.pos);
+          subscriber.replayed(update.pos);
+          passedTo = undefined;
+        } else passedTo = update.pos;
       }
+      if (passedTo !== undefined) subscriber.replayed(passedTo);
       await writer.flush();
       if (stream.closed) return;
       const last = page.updates.at(-1);
@@ -274,7 +293,7 @@ async function replayHistory(
         1,
         Math.min(MAX_PAGE, pageBytes > 0 ? Math.floor((limit * high) / pageBytes) : limit * 2),
       );
-      page = await ctx.broker.historyAfter(last.pos, limit);
+      page = await ctx.broker.historyAfter(last.pos, limit, skipsHubEvents(ctx, subscriber));
       // Retention moved past what this subscriber had read: it would miss updates. It resumes from
       // its last event, and is then told (`earliest`) if that one is gone too.
       if (resumed && page.lost.some((lane) => concerns(ctx, subscriber, lane))) {

@@ -94,6 +94,44 @@ export function presenceTests(target: () => Target) {
     anonymous.close();
   });
 
+  it('replays to a resumed subscriber what it may read among subscription events, and only that', async () => {
+    const topic = uniqueTopic('resumed');
+    const cursor = await publishOk(url(), { topic, data: 'before' });
+    // Subscription events enter history: three connections come and go.
+    for (let i = 0; i < 3; i++) {
+      const churn = await subscribe(url(), `match=${q(`${topic}/churn`)}`);
+      expect(churn.status).toBe(200);
+      churn.close();
+    }
+    const between = await publishOk(url(), { topic, data: 'between' });
+    const after = await publishOk(url(), { topic, data: 'after' });
+    const resumed = await subscribe(url(), `match=${q(topic)}`, { 'last-event-id': cursor });
+    expect(resumed.headers.get('mercure-last-event-id')).toBe(cursor);
+    expect((await resumed.waitForEvents(2)).map((e) => e.id)).toEqual([between, after]);
+    // One that may read subscription events gets them in the same replay, in order.
+    const watcher = await subscribe(url(), `match_urlpattern=${q(`${SUBSCRIPTIONS}/*`)}&match=${q(topic)}`, {
+      ...bearer(await presenceGrant()),
+      'last-event-id': cursor,
+    });
+    await watcher.waitFor(() => watcher.events.some((e) => e.id === after), 'the replay to the watcher');
+    expect(about(watcher, `${topic}/churn`).map((s) => s.active)).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+    ]);
+    // History order: the churn's events, then `between`.
+    const lastChurn = watcher.events.findLastIndex(
+      (e) => e.event === 'mercure' && e.data.includes(`${topic}/churn`),
+    );
+    expect(watcher.events.findIndex((e) => e.id === between)).toBeGreaterThan(lastChurn);
+    expect(resumed.events.some((e) => e.event === 'mercure')).toBe(false);
+    resumed.close();
+    watcher.close();
+  });
+
   it('names each subscription of a connection, encoding every variable exactly once', async () => {
     const odd = `https://example.com/a b/${crypto.randomUUID()}?x=1&y=%41#frag`;
     const pattern = `/rooms-${crypto.randomUUID()}/:id`;
