@@ -53,7 +53,7 @@ export function conformance(runtime: string, start: Start, caps: Capabilities) {
     describe('fuzzed patterns, ids, types and data', () => surfaceFuzzTests(current));
     describe('CORS and discovery', () => corsTests(current));
     describe('security headers', () => headersTests(current));
-    describe('active subscriptions', () => presenceTests(current));
+    describe('active subscriptions', () => presenceTests(current, caps));
     describe('connection limits', () => limitsTests(start, caps));
     describe('operator controls', () => operationsTests(start, caps));
     describe('costs and bounds', () => costTests(current, start, caps));
