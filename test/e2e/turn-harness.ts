@@ -51,6 +51,24 @@ window.framesFrom = async (id) => {
   return frames;
 };
 
+/** What the connection to \`id\` reports about video both ways: to tell why frames stop. */
+window.videoReport = async (id) => {
+  const pc = window.peer.call.peers.get(id)?.pc;
+  if (!pc) return { pc: 'none' };
+  const report = { connection: pc.connectionState, ice: pc.iceConnectionState, states: window.peer.log.states };
+  for (const r of (await pc.getStats()).values()) {
+    if (r.kind !== 'video') continue;
+    if (r.type === 'inbound-rtp') {
+      report.inbound = { packets: r.packetsReceived, frames: r.framesReceived, decoded: r.framesDecoded,
+        keyFrames: r.keyFramesDecoded, dropped: r.framesDropped, pli: r.pliCount, nack: r.nackCount };
+    } else if (r.type === 'outbound-rtp') {
+      report.outbound = { packets: r.packetsSent, encoded: r.framesEncoded, sent: r.framesSent,
+        keyFrames: r.keyFramesEncoded, limitation: r.qualityLimitationReason, active: r.active, pli: r.pliCount };
+    }
+  }
+  return report;
+};
+
 /** The ICE username fragment of a description: it changes with every ICE restart. */
 window.ufragOf = (sdp) => /a=ice-ufrag:(\\S+)/.exec(sdp ?? '')?.[1];
 
