@@ -57,8 +57,8 @@ export interface IdleCrowdResult {
 }
 
 /**
- * Warms the server up, opens the crowd (200 handshakes at a time), reads RSS, watches the server
- * for `heartbeatWindowMs` while nothing is published, then publishes one event and times its
+ * Warms the server up, opens the crowd (200 handshakes at a time), reads RSS, rests `quietMs`,
+ * watches the server for `heartbeatWindowMs` while nothing is published, then publishes one event and times its
  * arrival everywhere.
  */
 export async function runIdleCrowd(
@@ -70,6 +70,7 @@ export async function runIdleCrowd(
     perSource: number;
     heartbeatWindowMs: number;
     settleMs: number;
+    quietMs: number;
   },
 ): Promise<IdleCrowdResult> {
   const limit = openFileLimit();
@@ -93,6 +94,7 @@ export async function runIdleCrowd(
   try {
     await sleep(s.settleMs);
     const rssAfterBytes = server.probe.rssBytes();
+    await sleep(s.quietMs);
 
     const heartbeats = () => subs.reduce((n, sub) => n + sub.keepAlives, 0);
     const beats0 = heartbeats();

@@ -296,7 +296,9 @@ export const CROWD_TITLES = {
       `addresses 127.0.n.2, 127.0.n.3, … (at most ${c.idleCrowd.perSource} each: a bound socket takes its ephemeral ` +
       'port per source address; a fresh block n per server, clear of the last one’s TIME_WAIT), with the open-file limit of the generator and of the server raised as far as the ' +
       'hard limit allows; fewer are held when it does not allow that many (the first row says so). RSS is read after ' +
-      `a warm-up burst and ${c.idleCrowd.settleMs / 1000} s of rest, and again after opening. Then ` +
+      `a warm-up burst and ${c.idleCrowd.settleMs / 1000} s of rest, and again ${c.idleCrowd.settleMs / 1000} s after opening. ` +
+      `Then, after ${c.idleCrowd.quietMs / 1000} s more of rest (one-off work after the opening, such as V8's memory ` +
+      `reducer collecting what the handshakes left, is behind it), ` +
       `${c.idleCrowd.heartbeatWindowMs / 1000} s with nothing published: the server’s CPU there is what keeping them ` +
       'costs — the hub writes a comment to every stream every 15 s (its default, one shared timer), Nchan is ' +
       'configured to ping every 15 s, the baseline sends nothing (Hono’s `streamSSE` has no heartbeat). Last, one ' +
