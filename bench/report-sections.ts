@@ -27,7 +27,7 @@ export interface SectionSpec {
 export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
   runtimes: {
     title: 'Runtimes: Node, Bun, Deno and workerd',
-    servers: ['hub', 'bun', 'deno', 'deno-semi4', 'workerd', 'wrangler-dev'],
+    servers: ['hub', 'bun', 'deno', 'deno-uncapped', 'workerd', 'wrangler-dev'],
     scenarios: ['i', 'v', 'vi', 'vii'],
     scenarioServers: { v: ['hub', 'bun', 'deno'], vi: ['hub', 'bun', 'deno'], vii: ['hub', 'bun', 'deno'] },
     placement:
@@ -35,8 +35,8 @@ export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
     reading: [
       '`hub` is the Node entry as `npm start` runs it (`src/runtimes/cli.ts` built to `dist/runtimes/cli.js`); `bun` and `deno` run `src/runtimes/bun-cli.ts` and ' +
         '`src/runtimes/deno-cli.ts`: the same hub code with the same settings (heartbeat 15 s, history in SQLite in a fresh directory). ' +
-        '`deno-semi4` is `deno` with the young generation the Node entry runs with (`--v8-flags=--max-semi-space-size=4`): ' +
-        'less memory per connection under load, for more CPU per event on Deno; it is not the default there. ' +
+        "`hub` and `deno` cap V8's young generation (`--max-semi-space-size=4`, through `--v8-flags=` on Deno), as their " +
+        'start scripts do; `deno-uncapped` is `deno` without the cap, to show what it buys and costs there. ' +
         '`workerd` is the Workers entry (`src/runtimes/cloudflare.ts`, bundled as the tests bundle it, ' +
         'compatibility settings from wrangler.toml) in one workerd process started through miniflare ' +
         '(`bench/workerd-direct.ts`, no wrangler): the Worker forwards every request to the hub Durable Object, ' +
