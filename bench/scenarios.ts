@@ -122,7 +122,13 @@ export function defaultConfig(quick: boolean): BenchConfig {
     // Three heartbeats at the hub's default 15 s (one in a quick run), once the crowd has settled.
     idleCrowd: quick
       ? { connections: 2_000, perSource: 1_000, heartbeatWindowMs: 16_000, settleMs: 1_000, quietMs: 1_000 }
-      : { connections: 100_000, perSource: 10_000, heartbeatWindowMs: 45_000, settleMs: 3_000, quietMs: 30_000 },
+      : {
+          connections: 100_000,
+          perSource: 10_000,
+          heartbeatWindowMs: 45_000,
+          settleMs: 3_000,
+          quietMs: 30_000,
+        },
   };
 }
 
