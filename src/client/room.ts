@@ -302,13 +302,15 @@ export class Room {
   /**
    * @internal A request to this room's endpoints on the hub (`path` after `/rooms/{room}`) with the
    * peer token, renewed first if needed (the Yjs provider reads and writes documents with it).
+   * With `keepalive`, the request outlives the room and the page (a `fetch` keepalive request, not
+   * cancelled by leaving): it carries the current token as it is, even after the room closed.
    * @throws {ClientError} `http` for an error status, `network` when the hub cannot be reached.
    */
   request(
     path: string,
-    init: { method: 'GET' | 'POST'; body?: Uint8Array; type?: string },
+    init: { method: 'GET' | 'POST'; body?: Uint8Array; type?: string; keepalive?: boolean },
   ): Promise<Response> {
-    return this.#authorized(async (token) => {
+    const run = async (token: string) => {
       const url = this.#endpoint.replace(/\/join$/, path);
       const request: Fetch = this.#options.fetch ?? ((input, options) => fetch(input, options));
       const headers: Record<string, string> = { authorization: bearer(token) };
@@ -319,14 +321,15 @@ export class Room {
           method: init.method,
           headers,
           ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer> } : {}),
-          signal: this.#stop.signal,
+          ...(init.keepalive ? { keepalive: true } : { signal: this.#stop.signal }),
         });
       } catch (cause) {
         throw new ClientError('network', 'could not reach the hub', undefined, { cause });
       }
       if (!response.ok) throw await httpError(response, `${init.method} ${path}`);
       return response;
-    });
+    };
+    return init.keepalive ? run(this.#answer.token) : this.#authorized(run);
   }
 
   async #post(path: string, body: unknown, token: string): Promise<unknown> {

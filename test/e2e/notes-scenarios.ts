@@ -1,7 +1,8 @@
 /**
  * The demo's shared notes (a Yjs document synced over the room) in real Chromium, against any hub
  * that can restart with its history: two, then three browsers edit the same text at the same time
- * and converge; a late joiner and a reloaded page show the whole text; and a hub restart with every
+ * and converge; a late joiner and a reloaded page show the whole text, even an edit the page made as it
+ * went away; and a hub restart with every
  * page closed loses nothing (the document comes back from history). The Node hub runs it over
  * Redis, and `wrangler dev` over the Durable Object's storage.
  */
@@ -35,17 +36,18 @@ async function waitForNotes(peer: Peer, pieces: string[], timeout = 20_000): Pro
 
 /**
  * Each page inserts `count` lines at the start of random lines of the text, all pages at the same
- * moment (whole lines: a piece inserted inside another one would no longer read as either).
+ * moment (whole lines: a piece inserted inside another one would no longer read as either). Pieces
+ * are unique across rounds, so that a text holding each of them holds every line.
  */
-function editTogether(peers: Peer[], count: number): Promise<string[][]> {
+function editTogether(peers: Peer[], count: number, round: number): Promise<string[][]> {
   return Promise.all(
     peers.map((peer) =>
       peer.page.evaluate(
-        async ([name, n]) => {
+        async ([name, n, r]) => {
           const text = window.demo.notes.doc.getText('notes');
           const pieces: string[] = [];
           for (let i = 0; i < n; i++) {
-            const piece = `${name}-${i};`;
+            const piece = `${name}-${r}.${i};`;
             const value = text.toString();
             const starts = [0, ...[...value.matchAll(/\n/g)].map((m) => m.index + 1)];
             text.insert(starts[Math.floor(Math.random() * starts.length)]!, `${piece}\n`);
@@ -55,7 +57,7 @@ function editTogether(peers: Peer[], count: number): Promise<string[][]> {
           }
           return pieces;
         },
-        [peer.name, count] as const,
+        [peer.name, count, round] as const,
       ),
     ),
   );
@@ -75,6 +77,14 @@ async function converged(peers: Peer[], pieces: string[]): Promise<string> {
     ),
   );
   return first!;
+}
+
+/** Reloads the demo and joins again under the same name. */
+async function reloadAndJoin(peer: Peer): Promise<void> {
+  await peer.page.reload();
+  await peer.page.fill('#name-input', peer.name);
+  await peer.page.click('#join-button');
+  await peer.page.waitForSelector('#app:not([hidden])', { timeout: 15_000 });
 }
 
 export function sharedNotes(label: string, start: () => Promise<DurableHub>): void {
@@ -100,7 +110,7 @@ export function sharedNotes(label: string, start: () => Promise<DurableHub>): vo
     for (const peer of [ada, bob]) await peer.page.click('.tab[data-tab=notes]');
     await ada.page.type('#notes-input', 'Agenda:\n');
     const [edits] = await Promise.all([
-      editTogether([ada, bob], 8),
+      editTogether([ada, bob], 8, 1),
       bob.page.type('#notes-input', 'typed by Bob '),
     ]);
     everything = ['Agenda:', 'typed by Bob', ...edits.flat()];
@@ -113,18 +123,36 @@ export function sharedNotes(label: string, start: () => Promise<DurableHub>): vo
     cy = await openDemo(browser, hub.url, room, 'Cy');
     await cy.page.click('.tab[data-tab=notes]');
     expect(await waitForNotes(cy, everything)).toBe(await notesOf(ada));
-    const edits = await editTogether([ada, bob, cy], 6);
+    const edits = await editTogether([ada, bob, cy], 6, 2);
     everything.push(...edits.flat());
     await converged([ada, bob, cy], everything);
   }, 60_000);
 
   it('a reloaded page gets the whole document back', async () => {
     const before = await notesOf(ada);
-    await bob.page.reload();
-    await bob.page.fill('#name-input', 'Bob');
-    await bob.page.click('#join-button');
-    await bob.page.waitForSelector('#app:not([hidden])', { timeout: 15_000 });
+    await reloadAndJoin(bob);
     expect(await waitForNotes(bob, everything)).toBe(before);
+  }, 60_000);
+
+  it('keeps an edit whose write to the hub was still in flight when its page reloaded', async () => {
+    // Bob's next document write never completes, as a request still in flight when a page goes away.
+    await bob.page.evaluate(() => {
+      const real = window.fetch;
+      let held = false;
+      window.fetch = (input, init) => {
+        if (!held && init?.method === 'POST' && String(input).includes('/docs/') && !init.keepalive) {
+          held = true;
+          return new Promise((_, reject) => {
+            init.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+          });
+        }
+        return real(input, init);
+      };
+    });
+    const [pieces] = await editTogether([bob], 1, 3);
+    everything.push(...pieces!);
+    await reloadAndJoin(bob);
+    await converged([ada, bob, cy], everything);
   }, 60_000);
 
   it('survives a hub restart with nobody in the room: the document comes back from history', async () => {

@@ -24,18 +24,19 @@ window.startPeer = async (roomName, name) => {
   return room.self.id;
 };
 
-/** The selected candidate pair of the connection to \`id\`: local and remote candidate types. */
+/** The selected candidate pair of the connection to \`id\`: type and address of each candidate. */
 window.selectedPair = async (id) => {
   const pc = window.peer.call.peers.get(id)?.pc;
   if (!pc) return undefined;
   const stats = await pc.getStats();
+  const candidate = (id) => {
+    const c = stats.get(id);
+    return { type: c?.candidateType, address: c?.address + ':' + c?.port };
+  };
   for (const report of stats.values()) {
     if (report.type !== 'transport' || !report.selectedCandidatePairId) continue;
     const pair = stats.get(report.selectedCandidatePairId);
-    return {
-      local: stats.get(pair.localCandidateId)?.candidateType,
-      remote: stats.get(pair.remoteCandidateId)?.candidateType,
-    };
+    return { local: candidate(pair.localCandidateId), remote: candidate(pair.remoteCandidateId) };
   }
   return undefined;
 };

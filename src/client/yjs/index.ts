@@ -60,6 +60,8 @@ interface Wire {
 const isEmptyUpdate = (update: Uint8Array) => update.length <= 2;
 /** Room for the JSON around an update sent as a room message, and the envelope around that. */
 const WIRE_BYTES = 512;
+/** What browsers let a page have in flight as keepalive requests (bodies), with room for the rest. */
+const KEEPALIVE_BYTES = 60 * 1024;
 
 const retryable = (error: unknown) => {
   const { code, status } = (error ?? {}) as { code?: string; status?: number };
@@ -165,13 +167,19 @@ export class DocSync {
     return () => set.delete(listener as (value: never) => void);
   }
 
-  /** Stops syncing (changes already sent stay); tells the others our awareness is gone. */
+  /**
+   * Stops syncing; tells the others our awareness is gone. Changes the hub has not confirmed yet
+   * (queued, or in a request that leaving the room cancels) go out one last time as `fetch` keepalive
+   * requests, which outlive the page: a tab closed or reloaded right after an edit keeps the edit.
+   * It also runs when the room closes.
+   */
   destroy(): void {
     if (this.#closed) return;
     if (this.awareness && this.room.status !== 'closed') {
       removeAwarenessStates(this.awareness, [this.doc.clientID], 'local');
     }
     this.#closed = true;
+    this.#flushOnExit();
     this.#stop.abort();
     for (const off of this.#unlisten) off();
     if (this.awareness && this.#ownsAwareness) this.awareness.destroy();
@@ -299,6 +307,46 @@ export class DocSync {
     void this.#pump();
   }
 
+  /** The queued changes from `start` merged into one request body within the message limit, and how many. */
+  #body(start: number): { body: Uint8Array; count: number } {
+    const max = this.room.limits.messageBytes;
+    let body = this.#queue[start]!;
+    let count = 1;
+    while (start + count < this.#queue.length) {
+      const merged = Y.mergeUpdates([body, this.#queue[start + count]!]);
+      if (merged.length > max) break;
+      body = merged;
+      count++;
+    }
+    return { body, count };
+  }
+
+  /**
+   * The queue, sent without waiting for answers as keepalive requests (see {@link destroy}), as much
+   * as the browser's keepalive budget (64 KiB in flight per page) takes. Sending what the hub already
+   * has changes nothing there.
+   */
+  #flushOnExit(): void {
+    let budget = KEEPALIVE_BYTES;
+    for (let start = 0; start < this.#queue.length; ) {
+      const { body, count } = this.#body(start);
+      start += count;
+      budget -= body.length;
+      if (budget < 0) break;
+      this.room
+        .request(`/docs/${this.name}`, {
+          method: 'POST',
+          body,
+          type: 'application/octet-stream',
+          keepalive: true,
+        })
+        .catch(() => {
+          // Nobody is left to tell: the page is going away, or the application stopped syncing.
+        });
+    }
+    this.#queue.length = 0;
+  }
+
   /** Sends queued changes to the hub, one request at a time, merging what fits in one message. */
   async #pump(): Promise<void> {
     if (this.#sending) return;
@@ -306,15 +354,7 @@ export class DocSync {
     let attempt = 0;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
-        const max = this.room.limits.messageBytes;
-        let body = this.#queue[0]!;
-        let count = 1;
-        while (count < this.#queue.length) {
-          const merged = Y.mergeUpdates([body, this.#queue[count]!]);
-          if (merged.length > max) break;
-          body = merged;
-          count++;
-        }
+        const { body, count } = this.#body(0);
         try {
           await this.room.request(`/docs/${this.name}`, {
             method: 'POST',
