@@ -11,6 +11,9 @@
  * - On start, and after the room resynchronized (the hub restarted), the provider reads the hub's
  *   document, applies it, and sends back what the hub lacks: the state the peers hold survives a hub
  *   that lost it.
+ * - Leaving the room sends what the hub has not answered yet once more, as keepalive requests (a page
+ *   reloaded right after an edit keeps it). When a peer that showed us changes over a data channel
+ *   leaves, we send the hub those of its changes that its log never had (a page that crashed).
  * - Awareness (y-protocols: cursors, names, who is typing) is not stored: it goes over the data
  *   channels when every peer has one open, else as room messages through the hub; a peer that
  *   leaves the room takes its awareness states along.
@@ -60,6 +63,16 @@ interface Wire {
 const isEmptyUpdate = (update: Uint8Array) => update.length <= 2;
 /** Room for the JSON around an update sent as a room message, and the envelope around that. */
 const WIRE_BYTES = 512;
+/** A peer that left: how long (1 to 2 times this) to wait before sending what the hub lacks of it. */
+const REPAIR_MS = 1000;
+/** The changes in an update, without the gaps of a merged one; none for bytes Yjs cannot read. */
+function structsOf(update: Uint8Array): Array<{ id: { client: number; clock: number }; length: number }> {
+  try {
+    return Y.decodeUpdate(update).structs.filter((struct) => !(struct instanceof Y.Skip));
+  } catch {
+    return [];
+  }
+}
 /** What browsers let a page have in flight as keepalive requests (bodies), with room for the rest. */
 const KEEPALIVE_BYTES = 60 * 1024;
 
@@ -109,6 +122,12 @@ export class DocSync {
   readonly #listeners = new Map<keyof DocSyncEvents, Set<(value: never) => void>>();
   readonly #unlisten: Array<() => void> = [];
   readonly #stop = new AbortController();
+  /** Yjs client ids whose changes each peer sent us over the data channels. */
+  readonly #sentBy = new Map<string, Set<number>>();
+  /** How far the hub's log has each Yjs client's changes, as far as we have seen (end clocks). */
+  readonly #atHub = new Map<number, number>();
+  /** Pending checks after peers left; see #repair. */
+  readonly #repairs = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(room: Room, name: string, doc: Y.Doc, options: SyncDocOptions) {
     if (!isDocName(name)) throw new TypeError('syncDoc: document names are 1 to 64 of A-Z a-z 0-9 _ . -');
@@ -125,7 +144,9 @@ export class DocSync {
     this.#unlisten.push(() => doc.off('update', this.#onUpdate));
     this.#unlisten.push(
       room.on('doc', ({ doc: target, update, from }) => {
-        if (target === name && from !== room.self.id) this.#apply(update);
+        if (target !== name) return;
+        this.#seenAtHub(update);
+        if (from !== room.self.id) this.#apply(update);
       }),
       room.on('message', ({ from, data }) => this.#receive(from, data)),
       room.on('resync', () => void this.#load()),
@@ -181,6 +202,7 @@ export class DocSync {
     this.#closed = true;
     this.#flushOnExit();
     this.#stop.abort();
+    for (const timer of this.#repairs) clearTimeout(timer);
     for (const off of this.#unlisten) off();
     if (this.awareness && this.#ownsAwareness) this.awareness.destroy();
     this.#listeners.clear();
@@ -239,8 +261,10 @@ export class DocSync {
     if (wire.doc !== this.name || typeof wire.update !== 'string') return;
     const bytes = fromBase64(wire.update);
     if (!bytes) return;
-    if (wire.ssehub === 'yjs') this.#apply(bytes);
-    else if (wire.ssehub === 'awareness' && this.awareness) {
+    if (wire.ssehub === 'yjs') {
+      this.#apply(bytes);
+      this.#noteSender(from, bytes);
+    } else if (wire.ssehub === 'awareness' && this.awareness) {
       try {
         applyAwarenessUpdate(this.awareness, bytes, { peer: from });
       } catch (error) {
@@ -273,6 +297,54 @@ export class DocSync {
     const ids = this.#clients.get(peer);
     this.#clients.delete(peer);
     if (ids && ids.size > 0 && this.awareness) removeAwarenessStates(this.awareness, [...ids], 'leave');
+    const authors = this.#sentBy.get(peer);
+    this.#sentBy.delete(peer);
+    if (authors && !this.#closed) {
+      // After the changes the peer sent as it left (keepalive) have had time to come back from the hub.
+      const timer = setTimeout(
+        () => {
+          this.#repairs.delete(timer);
+          this.#repair(authors);
+        },
+        REPAIR_MS * (1 + Math.random()),
+      );
+      this.#repairs.add(timer);
+    }
+  }
+
+  /** Remembers which Yjs clients' changes `peer` sent us directly (not through the hub). */
+  #noteSender(peer: string, update: Uint8Array): void {
+    const authors = this.#sentBy.get(peer) ?? new Set<number>();
+    this.#sentBy.set(peer, authors);
+    for (const struct of structsOf(update)) authors.add(struct.id.client);
+  }
+
+  /** Notes how far the hub has each client's changes: `update` is in the room's log. */
+  #seenAtHub(update: Uint8Array): void {
+    for (const struct of structsOf(update)) {
+      const end = struct.id.clock + struct.length;
+      if (end > (this.#atHub.get(struct.id.client) ?? 0)) this.#atHub.set(struct.id.client, end);
+    }
+  }
+
+  /**
+   * Sends the hub the changes of `authors` (Yjs clients of a peer that left) that we hold and the hub
+   * never logged: the peer showed them to us over a data channel, then went away before its own
+   * request reached the hub, and nobody else will send them.
+   */
+  #repair(authors: ReadonlySet<number>): void {
+    if (this.#closed) return;
+    const have = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+    const known = new Map(have);
+    let missing = false;
+    for (const client of authors) {
+      const atHub = this.#atHub.get(client) ?? 0;
+      if ((have.get(client) ?? 0) > atHub) {
+        known.set(client, atHub);
+        missing = true;
+      }
+    }
+    if (missing) this.#enqueue(Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(known)));
   }
 
   /** Reads the hub's document, applies it, and sends back what the hub lacks. Retries until it works. */
@@ -285,6 +357,8 @@ export class DocSync {
           const response = await this.room.request(`/docs/${this.name}`, { method: 'GET' });
           const state = new Uint8Array(await response.arrayBuffer());
           this.#apply(state);
+          this.#atHub.clear();
+          this.#seenAtHub(state);
           const missing = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVectorFromUpdate(state));
           if (!isEmptyUpdate(missing)) this.#enqueue(missing);
           this.#synced = true;
