@@ -6,6 +6,7 @@ import {
   generateId,
   type HistoryPage,
   type HistoryResult,
+  isHubEvent,
   laneOf,
   limitsOf,
   maxAgeOf,
@@ -47,10 +48,16 @@ interface Entry {
   readonly expires: number;
 }
 
-/** The updates of one lane, oldest first: a queue that drops from its head. */
+/**
+ * The updates of one lane, oldest first: a queue that drops from its head. Beside it, the same less
+ * hub events (subscription events), for readers that skip them (a resuming subscriber need not walk
+ * past everyone else's subscription events).
+ */
 class LaneQueue {
   entries: Entry[] = [];
   head = 0;
+  others: Entry[] = [];
+  othersHead = 0;
   bytes = 0;
   /** Position of the newest update this lane discarded, -1 before any. */
   lostUpTo = -1;
@@ -78,6 +85,11 @@ class LaneQueue {
     return this.entries[this.head];
   }
 
+  push(entry: Entry): void {
+    this.entries.push(entry);
+    if (!isHubEvent(entry.update)) this.others.push(entry);
+  }
+
   shift(): Entry {
     const entry = this.entries[this.head]!;
     this.entries[this.head++] = undefined as unknown as Entry;
@@ -86,21 +98,30 @@ class LaneQueue {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
+    // The oldest entry of the lane is the oldest of the others too, when it is one of them.
+    if (this.others[this.othersHead] === entry) {
+      this.others[this.othersHead++] = undefined as unknown as Entry;
+      if (this.othersHead > 1024 && this.othersHead * 2 > this.others.length) {
+        this.others = this.others.slice(this.othersHead);
+        this.othersHead = 0;
+      }
+    }
     this.bytes -= entry.weight;
     this.lostUpTo = entry.seq;
     return entry;
   }
 
-  /** Index of the first entry positioned after `seq`. */
-  after(seq: number): number {
-    let lo = this.head;
-    let hi = this.entries.length;
+  /** The entries (or only the others), and the index of the first one positioned after `seq`. */
+  after(seq: number, skipHubEvents = false): { list: Entry[]; at: number } {
+    const list = skipHubEvents ? this.others : this.entries;
+    let lo = skipHubEvents ? this.othersHead : this.head;
+    let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.entries[mid]!.seq <= seq) lo = mid + 1;
+      if (list[mid]!.seq <= seq) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return { list, at: lo };
   }
 }
 
@@ -140,7 +161,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   const expiring = new ExpiryHeap();
 
   function keep(lane: LaneQueue, entry: Entry): void {
-    lane.entries.push(entry);
+    lane.push(entry);
     lane.bytes += entry.weight;
     size++;
     byId.set(entry.update.id, entry);
@@ -174,20 +195,24 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
     }
   }
 
-  /** Retained updates positioned after `seq`, across lanes in position order, at most `limit`. */
-  function after(seq: number, limit: number): { updates: Update[]; more: boolean } {
-    const queues = [...lanes.values()].filter((lane) => lane.size > 0);
-    const at = queues.map((lane) => lane.after(seq));
+  /**
+   * Retained updates positioned after `seq`, across lanes in position order, at most `limit`; hub
+   * events left out with `skipHubEvents`.
+   */
+  function after(seq: number, limit: number, skipHubEvents = false): { updates: Update[]; more: boolean } {
+    const reads = [...lanes.values()]
+      .filter((lane) => lane.size > 0)
+      .map((lane) => lane.after(seq, skipHubEvents));
     const updates: Update[] = [];
     for (;;) {
-      let pick = -1;
-      for (let q = 0; q < queues.length; q++) {
-        const entry = queues[q]!.entries[at[q]!];
-        if (entry && (pick === -1 || entry.seq < queues[pick]!.entries[at[pick]!]!.seq)) pick = q;
+      let pick: { list: Entry[]; at: number } | undefined;
+      for (const read of reads) {
+        const entry = read.list[read.at];
+        if (entry && (!pick || entry.seq < pick.list[pick.at]!.seq)) pick = read;
       }
-      if (pick === -1) return { updates, more: false };
+      if (!pick) return { updates, more: false };
       if (updates.length === limit) return { updates, more: true };
-      updates.push(queues[pick]!.entries[at[pick]!++]!.update);
+      updates.push(pick.list[pick.at++]!.update);
     }
   }
 
@@ -195,7 +220,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
   function before(seq: number, limit: number): HistoryPage {
     const queues = [...lanes.values()].filter((lane) => lane.size > 0);
     // Per lane, the index of its newest entry before `seq` (below its head: none left).
-    const at = queues.map((lane) => lane.after(seq - 1) - 1);
+    const at = queues.map((lane) => lane.after(seq - 1).at - 1);
     const updates: Update[] = [];
     for (;;) {
       let pick = -1;
@@ -256,17 +281,30 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async history(cursor: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+    async history(
+      cursor: string,
+      limit = Number.POSITIVE_INFINITY,
+      skipHubEvents = false,
+    ): Promise<HistoryResult> {
       expire();
-      if (cursor === EARLIEST) return { found: true, ...after(-1, limit), lost: [] };
+      if (cursor === EARLIEST) return { found: true, ...after(-1, limit, skipHubEvents), lost: [] };
       const anchor = byId.get(cursor);
-      if (!anchor) return { found: false, ...after(-1, limit), lost: [] };
-      return { found: true, anchor: anchor.update, ...after(anchor.seq, limit), lost: lostAfter(anchor.seq) };
+      if (!anchor) return { found: false, ...after(-1, limit, skipHubEvents), lost: [] };
+      return {
+        found: true,
+        anchor: anchor.update,
+        ...after(anchor.seq, limit, skipHubEvents),
+        lost: lostAfter(anchor.seq),
+      };
     },
-    async historyAfter(pos: string, limit = Number.POSITIVE_INFINITY): Promise<HistoryResult> {
+    async historyAfter(
+      pos: string,
+      limit = Number.POSITIVE_INFINITY,
+      skipHubEvents = false,
+    ): Promise<HistoryResult> {
       expire();
       const seq = Number(pos);
-      return { found: true, ...after(seq, limit), lost: lostAfter(seq) };
+      return { found: true, ...after(seq, limit, skipHubEvents), lost: lostAfter(seq) };
     },
     async historyBefore(pos: string | undefined, limit: number): Promise<HistoryPage> {
       expire();
