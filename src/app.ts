@@ -20,7 +20,10 @@ export interface AppOptions {
   /** Defaults to the memory broker, bounded by `config.historySize` and `config.historyBytes`. */
   broker?: Broker;
   /** Runtime-provided hub options: issuers read from a file, a shared registry, the client address. */
-  hub?: Pick<HubOptions, 'issuers' | 'registry' | 'clientAddress' | 'defer' | 'loopDelay' | 'operations'>;
+  hub?: Pick<
+    HubOptions,
+    'issuers' | 'registry' | 'clientAddress' | 'hmac' | 'defer' | 'loopDelay' | 'operations'
+  >;
 }
 
 /**

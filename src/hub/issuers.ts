@@ -56,6 +56,11 @@ export interface LoadedKey {
   readonly key: CryptoKey | Uint8Array | JWTVerifyGetKey;
   readonly algorithms: readonly string[];
   readonly use?: KeyUse;
+  /**
+   * An HMAC key's bytes, for runtimes that verify HMAC signatures synchronously (`verify.ts`): Web
+   * Crypto's asynchronous verification is most of what a new subscription costs on Node.
+   */
+  readonly secret?: Uint8Array;
 }
 
 /** A trusted issuer with its keys imported. */
@@ -163,7 +168,7 @@ async function loadKey(config: KeyConfig): Promise<LoadedKey> {
       false,
       ['verify'],
     );
-    return { key, algorithms: [alg], use };
+    return { key, algorithms: [alg], use, secret: new TextEncoder().encode(config.secret) };
   }
   if (config.pem !== undefined) {
     const alg = config.alg!;
@@ -177,7 +182,9 @@ async function loadKey(config: KeyConfig): Promise<LoadedKey> {
     checkAlgorithm(alg, 'jwk alg');
     if (config.jwk.d !== undefined) throw new ConfigError('a jwk must be a public key (it has "d")');
     const key = await importJWK(config.jwk, alg);
-    return { key, algorithms: [alg], use };
+    // An `oct` JWK comes back as its bytes.
+    const secret = key instanceof Uint8Array && HMAC.includes(alg) ? key : undefined;
+    return { key, algorithms: [alg], use, ...(secret ? { secret } : {}) };
   }
   const algorithms = config.alg ? [config.alg] : ASYMMETRIC;
   if (config.jwks !== undefined) {

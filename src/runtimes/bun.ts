@@ -7,6 +7,7 @@
  * import { bunGlue, runHub } from 'ssehub/bun';
  * process.exit(await runHub(process.argv.slice(2), process.env, bunGlue()));
  */
+import { nodeHmac } from './hmac.ts';
 import { openBunSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
@@ -72,6 +73,7 @@ export function bunGlue(): RuntimeGlue {
     openHistory: openBunSqlite,
     serve: serveBun,
     clientAddress: (c) => (c.env as Peer | undefined)?.address,
+    hmac: nodeHmac,
     onSignal: (signal, handler) => process.on(signal, handler),
     exit: (code) => process.exit(code),
   };
