@@ -80,7 +80,7 @@ describe('HMAC tokens verified with node:crypto', () => {
       ),
       token(HEADER.replace('}', ',"b64x":1}'), claims()),
       token(HEADER, claims({ exp: 0 }).replace('"exp":0', '"exp":1e999')), // Infinity: jose takes it too
-      token(HEADER, '{"exp":1,"iss":"https://issuer.example","aud":"' + RESOURCE + `","exp":${now() + 60}}`),
+      token(HEADER, `{"exp":1,"iss":"${ISSUER}","aud":"${RESOURCE}","exp":${now() + 60}}`),
       token(HEADER, claims({ ['__proto__']: { admin: true } })),
       token(HEADER, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(claims())])), // a BOM
       token(JSON.stringify({ alg: 'HS384', typ: 'at+jwt' }), claims(), SECRET_384, 'HS384'),

@@ -79,8 +79,14 @@ function linked(a: Room, b: Room): [Call, Call] {
         listeners.get(self)!.add(listener);
         return () => listeners.get(self)!.delete(listener);
       },
-      send: (_id: string, data: string) => (deliver(data), true),
-      broadcast: (data: string) => (deliver(data), 1),
+      send: (_id: string, data: string) => {
+        deliver(data);
+        return true;
+      },
+      broadcast: (data: string) => {
+        deliver(data);
+        return 1;
+      },
     } as unknown as Call;
   };
   return [callOf(a, b), callOf(b, a)];
