@@ -377,9 +377,14 @@ function httpDate(): string {
   return dateValue;
 }
 
-/** The status line and header block of `response`, as Node's server would write them. */
-function headBlock(response: Response, framing: string, close: boolean): string {
-  let block = `HTTP/1.1 ${response.status} ${response.statusText || STATUS_CODES[response.status] || ''}\r\n`;
+/**
+ * The status line and header block of `response`, as Node's server would write them. `ours`: an event
+ * stream's own response (`EventStream.response`), which has no status text — not reading it spares
+ * building the full `Response` that @hono/node-server's lightweight one stands for.
+ */
+function headBlock(response: Response, framing: string, close: boolean, ours = false): string {
+  const reason = (!ours && response.statusText) || STATUS_CODES[response.status] || '';
+  let block = `HTTP/1.1 ${response.status} ${reason}\r\n`;
   response.headers.forEach((value, name) => {
     block += `${name}: ${value}\r\n`;
   });
@@ -410,7 +415,9 @@ function streamOn(exchange: Exchange, response: Response, stream: EventStream): 
   socket.on('end', clientGone);
   socket.cork();
   // Latin-1: header values are byte strings (an id's UTF-8 bytes in Mercure-Last-Event-ID).
-  socket.write(Buffer.from(headBlock(response, 'Transfer-Encoding: chunked\r\n', exchange.close), 'latin1'));
+  socket.write(
+    Buffer.from(headBlock(response, 'Transfer-Encoding: chunked\r\n', exchange.close, true), 'latin1'),
+  );
   stream.attach(new SocketSink(exchange));
   process.nextTick(uncork, socket);
 }
