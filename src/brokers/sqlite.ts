@@ -76,6 +76,8 @@ interface VolatileLane extends LaneState {
   /** The same, less hub events (`isHubEvent`): what a reader that skips them reads, from `othersHead` on. */
   others: Held[];
   othersHead: number;
+  /** The lane's bounds, looked up once (retention does not change while the broker runs). */
+  readonly limits: { maxCount: number; maxBytes: number; maxAge: number };
 }
 
 /** Drops the first `head` entries of `list` once they are most of it. */
@@ -232,7 +234,16 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     let lane = volatile.get(name);
     if (!lane) {
       // Created at start-up for the lanes the retention names, so that a restart is reported there.
-      lane = { count: 0, bytes: 0, lost: -1, held: [], head: 0, others: [], othersHead: 0 };
+      lane = {
+        count: 0,
+        bytes: 0,
+        lost: -1,
+        held: [],
+        head: 0,
+        others: [],
+        othersHead: 0,
+        limits: limits(name),
+      };
       volatile.set(name, lane);
     }
     return lane;
@@ -269,15 +280,15 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     lane.bytes += held.weight;
     size++;
     heldById.set(held.update.id, held);
-    const { maxCount, maxBytes } = limits(name);
+    const { maxCount, maxBytes } = lane.limits;
     while (lane.count > 0 && (lane.count > maxCount || lane.bytes > maxBytes)) dropHeld(lane);
-    expireHeld(clock);
+    // Age bounds: applied by the flush that stores it, before it (nothing it adds is due yet).
   }
 
   /** Drops what volatile lanes hold past their age bound. */
   function expireHeld(time: number): void {
-    for (const [name, lane] of volatile) {
-      const maxAge = limits(name).maxAge;
+    for (const lane of volatile.values()) {
+      const maxAge = lane.limits.maxAge;
       if (maxAge === 0) continue;
       while (lane.count > 0 && lane.held[lane.head]!.time + maxAge <= time) dropHeld(lane);
     }
@@ -323,7 +334,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
   }
 
   /** Stores one update (inside a transaction); returns the retained one for a repeated id. */
-  function store(input: UpdateInput): { update: Update; fresh: boolean } {
+  function store(input: UpdateInput): { update: Update; fresh: boolean; held?: true } {
     if (input.id !== undefined) {
       const held = heldById.get(input.id);
       if (held) return { update: held.update, fresh: false };
@@ -336,7 +347,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     const weight = weightOf(update);
     if (isVolatile(update.topics[0] ?? '')) {
       hold(name, { update, pos, time: clock, weight });
-      return { update, fresh: true };
+      return { update, fresh: true, held: true };
     }
     const maxAge = limits(name).maxAge;
     const expires = maxAge > 0 ? clock + maxAge : null;
@@ -416,7 +427,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     const batch = pending;
     pending = [];
     if (batch.length === 0) return;
-    const results: { update: Update; fresh: boolean }[] = [];
+    const results: { update: Update; fresh: boolean; held?: true }[] = [];
     const before = last;
     clock = Math.max(clock, now());
     expireHeld(clock);
@@ -428,6 +439,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
         driver.transaction(() => {
           clock = Math.max(clock, now());
           expire(clock);
+          expireHeld(clock);
           for (const { input } of batch) results.push(store(input));
           q.setMeta.run('last', last);
         });
@@ -439,7 +451,9 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       for (const p of batch) p.reject(error);
       return;
     }
-    const fresh = results.filter((r) => r.fresh).map((r) => share(r.update));
+    // A held update is read back as the object held (no row to share it for), so it needs no weak
+    // reference: the subscription events of a reconnect storm would otherwise add one each.
+    const fresh = results.filter((r) => r.fresh).map((r) => (r.held ? r.update : share(r.update)));
     if (fresh.length > 0) for (const listener of listeners) listener(fresh);
     batch.forEach((p, i) => {
       p.resolve(results[i]!.update);
