@@ -26,7 +26,7 @@ import { parsePublishForm } from './publish.ts';
 import { type SubscribeContext, subscribe } from './subscribe.ts';
 import { subscriptionApi } from './subscription-api.ts';
 import { Presence } from './subscriptions.ts';
-import type { Hmac } from './verify.ts';
+import type { SignatureCheck } from './verify.ts';
 
 /** The hub's URL path, fixed by the protocol. */
 export const HUB_PATH = '/.well-known/mercure';
@@ -77,8 +77,8 @@ export interface HubOptions {
   registry?: SubscriptionRegistry;
   /** The client's network address, as the runtime knows it (per-client connection limits). */
   clientAddress?: (c: Context) => string | undefined;
-  /** The runtime's synchronous HMAC (`node:crypto`), for HMAC-signed tokens; default Web Crypto. */
-  hmac?: Hmac;
+  /** The runtime's synchronous signature checks (`node:crypto`); default: Web Crypto, through jose. */
+  signatures?: SignatureCheck;
   /**
    * The event loop's delay since the previous call (and starts a new period), for `/metrics`: on
    * runtimes that can measure it (Node).
@@ -174,7 +174,7 @@ export function createHub(options: HubOptions): Hub {
         compiler,
         resource: settings.resource,
         origins,
-        ...(options.hmac ? { hmac: options.hmac } : {}),
+        ...(options.signatures ? { signatures: options.signatures } : {}),
       }),
   );
   const registry = options.registry ?? createMemoryRegistry();

@@ -21,7 +21,7 @@ import {
 } from './grants.ts';
 import { type IssuerConfig, type KeyUse, type LoadedIssuer, loadIssuers } from './issuers.ts';
 import { CompileBudget, type PatternCompiler } from './matchers.ts';
-import { type Hmac, InvalidToken, verifyToken } from './verify.ts';
+import { InvalidToken, type SignatureCheck, verifyToken } from './verify.ts';
 
 /** Who is making a request, and what their token allows. */
 export interface Principal {
@@ -72,8 +72,8 @@ export interface AuthOptions {
    * cookie: the CORS allowlist (normalized by `parseOrigins`). Default: none.
    */
   origins?: ReadonlySet<string>;
-  /** The runtime's synchronous HMAC, for HMAC-signed tokens (see `verify.ts`). */
-  hmac?: Hmac;
+  /** The runtime's synchronous signature checks (see `verify.ts`). */
+  signatures?: SignatureCheck;
 }
 
 /** Grants everything: development publishers (`--allow-anonymous-publish`). */
@@ -196,7 +196,7 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
         resource: options.resource ?? hubUrl.href,
         defaultIssuer: options.issuer ?? hubUrl.origin,
         legacy: options.legacy,
-        ...(options.hmac ? { hmac: options.hmac } : {}),
+        ...(options.signatures ? { signatures: options.signatures } : {}),
       });
       // A token's URL pattern grants share the budget of one request's patterns; past it the token
       // is refused (invalid_token), as it is for too many entries.

@@ -41,5 +41,5 @@ export { type LimitKind, parseRate, RateLimits } from './rate-limit.ts';
 export { laneConcerns } from './subscribe.ts';
 export { encodeSegment, subscriptionTopic } from './subscriptions.ts';
 export { authorizationDetails, devTokens, type MintOptions, mintToken, type TopicGrant } from './tokens.ts';
-export type { Hmac } from './verify.ts';
+export type { SignatureCheck } from './verify.ts';
 export { WEBHOOK_EVENTS, type WebhookEventType } from './webhooks.ts';

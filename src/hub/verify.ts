@@ -5,6 +5,7 @@
  * tokens that do not declare themselves access tokens (see {@link VerifyOptions.legacy}).
  */
 import {
+  type CompactJWSHeaderParameters,
   decodeJwt,
   decodeProtectedHeader,
   type JWTPayload,
@@ -39,15 +40,24 @@ export interface VerifyOptions {
    */
   legacy: boolean;
   /**
-   * The runtime's synchronous HMAC, when it has one (Node, Bun and Deno: `node:crypto`). HMAC-signed
-   * tokens of plain shape are then checked without Web Crypto, whose asynchronous verification costs
+   * The runtime's synchronous signature checks, when it has them (Node, Bun and Deno: `node:crypto`).
+   * Tokens of plain shape are then verified without Web Crypto, whose asynchronous verification costs
    * more than everything else a new subscription does on Node; anything unusual still goes to jose.
    */
-  hmac?: Hmac;
+  signatures?: SignatureCheck;
 }
 
-/** The MAC of `data` (ASCII) under `secret`, computed synchronously. */
-export type Hmac = (hash: 'sha256' | 'sha384' | 'sha512', secret: Uint8Array, data: string) => Uint8Array;
+/**
+ * Checks a JWS signature synchronously: `alg` is a JWS algorithm the key fits (HS*: the secret's
+ * bytes; RS*, PS*, ES*, EdDSA: a Web Crypto public key), `data` the signed ASCII text. True or false,
+ * or undefined when the runtime cannot tell (jose then decides).
+ */
+export type SignatureCheck = (
+  alg: string,
+  key: CryptoKey | Uint8Array,
+  data: string,
+  signature: Uint8Array,
+) => boolean | undefined;
 
 /** Longest token considered; anything longer is refused before any parsing. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -66,7 +76,7 @@ export async function verifyToken(
 ): Promise<VerifiedToken> {
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidToken('token too long');
   // A token of plain shape is decoded once, strictly, for both the checks here and the HMAC path.
-  const plain = options.hmac ? plainToken(token) : undefined;
+  const plain = options.signatures ? plainToken(token) : undefined;
   let header: ReturnType<typeof decodeProtectedHeader>;
   let unverified: JWTPayload;
   if (plain) {
@@ -110,8 +120,19 @@ export async function verifyToken(
   };
   let lastError: unknown;
   for (const key of keys) {
-    if (plain && key.secret) {
-      const verdict = checkHmac(plain, alg, key.secret, options.hmac!, checks);
+    if (plain) {
+      let material: CryptoKey | Uint8Array | undefined = key.secret;
+      if (!material && typeof key.key === 'function') {
+        // A key set: its key for this header, as jose would pick it (and fail as jose would).
+        try {
+          const picked: unknown = await key.key(plain.header as CompactJWSHeaderParameters, plain.jws);
+          if (picked instanceof Uint8Array || isCryptoKey(picked)) material = picked;
+        } catch (error) {
+          lastError = error;
+          continue;
+        }
+      } else if (!material && isCryptoKey(key.key)) material = key.key;
+      const verdict = material ? checkSigned(plain, alg, material, options.signatures!, checks) : UNSURE;
       if (verdict === MISMATCH) {
         lastError = new Error('signature verification failed');
         continue;
@@ -135,11 +156,40 @@ export async function verifyToken(
 
 const MISMATCH = Symbol('mismatch');
 const UNSURE = Symbol('unsure');
-const HASHES: Readonly<Record<string, 'sha256' | 'sha384' | 'sha512'>> = {
-  HS256: 'sha256',
-  HS384: 'sha384',
-  HS512: 'sha512',
+/** What jose asks of a Web Crypto key for each algorithm (its `subtle` parameters; RSA: 2048 bits). */
+const KEY_FITS: Readonly<Record<string, { name: string; hash?: string; namedCurve?: string; rsa?: true }>> = {
+  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', rsa: true },
+  RS384: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384', rsa: true },
+  RS512: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512', rsa: true },
+  PS256: { name: 'RSA-PSS', hash: 'SHA-256', rsa: true },
+  PS384: { name: 'RSA-PSS', hash: 'SHA-384', rsa: true },
+  PS512: { name: 'RSA-PSS', hash: 'SHA-512', rsa: true },
+  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+  ES384: { name: 'ECDSA', namedCurve: 'P-384' },
+  ES512: { name: 'ECDSA', namedCurve: 'P-521' },
+  EdDSA: { name: 'Ed25519' },
 };
+const HMAC_ALGS = new Set(['HS256', 'HS384', 'HS512']);
+
+const isCryptoKey = (key: unknown): key is CryptoKey =>
+  typeof CryptoKey === 'function' && key instanceof CryptoKey;
+
+/** True when `key` is one jose would verify `alg` with. */
+function fits(key: CryptoKey | Uint8Array, alg: string): boolean {
+  if (key instanceof Uint8Array) return HMAC_ALGS.has(alg);
+  const expected = KEY_FITS[alg];
+  if (!expected || !key.usages.includes('verify')) return false;
+  const algorithm = key.algorithm as KeyAlgorithm & {
+    hash?: { name: string };
+    namedCurve?: string;
+    modulusLength?: number;
+  };
+  if (algorithm.name !== expected.name) return false;
+  if (expected.hash && algorithm.hash?.name !== expected.hash) return false;
+  if (expected.namedCurve && algorithm.namedCurve !== expected.namedCurve) return false;
+  return !expected.rsa || (typeof algorithm.modulusLength === 'number' && algorithm.modulusLength >= 2048);
+}
+
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -148,6 +198,8 @@ interface PlainToken {
   /** What the signature covers: the first two segments, as sent. */
   readonly signed: string;
   readonly signature: string;
+  /** The token as jose hands it to a key set. */
+  readonly jws: { protected: string; payload: string; signature: string };
   readonly header: ProtectedHeaderParameters;
   readonly claims: JWTPayload;
 }
@@ -163,7 +215,14 @@ function plainToken(token: string): PlainToken | undefined {
   const header = jsonObject(parts[0]!);
   const claims = header && jsonObject(parts[1]!);
   if (!claims) return undefined;
-  return { signed: `${parts[0]}.${parts[1]}`, signature: parts[2]!, header, claims };
+  const [protectedHeader, payload, signature] = parts as [string, string, string];
+  return {
+    signed: `${protectedHeader}.${payload}`,
+    signature,
+    jws: { protected: protectedHeader, payload, signature },
+    header,
+    claims,
+  };
 }
 
 function base64url(segment: string): string {
@@ -191,26 +250,27 @@ function jsonObject(segment: string): Record<string, unknown> | undefined {
 const NOT_ASCII = /[^\x00-\x7f]/;
 
 /**
- * Checks an HMAC-signed token with the runtime's synchronous HMAC: MISMATCH when the signature is
- * wrong (as jose would find), its claims when it holds under the same checks jose makes, UNSURE for
- * anything else — a `crit` or `b64` header, claims that fail — which jose then decides (and words).
- * It never accepts what jose would refuse.
+ * Checks a token's signature with the runtime's synchronous check: MISMATCH when it is wrong (as jose
+ * would find), its claims when it holds under the same checks jose makes, UNSURE for anything else —
+ * a `crit` or `b64` header, a key jose would not use for `alg`, claims that fail, a check the runtime
+ * cannot make — which jose then decides (and words). It never accepts what jose would refuse.
  */
-function checkHmac(
+function checkSigned(
   token: PlainToken,
   alg: string,
-  secret: Uint8Array,
-  hmac: Hmac,
+  key: CryptoKey | Uint8Array,
+  signatures: SignatureCheck,
   checks: { audience: string | undefined; requiredClaims: string[]; clockTolerance: number },
 ): JWTPayload | typeof MISMATCH | typeof UNSURE {
-  const hash = HASHES[alg];
   const { header, claims } = token;
-  if (!hash || header.alg !== alg || header.crit !== undefined || header.b64 !== undefined) return UNSURE;
-  const expected = hmac(hash, secret, token.signed);
-  const given = base64url(token.signature);
-  let diff = given.length ^ expected.length;
-  for (let i = 0; i < expected.length; i++) diff |= expected[i]! ^ (given.charCodeAt(i) || 0);
-  if (diff !== 0) return MISMATCH;
+  if (header.alg !== alg || header.crit !== undefined || header.b64 !== undefined) return UNSURE;
+  if (!fits(key, alg)) return UNSURE;
+  const binary = base64url(token.signature);
+  const signature = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) signature[i] = binary.charCodeAt(i);
+  const valid = signatures(alg, key, token.signed, signature);
+  if (valid === undefined) return UNSURE;
+  if (!valid) return MISMATCH;
   for (const claim of checks.requiredClaims) if (!Object.hasOwn(claims, claim)) return UNSURE;
   if (checks.audience !== undefined) {
     const aud = claims.aud;

@@ -7,7 +7,7 @@
  * import { bunGlue, runHub } from 'ssehub/bun';
  * process.exit(await runHub(process.argv.slice(2), process.env, bunGlue()));
  */
-import { nodeHmac } from './hmac.ts';
+import { nodeSignatures } from './signatures.ts';
 import { openBunSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
@@ -73,7 +73,7 @@ export function bunGlue(): RuntimeGlue {
     openHistory: openBunSqlite,
     serve: serveBun,
     clientAddress: (c) => (c.env as Peer | undefined)?.address,
-    hmac: nodeHmac,
+    signatures: nodeSignatures,
     onSignal: (signal, handler) => process.on(signal, handler),
     exit: (code) => process.exit(code),
   };

@@ -6,7 +6,7 @@
  * import { denoGlue, runHub } from 'ssehub/deno';
  * Deno.exit(await runHub(Deno.args, Deno.env.toObject(), denoGlue()));
  */
-import { nodeHmac } from './hmac.ts';
+import { nodeSignatures } from './signatures.ts';
 import { openNodeSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
@@ -68,7 +68,7 @@ export function denoGlue(): RuntimeGlue {
     openHistory: openNodeSqlite,
     serve: serveDeno,
     clientAddress: (c) => (c.env as Peer | undefined)?.address,
-    hmac: nodeHmac,
+    signatures: nodeSignatures,
     onSignal: (signal, handler) => api.addSignalListener(signal, handler),
     exit: (code) => api.exit(code),
   };

@@ -18,8 +18,8 @@ import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { LoopDelay } from '../hub/index.ts';
 import { eventStreamOf, type StreamSink, writeStreamsDirectly } from '../sse/index.ts';
-import { nodeHmac } from './hmac.ts';
 import { chunkOf, installHttp1FastPath } from './node-http1.ts';
+import { nodeSignatures } from './signatures.ts';
 import { openBetterSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
@@ -120,7 +120,7 @@ export function nodeGlue(): RuntimeGlue {
       const env = c.env as { incoming?: IncomingMessage; socket?: Socket } | undefined;
       return (env?.socket ?? env?.incoming?.socket)?.remoteAddress;
     },
-    hmac: nodeHmac,
+    signatures: nodeSignatures,
     // Fan out once per event-loop turn: every publish handled in the turn shares one write per subscriber.
     defer: setImmediate,
     // History in SQLite through better-sqlite3 (Node 20 has no node:sqlite).

@@ -8,7 +8,7 @@ import type { Context } from 'hono';
 import { createApp } from '../app.ts';
 import { type Broker, createSqliteBroker, type SqlDriver, type SyncLevel } from '../brokers/index.ts';
 import { type Config, ConfigError, helpText, parseConfig } from '../config/index.ts';
-import type { Hmac, IssuerConfig, LoopDelay } from '../hub/index.ts';
+import type { IssuerConfig, LoopDelay, SignatureCheck } from '../hub/index.ts';
 import { configuredHubUrl, devTokens, HUB_PATH, type Hub, retentionOf } from '../hub/index.ts';
 import { randomKey } from './dev-key.ts';
 import { loadIssuersFile } from './issuers-file.ts';
@@ -39,8 +39,8 @@ export interface RuntimeGlue {
   ): Promise<{ port: number; close(): Promise<void> }>;
   /** The client address of a request, from the `env` the server passed to the handler. */
   clientAddress(c: Context): string | undefined;
-  /** A synchronous HMAC, where the runtime has one: HMAC-signed tokens are then verified without Web Crypto. */
-  hmac?: Hmac;
+  /** Synchronous signature checks, where the runtime has them: tokens are then verified without Web Crypto. */
+  signatures?: SignatureCheck;
   /** Registers a handler for SIGTERM and SIGINT. */
   onSignal(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void;
   exit(code: number): never;
@@ -167,7 +167,7 @@ export async function runHub(
         issuers,
         registry,
         clientAddress: glue.clientAddress,
-        ...(glue.hmac ? { hmac: glue.hmac } : {}),
+        ...(glue.signatures ? { signatures: glue.signatures } : {}),
         defer: glue.defer,
         loopDelay: glue.loopDelay,
         operations: shared,

@@ -1,13 +1,20 @@
 /**
- * The synchronous HMAC path of token verification (`hub/verify.ts` with `nodeHmac`) must decide every
+ * The synchronous path of token verification (`hub/verify.ts` with `nodeSignatures`) must decide every
  * token exactly as jose does through Web Crypto: each token below, well formed or not, is verified both
  * ways and the verdicts (and accepted claims) compared.
  */
-import { createHmac } from 'node:crypto';
+import {
+  constants,
+  createHmac,
+  createPrivateKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign as signWith,
+} from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadIssuers } from '../hub/issuers.ts';
-import { type Hmac, InvalidToken, type VerifyOptions, verifyToken } from '../hub/verify.ts';
-import { nodeHmac } from './hmac.ts';
+import { InvalidToken, type SignatureCheck, type VerifyOptions, verifyToken } from '../hub/verify.ts';
+import { nodeSignatures } from './signatures.ts';
 
 const SECRET = 'hmac-path-secret-0123456789abcdef-0123';
 const SECRET_384 = 'hmac-path-secret-384-0123456789abcdef-0123456789';
@@ -16,13 +23,50 @@ const ISSUER = 'https://issuer.example';
 const OCT_ISSUER = 'https://oct.example';
 const RESOURCE = 'https://hub.example/.well-known/mercure';
 
+/** Asymmetric key pairs; `other` signs what a trusted key must refuse. */
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const weakRsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+const ed = generateKeyPairSync('ed25519');
+const other = {
+  rsa: generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  p256: generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+  ed: generateKeyPairSync('ed25519'),
+};
+const pem = (key: KeyObject) => key.export({ type: 'spki', format: 'pem' }).toString();
+const jwk = (key: KeyObject) => key.export({ format: 'jwk' }) as Record<string, string>;
+
 const issuers = await loadIssuers([
   { issuer: ISSUER, keys: [{ secret: SECRET }, { secret: SECRET_384, alg: 'HS384' }], legacy: true },
   {
     issuer: OCT_ISSUER,
     keys: [{ jwk: { kty: 'oct', k: Buffer.from(OCT).toString('base64url'), alg: 'HS256' } }],
   },
+  { issuer: 'https://rs.example', keys: [{ pem: pem(rsa.publicKey), alg: 'RS256' }] },
+  { issuer: 'https://ps.example', keys: [{ pem: pem(rsa.publicKey), alg: 'PS384' }] },
+  { issuer: 'https://weak.example', keys: [{ pem: pem(weakRsa.publicKey), alg: 'RS256' }] },
+  { issuer: 'https://es.example', keys: [{ jwk: jwk(p256.publicKey), alg: 'ES256' }] },
+  { issuer: 'https://es384.example', keys: [{ jwk: jwk(p384.publicKey), alg: 'ES384' }] },
+  {
+    issuer: 'https://ed.example',
+    keys: [{ jwks: { keys: [{ ...jwk(ed.publicKey), kid: 'ed-1', alg: 'EdDSA' }] } }],
+  },
 ]);
+
+/** A token of claims signed by `key` (a private key) under `alg`, as an identity provider would. */
+function signed(alg: string, key: KeyObject, payload: string, header: Record<string, unknown> = {}): string {
+  const data = `${b64(JSON.stringify({ alg, typ: 'at+jwt', ...header }))}.${b64(payload)}`;
+  const hash = alg === 'EdDSA' ? null : `sha${alg.slice(2)}`;
+  const options = alg.startsWith('PS')
+    ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 }
+    : alg.startsWith('ES')
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : key;
+  return `${data}.${signWith(hash, Buffer.from(data), options).toString('base64url')}`;
+}
+const claimsOf = (iss: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ iss, aud: RESOURCE, exp: now() + 600, sub: 'ada', ...extra });
 
 const b64 = (bytes: string | Buffer) => Buffer.from(bytes).toString('base64url');
 const hashOf: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
@@ -42,10 +86,14 @@ const claims = (extra: Record<string, unknown> = {}) =>
 
 type Verdict = { ok: true; claims: unknown } | { ok: false };
 
-async function verdict(jwt: string, hmac: Hmac | undefined, legacy = false): Promise<Verdict> {
+async function verdict(
+  jwt: string,
+  signatures: SignatureCheck | undefined,
+  legacy = false,
+): Promise<Verdict> {
   const options: VerifyOptions = { use: 'subscribe', resource: RESOURCE, defaultIssuer: ISSUER, legacy };
   try {
-    const verified = await verifyToken(jwt, issuers, hmac ? { ...options, hmac } : options);
+    const verified = await verifyToken(jwt, issuers, signatures ? { ...options, signatures } : options);
     return { ok: true, claims: verified.claims };
   } catch (error) {
     expect(error).toBeInstanceOf(InvalidToken);
@@ -53,12 +101,13 @@ async function verdict(jwt: string, hmac: Hmac | undefined, legacy = false): Pro
   }
 }
 
-/** Both ways; returns the common verdict and whether the synchronous HMAC ran. */
+/** Both ways; returns the common verdict and whether the synchronous check decided it. */
 async function both(jwt: string, legacy = false): Promise<{ ok: boolean; synchronous: boolean }> {
   let calls = 0;
-  const counting: Hmac = (...args) => {
-    calls++;
-    return nodeHmac(...args);
+  const counting: SignatureCheck = (...args) => {
+    const result = nodeSignatures(...args);
+    if (result !== undefined) calls++;
+    return result;
   };
   const jose = await verdict(jwt, undefined, legacy);
   const fast = await verdict(jwt, counting, legacy);
@@ -66,7 +115,7 @@ async function both(jwt: string, legacy = false): Promise<{ ok: boolean; synchro
   return { ok: jose.ok, synchronous: calls > 0 };
 }
 
-describe('HMAC tokens verified with node:crypto', () => {
+describe('tokens verified with node:crypto', () => {
   it('accepts what jose accepts, with the same claims, without Web Crypto', async () => {
     for (const jwt of [
       token(HEADER, claims()),
@@ -182,5 +231,63 @@ describe('HMAC tokens verified with node:crypto', () => {
     expect(
       await both(token(header, JSON.stringify({ iss: ISSUER, aud: 'https://other.example' })), true),
     ).toEqual({ ok: false, synchronous: true });
+  });
+
+  it('verifies RS256, PS384, ES256, ES384 and EdDSA (a key set) tokens as jose does, without Web Crypto', async () => {
+    const good: [string, KeyObject, string, Record<string, unknown>?][] = [
+      ['RS256', rsa.privateKey, 'https://rs.example'],
+      ['PS384', rsa.privateKey, 'https://ps.example'],
+      ['ES256', p256.privateKey, 'https://es.example'],
+      ['ES384', p384.privateKey, 'https://es384.example'],
+      ['EdDSA', ed.privateKey, 'https://ed.example', { kid: 'ed-1' }],
+    ];
+    for (const [alg, key, iss, header] of good) {
+      const jwt = signed(alg, key, claimsOf(iss), header);
+      expect(await both(jwt), alg).toEqual({ ok: true, synchronous: true });
+      // Claims changed under the same signature.
+      const [h, , s] = jwt.split('.');
+      expect(await both(`${h}.${b64(claimsOf(iss, { sub: 'eve' }))}.${s}`), alg).toEqual({
+        ok: false,
+        synchronous: true,
+      });
+      expect((await both(signed(alg, key, claimsOf(iss, { exp: now() - 60 }), header))).ok, alg).toBe(false);
+    }
+    // Signed by keys nobody trusts.
+    for (const [alg, key, iss, header] of [
+      ['RS256', other.rsa.privateKey, 'https://rs.example'],
+      ['PS384', other.rsa.privateKey, 'https://ps.example'],
+      ['ES256', other.p256.privateKey, 'https://es.example'],
+      ['EdDSA', other.ed.privateKey, 'https://ed.example', { kid: 'ed-1' }],
+    ] as const) {
+      expect(await both(signed(alg, key, claimsOf(iss), header)), alg).toEqual({
+        ok: false,
+        synchronous: true,
+      });
+    }
+  });
+
+  it('refuses what jose refuses for asymmetric keys: short RSA keys, the wrong scheme, malformed signatures', async () => {
+    const es = signed('ES256', p256.privateKey, claimsOf('https://es.example'));
+    const [h, p, s] = es.split('.') as [string, string, string];
+    const der = signWith('sha256', Buffer.from(`${h}.${p}`), p256.privateKey).toString('base64url');
+    const cases = [
+      // jose refuses RSA keys under 2048 bits, whatever the signature.
+      signed('RS256', weakRsa.privateKey, claimsOf('https://weak.example')),
+      // PKCS#1 v1.5 where the key is for PSS, and the other way round.
+      signed('RS256', rsa.privateKey, claimsOf('https://ps.example')),
+      signed('PS384', rsa.privateKey, claimsOf('https://rs.example')),
+      signed('PS256', rsa.privateKey, claimsOf('https://ps.example')),
+      // An ECDSA signature in DER rather than the JWS form, and cut short.
+      `${h}.${p}.${der}`,
+      `${h}.${p}.${s.slice(0, 40)}`,
+      // A key set without the token's key.
+      signed('EdDSA', ed.privateKey, claimsOf('https://ed.example'), { kid: 'unknown' }),
+      signed(
+        'ES256',
+        createPrivateKey(p256.privateKey.export({ format: 'pem', type: 'pkcs8' })),
+        claimsOf('https://ed.example'),
+      ),
+    ];
+    for (const jwt of cases) expect((await both(jwt)).ok, jwt).toBe(false);
   });
 });
