@@ -35,6 +35,11 @@ export interface StateLink {
   post(suffix: '' | '/restore', body: unknown): Promise<unknown>;
   /** Waits before retry number `attempt`; resolves false when the room has closed meanwhile. */
   wait(attempt: number): Promise<boolean>;
+  /**
+   * POSTs JSON to the state endpoint as the room closes, as a request that outlives the page (`fetch`
+   * keepalive): no answer, no retry.
+   */
+  leaving(body: unknown): void;
   /** Largest patch the hub takes, in bytes. */
   readonly maxBytes: number;
 }
@@ -49,6 +54,8 @@ interface Pending {
 }
 
 const isEmpty = (value: JsonObject) => Object.keys(value).length === 0;
+/** Most patches sent as the room closes (what the hub takes in one request). */
+const MAX_LEAVING = 32;
 const retryable = (error: unknown) =>
   !(error instanceof ClientError) ||
   error.code === 'network' ||
@@ -174,9 +181,24 @@ export class RoomState {
     void this.#pump();
   }
 
-  /** @internal The room closed: pending patches fail. */
+  /**
+   * @internal The room closed: the patches the hub has not confirmed go once more, in order, in one
+   * request that outlives the page (the hub skips those it applied already), and their promises fail.
+   * Not while resynchronizing: they could land on a state the hub lost before the peers give it back.
+   */
   close(): void {
     this.#closed = true;
+    const unconfirmed = this.#pending.filter((p) => !p.acked);
+    if (unconfirmed.length > 0 && !this.#held && !this.#restoreJob) {
+      const patches: { ref: string; patch: JsonObject }[] = [];
+      let bytes = 16;
+      for (const { ref, patch } of unconfirmed.slice(0, MAX_LEAVING)) {
+        bytes += new TextEncoder().encode(JSON.stringify({ ref, patch })).length + 1;
+        if (bytes > this.#link.maxBytes) break;
+        patches.push({ ref, patch });
+      }
+      if (patches.length > 0) this.#link.leaving({ patches });
+    }
     for (const p of this.#pending.splice(0)) p.reject(new ClientError('aborted', 'the room is closed'));
     this.#events.clear();
   }

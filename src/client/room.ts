@@ -117,6 +117,15 @@ export class Room {
       {
         post: (suffix, body) => this.#authorized((token) => this.#post(`/state${suffix}`, body, token)),
         wait,
+        leaving: (body) => {
+          const bytes = new TextEncoder().encode(JSON.stringify(body));
+          this.request('/state', {
+            method: 'POST',
+            body: bytes,
+            type: 'application/json',
+            keepalive: true,
+          }).catch(() => {});
+        },
         get maxBytes() {
           return limits().messageBytes;
         },
@@ -188,7 +197,11 @@ export class Room {
     return this.#outbox.enqueue(peerId, { type: 'signal', data });
   }
 
-  /** Leaves the room: closes the event stream (the others see this peer go) and drops what is queued. */
+  /**
+   * Leaves the room: closes the event stream (the others see this peer go) and drops the messages still
+   * queued; state patches the hub has not confirmed are sent once more, in a request that outlives the
+   * page (their promises still reject with `aborted`).
+   */
   leave(): void {
     this.#close({ reason: 'left' });
   }

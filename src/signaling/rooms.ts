@@ -27,6 +27,7 @@ import {
   isPeerId,
   isRoomName,
   type JoinResponse,
+  type JsonObject,
   type PresentPeer,
   presencePattern,
   roomTopic,
@@ -110,6 +111,29 @@ function checkSender(update: UpdateInput, publisher: Principal): void {
 }
 /** Longest client reference of a change (a UUID is 36). */
 const MAX_REF = 64;
+/** Most patches one request may carry (what a peer had not seen confirmed as it leaves). */
+const MAX_BATCH = 32;
+
+/** A change's client reference, checked. */
+function refOf(ref: unknown): string {
+  if (typeof ref !== 'string' || ref === '' || ref.length > MAX_REF) {
+    throw badRequest(`ref must be a string of 1 to ${MAX_REF} characters`);
+  }
+  return ref;
+}
+
+/** The patches of a batch, all checked before any is applied. */
+function batchOf(patches: unknown): { ref: string; patch: JsonObject }[] {
+  if (!Array.isArray(patches) || patches.length === 0 || patches.length > MAX_BATCH) {
+    throw badRequest(`patches must be an array of 1 to ${MAX_BATCH} {ref, patch} objects`);
+  }
+  return patches.map((entry) => {
+    if (!isJsonObject(entry)) throw badRequest('each of patches must be a {ref, patch} object');
+    const ref = refOf(entry.ref);
+    if (!isJsonObject(entry.patch)) throw badRequest('patch must be a JSON object (RFC 7386 merge patch)');
+    return { ref, patch: entry.patch };
+  });
+}
 
 /**
  * Reads and checks the rooms settings.
@@ -373,24 +397,40 @@ function attach(hub: Hub, options: AttachOptions) {
     const body = await readJson(request, settings.roomsMaxMessageBytes);
     if (!isJsonObject(body)) throw badRequest('the body must be a JSON object');
     const peer = peerOf(principal.payload, room);
-    if (peer !== null) await hub.operations.rateLimits?.take('room', inboxTopic(room, peer));
-    const ref = body.ref;
-    if (typeof ref !== 'string' || ref === '' || ref.length > MAX_REF) {
-      throw badRequest(`ref must be a string of 1 to ${MAX_REF} characters`);
-    }
-    return { body, ref, from: peerOf(principal.payload, room) };
+    /** Counts one change against the peer's rate limit (per room inbox). */
+    const take = async () => {
+      if (peer !== null) await hub.operations.rateLimits?.take('room', inboxTopic(room, peer));
+    };
+    await take();
+    return { body, from: peer, take };
   }
 
+  /**
+   * One patch (`{ref, patch}`), or several in order (`{patches: [{ref, patch}, …]}`, what a leaving peer
+   * had not seen confirmed): each applied as its own change, a ref already applied skipped; all checked
+   * first, and the first refused (413, 429) stops the rest. Answers as the last patch applied.
+   */
   app.post(`${ROOM_PREFIX}:room/state`, async (c) => {
     const room = roomOf(c.req.param('room'));
-    const { body, ref, from } = await changer(c.req.raw, room);
-    if (!isJsonObject(body.patch)) throw badRequest('patch must be a JSON object (RFC 7386 merge patch)');
-    return json(await states.patch(room, body.patch, from, ref));
+    const { body, from, take } = await changer(c.req.raw, room);
+    if (body.patches === undefined) {
+      const ref = refOf(body.ref);
+      if (!isJsonObject(body.patch)) throw badRequest('patch must be a JSON object (RFC 7386 merge patch)');
+      return json(await states.patch(room, body.patch, from, ref));
+    }
+    const batch = batchOf(body.patches);
+    let result: Awaited<ReturnType<typeof states.patch>> | undefined;
+    for (const [i, { ref, patch }] of batch.entries()) {
+      if (i > 0) await take();
+      result = await states.patch(room, patch, from, ref);
+    }
+    return json(result);
   });
 
   app.post(`${ROOM_PREFIX}:room/state/restore`, async (c) => {
     const room = roomOf(c.req.param('room'));
-    const { body, ref, from } = await changer(c.req.raw, room);
+    const { body, from } = await changer(c.req.raw, room);
+    const ref = refOf(body.ref);
     if (typeof body.epoch !== 'string' || !isJsonObject(body.state)) {
       throw badRequest('a restore needs the epoch it restores into and the state (a JSON object)');
     }

@@ -116,6 +116,37 @@ describe('rooms from the client', () => {
     expect(changes.at(-1)).toBe('remote');
     room.leave();
   });
+
+  it('sends the patches the hub has not confirmed once more when the peer leaves, in order', async () => {
+    const name = unique('leaving');
+    let held = 0;
+    const keepalive: unknown[] = [];
+    // As a page going away: its state write never completes, and leaving cancels it.
+    const request = (input: string, init: RequestInit): Promise<Response> => {
+      if (init.method === 'POST' && input.endsWith('/state')) {
+        if (init.keepalive) keepalive.push(JSON.parse(new TextDecoder().decode(init.body as Uint8Array)));
+        else {
+          held++;
+          return new Promise((_, reject) => {
+            init.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+          });
+        }
+      }
+      return fetch(input, init);
+    };
+    const leaving = await joinRoom(hub.url, name, { fetch: request });
+    const first = leaving.state.patch({ list: { a: 'first' } });
+    const second = leaving.state.patch({ list: { a: 'second', b: 'x' } });
+    const third = leaving.state.patch({ list: { b: null } });
+    await eventually(() => held === 1, 'the first write in flight');
+    leaving.leave();
+    await expect(Promise.all([first, second, third])).rejects.toMatchObject({ code: 'aborted' });
+    expect(keepalive).toHaveLength(1);
+    const watcher = await joinRoom(hub.url, name);
+    await eventually(() => watcher.state.version === 3, 'the three patches at the hub');
+    expect(watcher.state.value).toEqual({ list: { a: 'second' } });
+    watcher.leave();
+  });
 });
 
 describe('token renewal', () => {

@@ -376,6 +376,66 @@ describe('shared state', () => {
     expect(allowed.status).toBe(200);
   });
 
+  it('applies a batch of patches in order, each once, all checked first, stopping at the first refused', async () => {
+    const room = unique('batch');
+    const peer = (await join(hub.url, room)).answer;
+    const url = `${hub.url}/rooms/${room}/state`;
+    const batch = (patches: unknown) => postJson(url, peer.token, { patches });
+    const state = async () =>
+      (await (await fetch(url, { headers: { authorization: `Bearer ${peer.token}` } })).json()).state;
+
+    const first = await batch([
+      { ref: 'b1', patch: { a: 1 } },
+      { ref: 'b2', patch: { a: 2, b: 1 } },
+      { ref: 'b3', patch: { b: null } },
+    ]);
+    expect(first.status).toBe(200);
+    expect(first.json()).toMatchObject({ version: 3, duplicate: false });
+    expect(await state()).toMatchObject({ version: 3, value: { a: 2 } });
+    // Sent again with one more (a leaving peer that never saw its answer): only the new one applies.
+    const again = await batch([
+      { ref: 'b2', patch: { a: 2, b: 1 } },
+      { ref: 'b3', patch: { b: null } },
+      { ref: 'b4', patch: { c: 1 } },
+    ]);
+    expect(again.json()).toMatchObject({ version: 4 });
+    expect(await state()).toMatchObject({ version: 4, value: { a: 2, c: 1 } });
+
+    // Malformed anywhere: nothing of it is applied.
+    for (const patches of [
+      [
+        { ref: 'x1', patch: { x: 1 } },
+        { ref: '', patch: {} },
+      ],
+      [
+        { ref: 'x1', patch: { x: 1 } },
+        { ref: 'x2', patch: [1] },
+      ],
+      [{ ref: 'x1', patch: { x: 1 } }, 'x2'],
+      Array.from({ length: 33 }, (_, i) => ({ ref: `x${i}`, patch: { x: i } })),
+      [],
+      { ref: 'x1', patch: { x: 1 } },
+    ]) {
+      const refused = await batch(patches);
+      expect(refused.status, JSON.stringify(patches).slice(0, 80)).toBe(400);
+    }
+    expect(await state()).toMatchObject({ version: 4, value: { a: 2, c: 1 } });
+
+    // The state near its limit: the patch that would pass it is refused (413), and what follows it too.
+    for (let i = 0; i < 4; i++) {
+      const fill = { ref: `fill-${i}`, patch: { [`k${i}`]: 'x'.repeat(60_000) } };
+      expect((await postJson(url, peer.token, fill)).status).toBe(200);
+    }
+    const over = await batch([
+      { ref: 'small', patch: { small: 1 } },
+      { ref: 'big', patch: { k9: 'x'.repeat(60_000) } },
+      { ref: 'after', patch: { after: 1 } },
+    ]);
+    expect(over.status).toBe(413);
+    const value = (await state()).value;
+    expect([value.small, value.k9, value.after]).toEqual([1, undefined, undefined]);
+  });
+
   it('refuses state changes that are malformed (400), from elsewhere (401/403) or too large (413)', async () => {
     const room = unique('limits');
     const peer = (await join(hub.url, room)).answer;
