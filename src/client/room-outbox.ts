@@ -11,8 +11,11 @@ import { ClientError } from './errors.ts';
 
 /** What the outbox needs from its room. */
 export interface OutboxLink {
-  /** Publishes `envelope` to a peer's inbox (`to` = its id) or to the room (`to` = null). */
-  publish(to: string | null, envelope: Envelope): Promise<void>;
+  /**
+   * Publishes `envelope` to a peer's inbox (`to` = its id) or to the room (`to` = null) as the update
+   * `id`: a retry repeats the id, and the hub keeps one update per id.
+   */
+  publish(to: string | null, envelope: Envelope, id: string): Promise<void>;
   /** Waits before retry number `attempt`; resolves false when the room has closed meanwhile. */
   wait(attempt: number): Promise<boolean>;
   /** This peer's id now (it changes if the room had to join again as a new peer). */
@@ -43,6 +46,8 @@ export class Outbox {
   readonly #link: OutboxLink;
   readonly #queues = new Map<string, Item[]>();
   readonly #running = new Set<string>();
+  /** The batch each queue is sending: its first `count` items, as update `id` until the hub has it. */
+  readonly #sending = new Map<string, { count: number; id: string }>();
   #closed = false;
 
   constructor(link: OutboxLink) {
@@ -94,24 +99,37 @@ export class Outbox {
     try {
       const queue = this.#queues.get(key)!;
       while (queue.length > 0 && !this.#closed) {
-        let size = ENVELOPE_BYTES;
-        let count = 0;
-        while (count < queue.length && size + queue[count]!.bytes + 1 <= this.#link.maxBytes) {
-          size += queue[count]!.bytes + 1;
-          count++;
+        // A batch keeps its items and its id through retries: if an attempt reached the hub but its
+        // answer was lost, the retry is the same update, which the hub does not deliver twice.
+        let batch = this.#sending.get(key);
+        if (!batch) {
+          let size = ENVELOPE_BYTES;
+          let count = 0;
+          while (count < queue.length && size + queue[count]!.bytes + 1 <= this.#link.maxBytes) {
+            size += queue[count]!.bytes + 1;
+            count++;
+          }
+          batch = { count, id: `urn:uuid:${crypto.randomUUID()}` };
+          this.#sending.set(key, batch);
         }
-        const batch = queue.slice(0, count);
+        const entries = queue.slice(0, batch.count);
         try {
-          await this.#link.publish(to, { from: this.#link.self(), items: batch.map((b) => b.item) });
+          await this.#link.publish(
+            to,
+            { from: this.#link.self(), items: entries.map((b) => b.item) },
+            batch.id,
+          );
         } catch (error) {
           if (retryable(error) && (await this.#link.wait(++attempt))) continue;
-          queue.splice(0, count);
-          for (const entry of batch) entry.reject(error);
+          this.#sending.delete(key);
+          queue.splice(0, batch.count);
+          for (const entry of entries) entry.reject(error);
           continue;
         }
         attempt = 0;
-        queue.splice(0, count);
-        for (const entry of batch) entry.resolve();
+        this.#sending.delete(key);
+        queue.splice(0, batch.count);
+        for (const entry of entries) entry.resolve();
       }
       if (queue.length === 0) this.#queues.delete(key);
     } finally {

@@ -133,7 +133,7 @@ export class Room {
       answer.state,
     );
     this.#outbox = new Outbox({
-      publish: (to, envelope) => this.#authorized((token) => this.#publish(to, envelope, token)),
+      publish: (to, envelope, id) => this.#authorized((token) => this.#publish(to, envelope, id, token)),
       wait,
       self: () => this.#self.id,
       get maxBytes() {
@@ -305,10 +305,10 @@ export class Room {
     }
   }
 
-  async #publish(to: string | null, envelope: Envelope, token: string): Promise<void> {
+  async #publish(to: string | null, envelope: Envelope, id: string, token: string): Promise<void> {
     const topic = to === null ? this.#answer.topics.room : inboxTopic(this.name, to);
     const type = to === null ? EVENT.broadcast : EVENT.direct;
-    const update = { topics: topic, data: JSON.stringify(envelope), private: true, type };
+    const update = { topics: topic, data: JSON.stringify(envelope), private: true, type, id };
     await publish(this.#answer.hub, update, { token, fetch: this.#options.fetch, signal: this.#stop.signal });
   }
 

@@ -76,6 +76,33 @@ describe('rooms from the client', () => {
     ada.leave();
   });
 
+  it('delivers a message once when its publish reached the hub but the answer was lost', async () => {
+    const name = unique('retry');
+    let dropped = 0;
+    // The hub takes the publish; the connection drops before its answer, once.
+    const request = async (input: string, init: RequestInit): Promise<Response> => {
+      const response = await fetch(input, init);
+      const body = typeof init.body === 'string' ? decodeURIComponent(init.body) : '';
+      if (init.method === 'POST' && dropped === 0 && body.includes('"once"')) {
+        dropped++;
+        throw new TypeError('the connection dropped before the answer');
+      }
+      return response;
+    };
+    const ada = await joinRoom(hub.url, name, { name: 'Ada', fetch: request });
+    const bob = await joinRoom(hub.url, name, { name: 'Bob' });
+    const bobLog = record(bob);
+    await eventually(() => bob.status === 'open' && ada.peers.has(bob.self.id), 'both in the room');
+    await ada.send(bob.self.id, 'once'); // Resolves once the retry has its answer.
+    expect(dropped).toBe(1);
+    await ada.send(bob.self.id, 'after');
+    await eventually(() => bobLog.messages.some((m) => m.data === 'after'), 'the next message at bob');
+    // The retry was the same update: the hub delivered it once.
+    expect(bobLog.messages.map((m) => m.data)).toEqual(['once', 'after']);
+    ada.leave();
+    bob.leave();
+  });
+
   it('converges concurrent patches of three peers, and starts a late joiner from the whole state', async () => {
     const name = unique('state');
     const names = ['a', 'b', 'c'];
