@@ -75,7 +75,7 @@ export async function verifyToken(
   options: VerifyOptions,
 ): Promise<VerifiedToken> {
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidToken('token too long');
-  // A token of plain shape is decoded once, strictly, for both the checks here and the HMAC path.
+  // A token of plain shape is decoded once, strictly, for both the checks here and the synchronous path.
   const plain = options.signatures ? plainToken(token) : undefined;
   let header: ReturnType<typeof decodeProtectedHeader>;
   let unverified: JWTPayload;
