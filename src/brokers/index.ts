@@ -61,6 +61,7 @@ export {
   maxAgeOf,
   type Retention,
   ruleOfTopicLane,
+  stamp,
   topicLane,
   topicOfLane,
   type Update,

@@ -12,6 +12,7 @@ import {
   maxAgeOf,
   type Retention,
   ruleOfTopicLane,
+  stamp,
   type Update,
   type UpdateInput,
   type UpdateListener,
@@ -269,7 +270,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker & 
         if (retained) return retained.update;
       }
       const seq = next;
-      const update: Update = { ...input, id: input.id ?? generateId(), pos: String(seq) };
+      const update = stamp(input, input.id ?? generateId(), String(seq));
       options.onStore?.(update, laneOf(retention, update.topics[0] ?? ''));
       next++;
       store(update, seq);

@@ -30,6 +30,7 @@ import {
   maxAgeOf,
   type Retention,
   ruleOfTopicLane,
+  stamp,
   type Update,
   type UpdateInput,
   type UpdateListener,
@@ -342,7 +343,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       if (retained) return { update: read(retained), fresh: false };
     }
     const pos = ++last;
-    const update: Update = { ...input, id: input.id ?? generateId(), pos: String(pos) };
+    const update = stamp(input, input.id ?? generateId(), String(pos));
     const name = laneOf(retention, update.topics[0] ?? '');
     const weight = weightOf(update);
     if (isVolatile(update.topics[0] ?? '')) {

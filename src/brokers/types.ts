@@ -247,6 +247,24 @@ export function generateId(): string {
 }
 
 /**
+ * The update `input` becomes once stored: its fields, its `id` and its broker position. Built field by
+ * field: an object spread here cost each update several µs (the subscription events of a connect
+ * storm among them).
+ */
+export function stamp(input: UpdateInput, id: string, pos: string): Update {
+  const update: { -readonly [K in keyof Update]: Update[K] } = {
+    topics: input.topics,
+    data: input.data,
+    private: input.private,
+    id,
+    pos,
+  };
+  if (input.type !== undefined) update.type = input.type;
+  if (input.retry !== undefined) update.retry = input.retry;
+  return update;
+}
+
+/**
  * Orders two broker positions. Positions are one or two non-negative integers joined by `-` (the
  * Redis stream id format; the memory broker uses a plain counter), compared numerically.
  */

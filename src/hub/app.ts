@@ -187,7 +187,7 @@ export function createHub(options: HubOptions): Hub {
   const admit: SubscribeContext['admit'] = limits?.limits('subscribe')
     ? (principal, subscriptions, client) => {
         const room = options.admit;
-        const limited = limits.check('subscribe', principal, client)!;
+        const limited = limits.check('subscribe', principal, client())!;
         return room ? limited.then(() => room(principal, subscriptions, client)) : limited;
       }
     : options.admit;
@@ -226,7 +226,8 @@ export function createHub(options: HubOptions): Hub {
     // retry hint, so the client reconnects (elsewhere, or here once restarted) after the usual delay.
     if (closing)
       return shuttingDown(draining ? drainRetry(settings.retry, draining.durationMs) : settings.retry);
-    return subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), options.clientAddress?.(c));
+    const clientAddress = options.clientAddress;
+    return subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), clientAddress && (() => clientAddress(c)));
   });
 
   app.post(HUB_PATH, async (c) => {

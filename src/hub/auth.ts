@@ -21,6 +21,7 @@ import {
 } from './grants.ts';
 import { type IssuerConfig, type KeyUse, type LoadedIssuer, loadIssuers } from './issuers.ts';
 import { CompileBudget, type PatternCompiler } from './matchers.ts';
+import { dropOldest } from './oldest.ts';
 import { InvalidToken, type SignatureCheck, verifyToken } from './verify.ts';
 
 /** Who is making a request, and what their token allows. */
@@ -82,7 +83,7 @@ export const anyone: Principal = { canPublish: () => true, canSubscribe: () => t
 /** The cookie of the pre-standardization dialect. */
 export const LEGACY_COOKIE = 'mercureAuthorization';
 
-/** Most verified tokens remembered (see `principalOf`): a few MB at most. */
+/** Most verified tokens remembered (see `principalOf`; the oldest eighth goes at once): a few MB at most. */
 const TOKEN_CACHE_SIZE = 4096;
 /** Longest a verified token is remembered, in ms. */
 const TOKEN_CACHE_MS = 5 * 60_000;
@@ -184,7 +185,7 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
     const principal = await verifyPrincipal(token, use, hubUrl);
     const until = Math.min(principal.expiresAt ?? Number.POSITIVE_INFINITY, Date.now() + TOKEN_CACHE_MS);
     verified.set(token, { use, hub: hubUrl.href, principal, until });
-    if (verified.size > TOKEN_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    dropOldest(verified, TOKEN_CACHE_SIZE);
     return principal;
   }
 

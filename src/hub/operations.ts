@@ -21,6 +21,7 @@ import type { Dispatcher, Subscriber } from './dispatcher.ts';
 import { endWithRetry } from './drain.ts';
 import type { ExpiriesOptions, Expiring } from './expiries.ts';
 import type { Metrics } from './metrics.ts';
+import { dropOldest } from './oldest.ts';
 import { type RateLimitSettings, RateLimits } from './rate-limit.ts';
 import { Denylist, refusingRevoked } from './revocations.ts';
 import { type WebhookSettings, Webhooks } from './webhooks.ts';
@@ -246,5 +247,5 @@ export class PublishLatency {
 
 function remember(map: Map<string, number>, id: string, time: number): void {
   map.set(id, time);
-  if (map.size > MAX_TRACKED) map.delete(map.keys().next().value!);
+  dropOldest(map, MAX_TRACKED);
 }

@@ -50,13 +50,13 @@ export interface SubscribeContext {
   /** Pre-standardization dialect: `topic=`, `lastEventID`, and a `Last-Event-ID` response header. */
   legacy?: boolean;
   /**
-   * Refuses a subscriber its token alone would let in (see `HubOptions.admit`; `client` is the client
-   * address, when known); undefined: nothing to check.
+   * Refuses a subscriber its token alone would let in (see `HubOptions.admit`; `client()` looks up
+   * the client address, when known: call it only when needed); undefined: nothing to check.
    */
   admit?: (
     subscriber: Principal | null,
     subscriptions: readonly Subscription[],
-    client?: string,
+    client: () => string | undefined,
   ) => Promise<void> | undefined;
   /** Called when a subscriber's stream is open and live, and when it ends. */
   onOpen?: (subscriber: Subscriber) => void;
@@ -84,7 +84,7 @@ export async function subscribe(
   ctx: SubscribeContext,
   request: Request,
   hubUrl: URL,
-  client?: string,
+  clientOf: () => string | undefined = unknownClient,
 ): Promise<Response> {
   const url = request.url;
   const mark = url.indexOf('?');
@@ -109,11 +109,17 @@ export async function subscribe(
   const principal = await ctx.authorizer.subscriber(request, hubUrl);
 
   if (index.patterns + index.newPatterns(subscriptions) > ctx.limits.maxPatterns) throw tooManyPatterns();
-  const admitting = ctx.admit?.(principal, subscriptions, client);
+  // The address is looked up only when a check reads it (on Node it is a system call).
+  const admitting = ctx.admit?.(principal, subscriptions, clientOf);
   if (admitting) await admitting;
   // Per client: the token's subject when it has one (one user, many addresses), else the address.
-  const release = ctx.limiter?.acquire(
-    principal?.subject !== undefined ? `sub:${principal.subject}` : client,
+  const limiter = ctx.limiter;
+  const release = limiter?.acquire(
+    limiter.limits.maxConnectionsPerClient <= 0
+      ? undefined
+      : principal?.subject !== undefined
+        ? `sub:${principal.subject}`
+        : clientOf(),
   );
 
   let subscriber: Subscriber | undefined;
@@ -136,7 +142,8 @@ export async function subscribe(
   if (stream.closed) return new Response(null, { status: 499 });
 
   try {
-    const headers = new Headers();
+    // Only the headers a replay or the legacy dialect adds: most streams have none of their own.
+    const headers: Record<string, string> = {};
     let replay: HistoryResult | undefined;
     let resumed = false;
     let rewound: HistoryPage | undefined;
@@ -150,19 +157,19 @@ export async function subscribe(
       );
       const from = resumedFrom(ctx, subscriber, cursor, replay);
       resumed = from !== EARLIEST;
-      headers.set('mercure-last-event-id', toHeaderValue(from));
-      if (ctx.legacy) headers.set('last-event-id', headers.get('mercure-last-event-id')!);
+      headers['mercure-last-event-id'] = toHeaderValue(from);
+      if (ctx.legacy) headers['last-event-id'] = headers['mercure-last-event-id'];
     } else if (rewind !== undefined) {
       // As for a replay: registered first (live updates kept aside), history read second.
       subscriber.pending = [];
       ctx.dispatcher.add(subscriber);
       rewound = await fromBroker(() => firstRewindPage(ctx.broker, rewind));
-      if (ctx.legacy) headers.set('last-event-id', toHeaderValue(rewound.updates[0]?.id ?? EARLIEST));
+      if (ctx.legacy) headers['last-event-id'] = toHeaderValue(rewound.updates[0]?.id ?? EARLIEST);
     } else {
       ctx.dispatcher.add(subscriber);
       // Legacy clients read the hub's position at connect time here, to reconcile a fetched state.
       if (ctx.legacy) {
-        headers.set('last-event-id', toHeaderValue(await fromBroker(() => ctx.broker.lastEventId())));
+        headers['last-event-id'] = toHeaderValue(await fromBroker(() => ctx.broker.lastEventId()));
       }
     }
 
@@ -181,6 +188,8 @@ export async function subscribe(
     throw error;
   }
 }
+
+const unknownClient = () => undefined;
 
 const tooManyPatterns = () =>
   new HubError('too_many_requests', 'the hub holds too many distinct URL patterns; retry later', {

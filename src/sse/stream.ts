@@ -243,9 +243,15 @@ export class EventStream {
 
   /** Builds the `text/event-stream` response for this stream (see {@link eventStreamHeaders}). */
   response(init: { status?: number; headers?: HeadersInit } = {}): Response {
-    const headers = new Headers(init.headers);
-    for (const [name, value] of Object.entries(eventStreamHeaders)) headers.set(name, value);
     const status = init.status ?? 200;
+    // Without headers of its own, a plain record: a runtime's Response copies it into its Headers
+    // (Node's adapter only once they are read), which spares each subscriber a Headers built twice.
+    let headers: HeadersInit = { ...eventStreamHeaders };
+    if (hasEntries(init.headers)) {
+      const merged = new Headers(init.headers);
+      for (const [name, value] of Object.entries(eventStreamHeaders)) merged.set(name, value);
+      headers = merged;
+    }
     if (!this.#direct) return new Response(this.readable, { status, headers });
     const response = new Response(null, { status, headers });
     streams.set(response, this);
@@ -262,6 +268,17 @@ export class EventStream {
     this.#onClose?.(reason);
     this.#wakeDrainWaiters();
   }
+}
+
+/** Whether `headers` holds at least one header. */
+function hasEntries(headers: HeadersInit | undefined): boolean {
+  if (headers === undefined) return false;
+  if (headers instanceof Headers || Array.isArray(headers)) {
+    for (const _ of headers) return true;
+    return false;
+  }
+  for (const _ in headers) return true;
+  return false;
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   limitsOf,
   maxAgeOf,
   type Retention,
+  stamp,
   topicLane,
   type Update,
   type UpdateInput,
@@ -442,9 +443,9 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       if (typeof reply !== 'string') {
         // Already retained: that update is the answer (or, if it was discarded in between, the input).
         const sid = reply[0];
-        return (await entryAt(sid)) ?? { ...input, id: input.id ?? generatedId(sid), pos: sid };
+        return (await entryAt(sid)) ?? stamp(input, input.id ?? generatedId(sid), sid);
       }
-      return { ...input, id: input.id ?? generatedId(reply), pos: reply };
+      return stamp(input, input.id ?? generatedId(reply), reply);
     },
     subscribe(listener: UpdateListener) {
       listeners.add(listener);
