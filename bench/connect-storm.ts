@@ -20,6 +20,12 @@ export interface ConnectStormResult {
   openMs: { p50: number; p99: number };
   /** Server CPU from the first connect() until 1 s after the last head, ÷ streams opened. */
   serverCpuMicrosPerConnection: number;
+  /**
+   * The same storm again on the same process, once the first one's streams have closed: what a new
+   * subscription costs a process already warm (code compiled, heap grown), as a long-running server
+   * is when a popular page or a network blip brings a crowd.
+   */
+  second: { opened: number; failed: number; allOpenSeconds: number; serverCpuMicrosPerConnection: number };
   /** Server CPU ÷ time until all were open, % of its core. */
   serverCpuPercent: number;
   serverWaitPercent: number;
@@ -78,10 +84,11 @@ export async function runConnectStorm(
   const cpu = server.probe.cpuSeconds() - cpu0;
   const rss1 = server.probe.rssBytes();
   const open = subs.filter((sub) => sub.isOpen);
+  let result: Omit<ConnectStormResult, 'second'>;
   try {
     const { reached } = await publishOne(server, ledger, open, s.topic, s.payloadBytes);
     const [p50, p99] = openMs.percentiles([50, 99]);
-    return {
+    result = {
       subscribers: s.subscribers,
       opened: openMs.count,
       failed: failures.length,
@@ -100,4 +107,49 @@ export async function runConnectStorm(
   } finally {
     for (const sub of subs) sub.close();
   }
+  // The first storm's ends (and whatever the server does about them) are over before the second.
+  await sleep(2_000);
+  const second = await storm(server, s, s.subscribers, s.subscribers);
+  return { ...result, second };
+}
+
+/** One storm of `count` streams (subjects from `first` on), timed; the streams are closed after. */
+async function storm(
+  server: CrowdServer,
+  s: { topic: string; payloadBytes: number; timeoutMs: number },
+  first: number,
+  count: number,
+): Promise<ConnectStormResult['second']> {
+  const headers = tokenHeaders(server, s.topic);
+  const requests = Array.from({ length: count }, (_, i) => headers.subscriber(first + i));
+  const path = server.wire.subscribePath(s.topic);
+  const ledger = new Ledger(s.payloadBytes);
+  const subs = Array.from({ length: count }, () => new Subscriber(ledger));
+  let opened = 0;
+  let failed = 0;
+  const cpu0 = server.probe.cpuSeconds();
+  const t0 = performance.now();
+  let last = t0;
+  await Promise.all(
+    subs.map((sub, i) =>
+      sub.connect(server.target, path, { headers: requests[i]!, timeoutMs: s.timeoutMs }).then(
+        () => {
+          last = performance.now();
+          opened++;
+        },
+        () => {
+          failed++;
+        },
+      ),
+    ),
+  );
+  await sleep(1_000);
+  const cpu = server.probe.cpuSeconds() - cpu0;
+  for (const sub of subs) sub.close();
+  return {
+    opened,
+    failed,
+    allOpenSeconds: (last - t0) / 1000,
+    serverCpuMicrosPerConnection: (cpu * 1e6) / Math.max(1, opened),
+  };
 }

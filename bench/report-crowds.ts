@@ -38,6 +38,23 @@ function stormRows(): Row[] {
       format: fixed(0),
     },
     {
+      label: '**second storm on the same process: server CPU per connection (µs)**',
+      better: 'lower',
+      cell: S((s) => s.second.serverCpuMicrosPerConnection),
+      format: fixed(0),
+    },
+    {
+      label: 'second storm: time until all are open (s)',
+      better: 'lower',
+      cell: S((s) => s.second.allOpenSeconds),
+      format: fixed(2),
+    },
+    {
+      label: 'second storm: streams opened / failed',
+      better: 'none',
+      cell: S((s) => `${s.second.opened} / ${s.second.failed}`),
+    },
+    {
       label: 'server CPU until all open (% of its core)',
       better: 'none',
       cell: S((s) => s.serverCpuPercent),
@@ -258,7 +275,10 @@ export const CROWD_TITLES = {
       'the last head (work the server defers, such as the hub’s subscription events, is included); RSS is read at the ' +
       `same moments. ${TOKENS} A listen queue that overflows drops SYNs, which the client sends again after 1 s (then ` +
       '3 s, 7 s…), so the time until all are open is partly the kernel’s; each server keeps its default listen backlog ' +
-      '(511 for Node and for nginx on Linux), and the overflows the kernel counted are shown.',
+      '(511 for Node and for nginx on Linux), and the overflows the kernel counted are shown. Once those streams have ' +
+      'closed and 2 s have passed, a second storm of as many (new tokens) hits the same process, measured the same ' +
+      'way: the first storm finds a process whose code for new subscriptions is not compiled yet and whose heap has ' +
+      'not grown (a process just started), the second one a warm process (one that has been serving a while).',
   },
   vi: {
     title: '(vi) Reconnect storm',

@@ -222,7 +222,9 @@ export async function runScenario(
       log(
         `${storm.opened}/${storm.subscribers} open in ${storm.allOpenSeconds.toFixed(2)} s, ` +
           `${storm.serverCpuMicrosPerConnection.toFixed(0)} µs CPU/conn, ${storm.listenOverflows} listen overflows, ` +
-          `${storm.reached} reached${storm.firstFailure ? `; ${storm.failed} failed: ${storm.firstFailure}` : ''}`,
+          `${storm.reached} reached${storm.firstFailure ? `; ${storm.failed} failed: ${storm.firstFailure}` : ''}; ` +
+          `second storm ${storm.second.opened} open in ${storm.second.allOpenSeconds.toFixed(2)} s, ` +
+          `${storm.second.serverCpuMicrosPerConnection.toFixed(0)} µs CPU/conn`,
       );
       return { kind: 'connect-storm', storm };
     }
