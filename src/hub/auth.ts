@@ -197,7 +197,7 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
         resource: options.resource ?? hubUrl.href,
         defaultIssuer: options.issuer ?? hubUrl.origin,
         legacy: options.legacy,
-        ...(options.signatures ? { signatures: options.signatures } : {}),
+        signatures: options.signatures,
       });
       // A token's URL pattern grants share the budget of one request's patterns; past it the token
       // is refused (invalid_token), as it is for too many entries.
@@ -210,10 +210,11 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
       let grants: Grants = grantsFromAuthorizationDetails(claims.authorization_details, compile);
       if (options.legacy) grants = mergeGrants(grants, grantsFromMercureClaim(claims.mercure));
       const admin = adminActions(claims.authorization_details);
+      // No spreads: every new subscription builds one of these.
       return {
         subject: typeof claims.sub === 'string' ? claims.sub : undefined,
-        ...(typeof claims.jti === 'string' ? { tokenId: claims.jti } : {}),
-        ...(admin ? { admin } : {}),
+        tokenId: typeof claims.jti === 'string' ? claims.jti : undefined,
+        admin,
         expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined,
         payload: grants.payload,
         canPublish: (topic) => allows(grants.publish, topic),

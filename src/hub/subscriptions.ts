@@ -37,15 +37,16 @@ export function subscriptionsOf(subscriber: Subscriber, hubPath: string): Active
     // `match=a&match_exact=a` are the same subscription: one event, not two.
     if (seen.has(id)) continue;
     seen.add(id);
-    out.push({
-      id,
-      type: 'subscription',
-      match_type: s.type,
-      match: s.match,
-      subscriber: subscriber.id,
-      active: true,
-      ...(payload !== undefined ? { payload } : {}),
-    });
+    // Built field by field: an object spread costs each new connection several µs.
+    const type = 'subscription';
+    const match_type = s.type;
+    const match = s.match;
+    const active = true;
+    out.push(
+      payload === undefined
+        ? { id, type, match_type, match, subscriber: subscriber.id, active }
+        : { id, type, match_type, match, subscriber: subscriber.id, active, payload },
+    );
   }
   return out;
 }

@@ -212,7 +212,7 @@ function plainToken(token: string): PlainToken | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   for (const part of parts) if (!SEGMENT.test(part) || part.length % 4 === 1) return undefined;
-  const header = jsonObject(parts[0]!);
+  const header = headerOf(parts[0]!);
   const claims = header && jsonObject(parts[1]!);
   if (!claims) return undefined;
   const [protectedHeader, payload, signature] = parts as [string, string, string];
@@ -224,6 +224,28 @@ function plainToken(token: string): PlainToken | undefined {
     claims,
   };
 }
+
+/**
+ * Decoded protected headers by segment: an issuer's tokens nearly all carry the same one (`alg`,
+ * `typ`, maybe `kid`), so each new token decodes only its claims. Bounded: emptied when full, and only
+ * short headers of plain values are kept, frozen (the same object is handed to every such token).
+ */
+const headers = new Map<string, Readonly<Record<string, unknown>>>();
+const HEADERS_KEPT = 64;
+const HEADER_KEPT_LENGTH = 512;
+
+function headerOf(segment: string): Record<string, unknown> | undefined {
+  const known = headers.get(segment);
+  if (known) return known;
+  const header = jsonObject(segment);
+  if (header && segment.length <= HEADER_KEPT_LENGTH && Object.values(header).every(isPlainValue)) {
+    if (headers.size >= HEADERS_KEPT) headers.clear();
+    headers.set(segment, Object.freeze(header));
+  }
+  return header;
+}
+
+const isPlainValue = (value: unknown): boolean => value === null || typeof value !== 'object';
 
 function base64url(segment: string): string {
   return atob(segment.replace(/-/g, '+').replace(/_/g, '/'));

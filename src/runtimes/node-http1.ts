@@ -15,6 +15,7 @@
 import { type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { type EventStream, eventStreamOf, type StreamSink, writeStreamsDirectly } from '../sse/index.ts';
+import { FieldHeaders } from './field-headers.ts';
 
 /** What the fast path needs of the fetch handler: the app's `fetch`, with the socket as `env`. */
 export type Http1Fetch = (request: Request, env: { socket: Socket }) => Response | Promise<Response>;
@@ -339,7 +340,7 @@ async function answer(
   let response: Response;
   try {
     const request = new Http1Request(head, socket) as unknown as Request;
-    writeStreamsDirectly(request);
+    writeStreamsDirectly(request, FieldHeaders.of);
     response = await fetch(request, { socket });
   } catch (error) {
     console.error('ssehub: request failed', error);
@@ -557,12 +558,8 @@ class Http1Request {
   }
 
   get headers(): Headers {
-    if (!this.#headers) {
-      const headers = new Headers();
-      const fields = this.#head.fields;
-      for (let i = 0; i < fields.length; i += 2) headers.append(fields[i]!, fields[i + 1]!);
-      this.#headers = headers;
-    }
+    // The parsed fields are valid as they are: kept, not copied into undici's Headers.
+    this.#headers ??= new FieldHeaders(this.#head.fields);
     return this.#headers;
   }
 

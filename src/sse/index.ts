@@ -8,6 +8,7 @@ export { SseError, type SseErrorCode } from './errors.ts';
 export { Heartbeat } from './heartbeat.ts';
 export {
   type CloseReason,
+  type DirectHeaders,
   EventStream,
   type EventStreamOptions,
   eventStreamHeaders,

@@ -53,22 +53,31 @@ export interface EventStreamOptions {
 }
 
 const DIRECT = Symbol.for('ssehub.direct-streams');
+/** The stream behind a direct response: a property, not a WeakMap entry the collector must visit. */
+const STREAM = Symbol('ssehub.event-stream');
+
+/**
+ * Builds a direct stream's response headers from a record: the adapter's own `Headers`, which may be
+ * cheaper to build, change and read than the runtime's (see {@link writeStreamsDirectly}).
+ */
+export type DirectHeaders = (record: Readonly<Record<string, string>>) => Headers;
 
 /**
  * Marks `request` as one whose event streams the runtime adapter writes itself (the Node adapter, to
  * its `ServerResponse`): a stream answering it then builds no `ReadableStream` — about 2–3 KB per idle
  * connection on Node 20 — and leaves its disconnect to the adapter, which finds the stream behind the
- * response with {@link eventStreamOf}.
+ * response with {@link eventStreamOf}. `headers`, when given, builds the response's headers (when the
+ * stream has none of its own beyond {@link eventStreamHeaders}).
  */
-export function writeStreamsDirectly(request: Request): void {
-  (request as unknown as Record<symbol, boolean>)[DIRECT] = true;
+export function writeStreamsDirectly(request: Request, headers?: DirectHeaders): void {
+  (request as unknown as Record<symbol, true | DirectHeaders>)[DIRECT] = headers ?? true;
 }
 
-/** True when a runtime adapter said it writes the event streams of `request` itself. */
-const writesDirectly = (request: Request | undefined): boolean =>
-  request !== undefined && (request as unknown as Record<symbol, boolean>)[DIRECT] === true;
+/** What a runtime adapter said about the event streams of `request` (see {@link writeStreamsDirectly}). */
+const writesDirectly = (request: Request | undefined): boolean | DirectHeaders =>
+  (request as unknown as Record<symbol, true | DirectHeaders> | undefined)?.[DIRECT] ?? false;
 
-const streams = new WeakMap<ReadableStream<Uint8Array> | Response, EventStream>();
+const streams = new WeakMap<ReadableStream<Uint8Array>, EventStream>();
 /** Encoded `retry:` hints, shared by every stream that sends the same one. */
 const retryFrames = new Map<number, Uint8Array>();
 
@@ -92,7 +101,8 @@ export class EventStream {
   // Only what is needed after construction is kept: an idle stream is multiplied by every subscriber.
   readonly #heartbeat: Heartbeat | undefined;
   readonly #onClose: ((reason: CloseReason) => void) | undefined;
-  readonly #direct: boolean;
+  /** Written by the runtime adapter (true, or how it builds the response's headers), or not (false). */
+  readonly #direct: boolean | DirectHeaders;
 
   constructor(options: EventStreamOptions = {}) {
     this.#heartbeat = options.heartbeat;
@@ -252,9 +262,11 @@ export class EventStream {
       for (const [name, value] of Object.entries(eventStreamHeaders)) merged.set(name, value);
       headers = merged;
     }
-    if (!this.#direct) return new Response(this.readable, { status, headers });
+    const direct = this.#direct;
+    if (!direct) return new Response(this.readable, { status, headers });
+    if (direct !== true && !(headers instanceof Headers)) headers = direct(headers as Record<string, string>);
     const response = new Response(null, { status, headers });
-    streams.set(response, this);
+    (response as unknown as Record<symbol, EventStream>)[STREAM] = this;
     return response;
   }
 
@@ -296,7 +308,7 @@ export const eventStreamHeaders: Readonly<Record<string, string>> = Object.freez
  * `readable`), for runtime adapters that take over the writing.
  */
 export function eventStreamOf(response: Response): EventStream | undefined {
-  const direct = streams.get(response);
+  const direct = (response as unknown as Record<symbol, EventStream | undefined>)[STREAM];
   if (direct) return direct;
   // Only an event stream's body can be a stream's: other bodies stay untouched (a runtime's own
   // Response, like Node's adapter's, may build a whole body just to answer `body`).
