@@ -9,6 +9,7 @@
  * check lives here, where the token's origin is known, so that no endpoint that authenticates through
  * the authorizer can skip it.
  */
+import type { JWTPayload } from 'jose';
 import { adminActions } from './admin-grants.ts';
 import { HubError } from './errors.ts';
 import {
@@ -75,6 +76,38 @@ export interface AuthOptions {
   origins?: ReadonlySet<string>;
   /** The runtime's synchronous signature checks (see `verify.ts`). */
   signatures?: SignatureCheck;
+}
+
+/**
+ * The principal of a verified token. A class, not an object of closures: a subscriber keeps its
+ * principal for as long as it is connected, and closures would keep their whole scope with it.
+ */
+class TokenPrincipal implements Principal {
+  readonly subject: string | undefined;
+  readonly tokenId: string | undefined;
+  readonly admin: readonly string[] | undefined;
+  readonly expiresAt: number | undefined;
+  readonly payload: unknown;
+  readonly #grants: Grants;
+
+  constructor(claims: JWTPayload, grants: Grants, admin: readonly string[] | undefined) {
+    this.subject = typeof claims.sub === 'string' ? claims.sub : undefined;
+    this.tokenId = typeof claims.jti === 'string' ? claims.jti : undefined;
+    this.admin = admin;
+    this.expiresAt = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+    this.payload = grants.payload;
+    this.#grants = grants;
+  }
+
+  canPublish(topic: string): boolean {
+    return allows(this.#grants.publish, topic);
+  }
+
+  canSubscribe(topics: readonly string[]): boolean {
+    const selectors = this.#grants.subscribe;
+    for (const topic of topics) if (allows(selectors, topic)) return true;
+    return false;
+  }
 }
 
 /** Grants everything: development publishers (`--allow-anonymous-publish`). */
@@ -210,16 +243,7 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
       let grants: Grants = grantsFromAuthorizationDetails(claims.authorization_details, compile);
       if (options.legacy) grants = mergeGrants(grants, grantsFromMercureClaim(claims.mercure));
       const admin = adminActions(claims.authorization_details);
-      // No spreads: every new subscription builds one of these.
-      return {
-        subject: typeof claims.sub === 'string' ? claims.sub : undefined,
-        tokenId: typeof claims.jti === 'string' ? claims.jti : undefined,
-        admin,
-        expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined,
-        payload: grants.payload,
-        canPublish: (topic) => allows(grants.publish, topic),
-        canSubscribe: (topics) => topics.some((topic) => allows(grants.subscribe, topic)),
-      };
+      return new TokenPrincipal(claims, grants, admin);
     } catch (error) {
       if (error instanceof InvalidToken || error instanceof MalformedGrants) {
         throw unauthorized(hubUrl, 'invalid_token');

@@ -214,7 +214,9 @@ export function parseHead(chunk: Buffer): Head | undefined {
       if ((c < 0x20 && c !== 0x09) || c === 0x7f) return undefined;
     }
     const name = text.slice(at, colon).toLowerCase();
-    const value = text.slice(from, to);
+    // Copied from the bytes, not sliced from `text`: a slice would keep the whole head alive for as
+    // long as the value lives (a token in the verified-token cache, for one).
+    const value = chunk.toString('latin1', from, to);
     if (NOT_OURS.has(name)) return undefined;
     if (name === 'host') {
       if (host !== undefined || !isHost(value)) return undefined;

@@ -210,7 +210,7 @@ export class EventStream {
     for (const chunk of pending) sink.write(chunk);
     if (this.#closed) sink.end();
     // Waiters registered before there was a sink to report drains.
-    if (this.#drainWaiters.length > 0) sink.onDrain?.(() => this.#wakeDrainWaiters());
+    if (this.#drainWaiters) sink.onDrain?.(() => this.#wakeDrainWaiters());
   }
 
   /**
@@ -220,6 +220,7 @@ export class EventStream {
   async drained(bytes: number): Promise<void> {
     while (!this.#closed && this.buffered > bytes) {
       await new Promise<void>((resolve) => {
+        this.#drainWaiters ??= [];
         this.#drainWaiters.push(resolve);
         const sink = this.#sink;
         if (sink?.onDrain) sink.onDrain(() => this.#wakeDrainWaiters());
@@ -228,12 +229,13 @@ export class EventStream {
     }
   }
 
-  #drainWaiters: (() => void)[] = [];
+  /** Made on first use: most streams never wait for a drain, and every idle one would keep it. */
+  #drainWaiters: (() => void)[] | undefined;
 
   #wakeDrainWaiters(): void {
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.#drainWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
   }
 
   /** Ends the stream after what is queued has been sent. */
