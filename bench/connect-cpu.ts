@@ -19,8 +19,10 @@
  *
  * @example
  * npm run build && taskset -c 0 npm run bench:connect -- 10000 --rounds=7
- * # A/B: copy dist/ aside before a change (cp -r dist /tmp/before), build again, then
- * taskset -c 0 npm run bench:connect -- 10000 --dist=/tmp/before,dist --runs=3
+ * # A/B: copy dist/ aside before a change, inside the repository (a build finds its dependencies in
+ * # node_modules from where it lies; bench/logs/ is not committed), build again, then
+ * mkdir -p bench/logs && cp -r dist bench/logs/before
+ * taskset -c 0 npm run bench:connect -- 10000 --dist=bench/logs/before,dist --runs=3
  * # a CPU profile of the hub (written when it exits) for DevTools or a script
  * taskset -c 0 npm run bench:connect -- 10000 --rounds=5 --node=--cpu-prof,--cpu-prof-dir=prof
  */
@@ -38,7 +40,8 @@ import { freshKey, TokenMint } from './tokens.ts';
 const USAGE = `Usage: npm run bench:connect -- [N] [options]
   N                  connections per round (default 10000)
   --rounds=R         rounds per run (default 7; the median of rounds 3 and later is reported)
-  --dist=a[,b…]      builds to run (default dist); several alternate, run after run
+  --dist=a[,b…]      builds to run (default dist); several alternate, run after run. A copy of
+                     dist/ must lie inside the repository (e.g. bench/logs/before) to find node_modules
   --runs=K           runs per build (default 1)
   --node=f1[,f2…]    extra Node flags for the hub (e.g. --cpu-prof,--cpu-prof-dir=prof)`;
 
