@@ -9,7 +9,7 @@ import type { Config } from '../config/index.ts';
 import { EventStream, Heartbeat } from '../sse/index.ts';
 import { adminApi } from './admin.ts';
 import { type Authorizer, createAuthorizer, insufficientScope, type Principal } from './auth.ts';
-import { cors, parseOrigins } from './cors.ts';
+import { cors, corsHeaders, parseOrigins } from './cors.ts';
 import { resourceMetadata } from './discovery.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { drainRetry, drainStreams } from './drain.ts';
@@ -216,18 +216,31 @@ export function createHub(options: HubOptions): Hub {
   const app = new Hono();
   // No `onError` here: HubError renders itself (see errors.ts), and createApp sets the app-wide one.
   // One registration: `${HUB_PATH}/*` also matches HUB_PATH itself, so a second one would run twice.
-  app.use(`${HUB_PATH}/*`, cors(origins));
+  // Not on `GET ${HUB_PATH}`: a new subscription adds its CORS headers itself (below), so that its
+  // route has one handler, which Hono calls without composing a chain — several µs per subscriber.
+  // `${HUB_PATH}/subscriptions/*` also matches `${HUB_PATH}/subscriptions`.
+  const corsMiddleware = cors(origins);
+  app.on(['POST', 'OPTIONS'], HUB_PATH, corsMiddleware);
+  app.use(`${HUB_PATH}/subscriptions/*`, corsMiddleware);
 
   let closing = false;
   /** Set while draining: the window the streams' ends are spread over. */
   let draining: { durationMs: number } | undefined;
   app.get(HUB_PATH, (c) => {
+    const request = c.req.raw;
+    const headers = corsHeaders(origins, request.headers.get('origin'));
     // Shutting down: a new stream would be cut moments later. End it at once, cleanly, with the
     // retry hint, so the client reconnects (elsewhere, or here once restarted) after the usual delay.
-    if (closing)
-      return shuttingDown(draining ? drainRetry(settings.retry, draining.durationMs) : settings.retry);
+    if (closing) {
+      const retry = draining ? drainRetry(settings.retry, draining.durationMs) : settings.retry;
+      return shuttingDown(retry, headers);
+    }
     const clientAddress = options.clientAddress;
-    return subscribe(ctx, c.req.raw, hubUrlOf(c.req.raw), clientAddress && (() => clientAddress(c)));
+    const client = clientAddress && (() => clientAddress(c));
+    // A refusal carries the CORS headers too: a page on an allowed origin can read the challenge.
+    return subscribe(ctx, request, hubUrlOf(request), client, headers).catch((error: unknown) => {
+      throw error instanceof HubError ? withHeaders(error, headers) : error;
+    });
   });
 
   app.post(HUB_PATH, async (c) => {
@@ -363,8 +376,16 @@ export function createHub(options: HubOptions): Hub {
 }
 
 /** The response to a subscription that arrives while the hub shuts down: the retry hint, then the end. */
-function shuttingDown(retry: number): Response {
+function shuttingDown(retry: number, headers: Record<string, string>): Response {
   const stream = new EventStream({ retry });
   stream.close('server');
-  return stream.response({ headers: { connection: 'close' } });
+  headers.connection = 'close';
+  return stream.response({ headers });
+}
+
+/** The same refusal, with `headers` added to its own. */
+function withHeaders(error: HubError, headers: Record<string, string>): HubError {
+  const merged: Record<string, string> = { ...headers };
+  for (const name in error.headers) merged[name] = error.headers[name]!;
+  return new HubError(error.code, error.message, merged);
 }

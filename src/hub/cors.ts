@@ -39,6 +39,20 @@ export function parseOrigins(origins: readonly string[]): Set<string> {
   return set;
 }
 
+/**
+ * The CORS headers of an answer to a request from `origin` (actual requests, not preflights): always
+ * `Vary: Origin`, and the allowed origin with credentials when it is in the list. A fresh record.
+ */
+export function corsHeaders(allowed: ReadonlySet<string>, origin: string | null): Record<string, string> {
+  if (origin === null || !allowed.has(origin)) return { vary: 'Origin' };
+  return {
+    vary: 'Origin',
+    'access-control-allow-origin': origin,
+    'access-control-allow-credentials': 'true',
+    'access-control-expose-headers': EXPOSED,
+  };
+}
+
 /** Hono middleware answering preflights and adding CORS headers for allowed origins. */
 export function cors(allowed: ReadonlySet<string>): MiddlewareHandler {
   return async (c, next) => {

@@ -79,12 +79,14 @@ const MAX_PAGE = 512;
  * updates: a subscriber that stops reading holds at most one page of history and its bound of bytes,
  * however long the history, and one that falls too far behind is closed as slow (it resumes later
  * from the last event it got). An error after the subscriber was registered unregisters it.
+ * `own`: headers the response starts with (the caller's CORS headers); taken, not copied.
  */
 export async function subscribe(
   ctx: SubscribeContext,
   request: Request,
   hubUrl: URL,
   clientOf: () => string | undefined = unknownClient,
+  own: Record<string, string> = {},
 ): Promise<Response> {
   const url = request.url;
   const mark = url.indexOf('?');
@@ -142,8 +144,8 @@ export async function subscribe(
   if (stream.closed) return new Response(null, { status: 499 });
 
   try {
-    // Only the headers a replay or the legacy dialect adds: most streams have none of their own.
-    const headers: Record<string, string> = {};
+    // The caller's (CORS), and those a replay or the legacy dialect adds.
+    const headers = own;
     let replay: HistoryResult | undefined;
     let resumed = false;
     let rewound: HistoryPage | undefined;

@@ -259,9 +259,18 @@ export class EventStream {
     // Without headers of its own, a plain record: a runtime's Response copies it into its Headers
     // (Node's adapter only once they are read), which spares each subscriber a Headers built twice.
     let headers: HeadersInit = { ...eventStreamHeaders };
-    if (hasEntries(init.headers)) {
-      const merged = new Headers(init.headers);
-      for (const [name, value] of Object.entries(eventStreamHeaders)) merged.set(name, value);
+    const own = init.headers;
+    if (own instanceof Headers || Array.isArray(own)) {
+      if (hasEntries(own)) {
+        const merged = new Headers(own);
+        for (const [name, value] of Object.entries(eventStreamHeaders)) merged.set(name, value);
+        headers = merged;
+      }
+    } else if (own !== undefined) {
+      // A record stays a record (a CORS header or two, a replay's cursor): no Headers built here.
+      const merged: Record<string, string> = {};
+      for (const name in own) merged[name.toLowerCase()] = own[name]!;
+      for (const name in eventStreamHeaders) merged[name] = eventStreamHeaders[name]!;
       headers = merged;
     }
     const direct = this.#direct;

@@ -74,6 +74,26 @@ export function corsTests(target: () => Target) {
     await res.text();
   });
 
+  it('answers a refused subscription with CORS headers for an allowed origin only', async () => {
+    const refused = (origin: string) =>
+      fetch(`${url()}${HUB}?match=${q(uniqueTopic())}`, {
+        headers: { origin, accept: 'text/event-stream', authorization: 'Bearer not.a.token' },
+      });
+    const allowed = await refused(FIXTURE_ORIGIN);
+    expect(allowed.status).toBe(401);
+    expect(allowed.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(FIXTURE_ORIGIN);
+    expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(allowed.headers.get('access-control-expose-headers')?.toLowerCase()).toContain('www-authenticate');
+    expect(allowed.headers.get('vary')).toBe('Origin');
+    await allowed.text();
+    const other = await refused('https://evil.example');
+    expect(other.status).toBe(401);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(other.headers.get('vary')).toBe('Origin');
+    await other.text();
+  });
+
   it('serves the protected resource metadata the challenges point to', async () => {
     const res = await fetch(`${url()}${HUB}`, { method: 'POST', body: 'topic=%2Fa' });
     const challenge = res.headers.get('www-authenticate')!;
