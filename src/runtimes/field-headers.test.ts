@@ -112,3 +112,19 @@ describe('FieldHeaders behaves as Headers', () => {
     expect(() => FieldHeaders.of({ 'bad name': 'x' })).toThrow(TypeError);
   });
 });
+
+describe('FieldHeaders as head lines', () => {
+  it('writes each field as added, in order, repeats on lines of their own, after set and delete', () => {
+    const h = FieldHeaders.of({ 'X-B': '2', vary: 'Origin' });
+    h.append('vary', 'Accept');
+    h.append('set-cookie', 'a=1');
+    h.append('set-cookie', 'b=2');
+    expect(h.lines()).toBe(
+      'x-b: 2\r\nvary: Origin\r\nvary: Accept\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n',
+    );
+    h.set('vary', '*');
+    h.delete('x-b');
+    expect(h.lines()).toBe('vary: *\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n');
+    expect(new FieldHeaders().lines()).toBe('');
+  });
+});

@@ -114,6 +114,18 @@ export class FieldHeaders extends Headers {
     return values;
   }
 
+  /**
+   * The fields as lines of an HTTP/1.1 head (`name: value\r\n`), in the order they were added, each
+   * as it was added: what a repeated field means is the same on one line or several (RFC 9110 §5.3),
+   * and nothing is sorted or combined to write them.
+   */
+  lines(): string {
+    const fields = this.#fields;
+    let text = '';
+    for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
+    return text;
+  }
+
   /** The pairs `Headers` iterates: sorted by name, each `set-cookie` apart, other names combined. */
   #pairs(): [string, string][] {
     const fields = this.#fields;

@@ -388,9 +388,13 @@ function httpDate(): string {
 function headBlock(response: Response, framing: string, close: boolean, ours = false): string {
   const reason = (!ours && response.statusText) || STATUS_CODES[response.status] || '';
   let block = `HTTP/1.1 ${response.status} ${reason}\r\n`;
-  response.headers.forEach((value, name) => {
-    block += `${name}: ${value}\r\n`;
-  });
+  const headers = response.headers;
+  if (headers instanceof FieldHeaders) block += headers.lines();
+  else {
+    headers.forEach((value, name) => {
+      block += `${name}: ${value}\r\n`;
+    });
+  }
   const connection = close ? 'Connection: close\r\n' : 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n';
   return `${block}Date: ${httpDate()}\r\n${connection}${framing}\r\n`;
 }

@@ -28,7 +28,7 @@ async function handler(request: Request, env?: unknown): Promise<Response> {
     let closed!: (reason: string) => void;
     const stream = new EventStream({ request, retry: 1000, onClose: (reason) => closed(reason) });
     streams.push({ stream, closed: new Promise((resolve) => (closed = resolve)) });
-    return stream.response({ headers: { 'x-stream': 'yes' } });
+    return stream.response({ headers: { 'x-stream': 'yes', Vary: 'Origin', 'Content-Type': 'text/html' } });
   }
   if (url.pathname === '/chunks') {
     const parts = ['one,', 'two,', 'three'];
@@ -181,8 +181,12 @@ describe('the fast path on the wire', () => {
     await c.until(() => c.received.includes('retry: 1000'), 'the retry hint');
     const [head] = c.received.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    expect(head).toContain('\r\ncontent-type: text/event-stream');
-    expect(head).toContain('\r\nx-stream: yes');
+    // The stream's own headers as given (names in lower case), its content type over theirs, each once.
+    const lines = head!.split('\r\n').slice(1);
+    expect(lines.filter((l) => /^content-type:/i.test(l))).toEqual(['content-type: text/event-stream']);
+    expect(lines.filter((l) => /^x-stream:/i.test(l))).toEqual(['x-stream: yes']);
+    expect(lines.filter((l) => /^vary:/i.test(l))).toEqual(['vary: Origin']);
+    expect(lines.filter((l) => /^cache-control:/i.test(l))).toEqual(['cache-control: no-cache']);
     expect(head).toContain('\r\nTransfer-Encoding: chunked');
     expect(head).toContain('\r\nConnection: keep-alive');
     expect(head).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/);
