@@ -114,6 +114,10 @@ export async function subscribe(
   // The address is looked up only when a check reads it (on Node it is a system call).
   const admitting = ctx.admit?.(principal, subscriptions, clientOf);
   if (admitting) await admitting;
+  // HEAD (which Hono routes here): the answer GET would give, without its stream. A stream opened
+  // for a response whose body is never sent would stay registered, and hold its connection slot,
+  // for as long as the hub runs: nothing would ever read or cancel it.
+  if (request.method === 'HEAD') return new EventStream().response({ headers: own });
   // Per client: the token's subject when it has one (one user, many addresses), else the address.
   const limiter = ctx.limiter;
   const release = limiter?.acquire(

@@ -35,6 +35,27 @@ export function lifecycleTests(target: () => Target, start: () => Promise<Target
     expect(await metric(url(), 'ssehub_subscriptions')).toBe(0);
   });
 
+  it('answers HEAD as GET would, without opening a stream that nothing would ever close', async () => {
+    await eventually(async () => (await connections()) === 0, 'no open streams');
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${url()}${HUB}?match=${q(uniqueTopic())}`, { method: 'HEAD' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/event-stream');
+      expect(await res.text()).toBe('');
+    }
+    expect(await connections()).toBe(0);
+    expect(await metric(url(), 'ssehub_subscriptions')).toBe(0);
+    // Refused as GET is: a bad token, a bad selector.
+    const badToken = await fetch(`${url()}${HUB}?match=${q(uniqueTopic())}`, {
+      method: 'HEAD',
+      headers: { authorization: 'Bearer not.a.token' },
+    });
+    expect(badToken.status).toBe(401);
+    const badSelector = await fetch(`${url()}${HUB}`, { method: 'HEAD' });
+    expect(badSelector.status).toBe(400);
+    expect(await connections()).toBe(0);
+  });
+
   it('closes a subscriber that falls too far behind; it resumes with Last-Event-ID and loses nothing', async () => {
     const topic = uniqueTopic('slow');
     const closedBefore = await metric(url(), 'ssehub_slow_subscribers_closed_total');
