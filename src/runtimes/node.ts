@@ -13,16 +13,16 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { LoopDelay } from '../hub/index.ts';
 import { eventStreamOf, type StreamSink, writeStreamsDirectly } from '../sse/index.ts';
+import { loopDelayMonitor } from './loop-delay.ts';
 import { chunkOf, installHttp1FastPath } from './node-http1.ts';
 import { nodeSignatures } from './signatures.ts';
 import { openBetterSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
 
+export { type LoopDelayOptions, loopDelayMonitor } from './loop-delay.ts';
 export { openBetterSqlite } from './sqlite.ts';
 export { type FetchHandler, type RuntimeGlue, runHub } from './startup.ts';
 
@@ -128,38 +128,6 @@ export function nodeGlue(): RuntimeGlue {
     loopDelay: loopDelayMonitor(),
     onSignal: (signal, handler) => process.on(signal, handler),
     exit: (code) => process.exit(code),
-  };
-}
-
-/**
- * Node's event-loop delay, read and reset by each `/metrics` scrape: libuv's histogram of how late
- * timers ran (whatever the cause), and how much of that lateness the process spent running — the
- * delay its own work (requests, fan-out, garbage collection) caused, not counting the time the
- * machine gave its core to other processes. A 10 ms timer, unref'd, measures the second.
- */
-export function loopDelayMonitor(): () => LoopDelay {
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  const period = 10;
-  let busy = 0;
-  let lastWall = performance.now();
-  let lastCpu = process.cpuUsage();
-  setInterval(() => {
-    const wall = performance.now();
-    const cpu = process.cpuUsage();
-    const late = wall - lastWall - period;
-    if (late > 0) {
-      const ran = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
-      busy = Math.max(busy, Math.min(late, ran));
-    }
-    lastWall = wall;
-    lastCpu = cpu;
-  }, period).unref();
-  return () => {
-    const delay = { p99: histogram.percentile(99) / 1e9, max: histogram.max / 1e9, busy: busy / 1000 };
-    histogram.reset();
-    busy = 0;
-    return delay;
   };
 }
 
