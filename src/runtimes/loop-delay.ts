@@ -14,9 +14,10 @@ export interface LoopDelayOptions {
   /** Sampling period under load, in ms. Default 10. */
   minMs?: number;
   /**
-   * Longest sampling period, reached after a while without work, in ms. A stall longer than this is
-   * always seen, from its start if the sampling was fast; a shorter one starting while the process
-   * was idle may be missed (a timer that was not due could not be late). Default 250.
+   * Longest sampling period, reached after a while without work, in ms. A stall that starts while the
+   * process is quiet is seen from the sample due during it: up to this much of its start is missed,
+   * and a shorter one may be missed whole (a timer that was not due could not be late). Default 100:
+   * ten wakeups a second when idle, where 10 ms sampling took a hundred.
    */
   maxMs?: number;
 }
@@ -50,7 +51,7 @@ export function nextSamplePeriod(
  */
 export function loopDelayMonitor(options: LoopDelayOptions = {}): () => LoopDelay {
   const minMs = options.minMs ?? 10;
-  const maxMs = Math.max(minMs, options.maxMs ?? 250);
+  const maxMs = Math.max(minMs, options.maxMs ?? 100);
   // Lateness in ns (a histogram takes integers from 1).
   const histogram = createHistogram();
   let period = minMs;

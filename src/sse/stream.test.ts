@@ -187,4 +187,48 @@ describe('Heartbeat', () => {
       vi.useRealTimers();
     }
   });
+
+  it('spreads the keep-alives of many idle streams over the interval, each stream once per interval', () => {
+    vi.useFakeTimers();
+    try {
+      const heartbeat = new Heartbeat(16_000);
+      const open = () => {
+        const sink = memorySink();
+        const stream = new EventStream({ heartbeat });
+        stream.attach(sink);
+        return { stream, sink };
+      };
+      const streams = Array.from({ length: 1600 }, open);
+      /** Keep-alives written in each of the next 16 one-second turns, and the streams written in each. */
+      const interval = () => {
+        const perTurn: number[] = [];
+        const written: (typeof streams)[] = [];
+        for (let turn = 0; turn < 16; turn++) {
+          const before = streams.map((s) => s.sink.chunks.length);
+          vi.advanceTimersByTime(1000);
+          const now = streams.filter((s, i) => s.sink.chunks.length > before[i]!);
+          perTurn.push(now.length);
+          written.push(now);
+        }
+        return { perTurn, written };
+      };
+      expect(interval().perTurn).toEqual(Array(16).fill(0)); // all just opened: nothing yet
+      // One turn every second: a sixteenth of the streams each, never all of them at once.
+      const { perTurn, written } = interval();
+      expect(perTurn).toEqual(Array(16).fill(100));
+      expect(streams.every((s) => text(s.sink.chunks) === ':\n')).toBe(true);
+      // The streams of one turn close and as many new ones open: they take the emptied slot.
+      for (const s of written[3]!) s.stream.close();
+      streams.splice(0, streams.length, ...streams.filter((s) => !s.stream.closed));
+      for (let i = 0; i < 100; i++) streams.push(open());
+      expect(heartbeat.size).toBe(1600);
+      interval();
+      expect(interval().perTurn).toEqual(Array(16).fill(100));
+      for (const s of streams) s.stream.close();
+      expect(heartbeat.size).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
