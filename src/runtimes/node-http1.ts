@@ -106,6 +106,16 @@ export function installHttp1FastPath(
 const ignore = () => {};
 
 /**
+ * A connection whose client ended it before sending a byte has nothing to answer: close it now. Node's
+ * server allows half-open connections, so without this its descriptor would stay open until the sweep
+ * (up to twice `headersTimeout`) — a stranger who connects and hangs up, over and over, could fill
+ * the process's open-file limit without holding a single socket.
+ */
+function endedSilent(this: Socket): void {
+  this.destroy();
+}
+
+/**
  * Connections waiting for their first bytes, in two generations swept by one timer: each is dropped
  * between one and two periods after it was accepted, whatever their number.
  */
@@ -130,11 +140,13 @@ class Waiting {
   add(socket: Socket): void {
     this.#current.add(socket);
     socket.on('close', this.#closed);
+    socket.on('end', endedSilent);
     this.#timer ??= setInterval(() => this.#sweep(), this.#period).unref();
   }
 
   delete(socket: Socket): void {
     socket.off('close', this.#closed);
+    socket.off('end', endedSilent);
     if (!this.#current.delete(socket)) this.#previous.delete(socket);
   }
 

@@ -4,6 +4,7 @@
  * subscription events that never evict application history. See docs/security.md.
  */
 import { type IncomingMessage, request } from 'node:http';
+import net from 'node:net';
 import { expect, it } from 'vitest';
 import { eventually } from '../helpers/sse.ts';
 import { HUB, metric, publishOk, q, subscribe, uniqueTopic } from './client.ts';
@@ -75,6 +76,32 @@ export function costTests(target: () => Target, start: Start, caps: Capabilities
     } finally {
       await hub.stop();
     }
+  });
+
+  it('closes at once the connections of clients that hang up before (or while) sending a request', async () => {
+    // Each would otherwise hold one of the hub's descriptors until its header timeout: a stranger who
+    // connects and hangs up in a loop could fill the open-file limit without holding a socket.
+    const { hostname, port } = new URL(url());
+    const hangUp = async (sent: string) => {
+      const socket = net.connect(Number(port), hostname);
+      socket.on('error', () => {});
+      let received = '';
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.end(sent);
+      await closed;
+      return received;
+    };
+    const started = performance.now();
+    const answers = await Promise.all([
+      ...Array.from({ length: 20 }, () => hangUp('')),
+      ...Array.from({ length: 5 }, () => hangUp(`GET ${HUB}?match=%2Fa HTTP/1.1\r\nHost: x`)),
+    ]);
+    // Nothing to answer but, at most, a refusal of the cut-off head.
+    for (const answer of answers) expect(answer).toMatch(/^(?:HTTP\/1\.1 4\d\d [\s\S]*)?$/);
+    // Far inside any header timeout (Node's is 60 s).
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('keeps application history however many subscriptions come and go', async () => {

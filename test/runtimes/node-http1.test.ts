@@ -295,6 +295,23 @@ describe('the fast path on the wire', () => {
     await new Promise((resolve) => http.close(resolve));
   });
 
+  it('closes at once a connection its client ended before sending a byte', async () => {
+    // The hub's server waits 60 s for a head: its sweep is no part of this. Under Node's half-open
+    // default the server end would stay open, one descriptor each, until then.
+    const quiet = Array.from({ length: 20 }, () => connect());
+    await Promise.all(
+      quiet.map((c) => new Promise<void>((resolve) => c.socket.once('connect', () => resolve()))),
+    );
+    for (const c of quiet) c.socket.end();
+    await Promise.all(quiet.map((c) => c.closedNow()));
+    expect(quiet.every((c) => c.received === '')).toBe(true);
+    // The server still answers on a fresh connection.
+    const next = connect();
+    next.write(sse('/events'));
+    await next.until(() => next.received.includes('x-stream: yes'), 'the head');
+    next.socket.destroy();
+  });
+
   it('closes without waiting out its grace: connections kept after a stream, or silent, are ended', async () => {
     const own = await serveNode(handler, { port: 0, host: '127.0.0.1' });
     // One connection whose stream ended (kept for another request), one that has sent nothing.
