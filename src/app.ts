@@ -22,7 +22,14 @@ export interface AppOptions {
   /** Runtime-provided hub options: issuers read from a file, a shared registry, the client address. */
   hub?: Pick<
     HubOptions,
-    'issuers' | 'registry' | 'clientAddress' | 'signatures' | 'defer' | 'loopDelay' | 'operations'
+    | 'issuers'
+    | 'registry'
+    | 'clientAddress'
+    | 'signatures'
+    | 'defer'
+    | 'loopDelay'
+    | 'processStats'
+    | 'operations'
   >;
 }
 

@@ -20,7 +20,7 @@ import { type HubUrls, hubUrls } from './hub-url.ts';
 import { type IssuerConfig, parseIssuers } from './issuers.ts';
 import { ConnectionLimiter } from './limits.ts';
 import { PatternCompiler } from './matchers.ts';
-import { type LoopDelay, Metrics } from './metrics.ts';
+import { type LoopDelay, Metrics, type ProcessStats } from './metrics.ts';
 import { Operations, type OperationsBackends, type OperationsSettings } from './operations.ts';
 import { parsePublishForm } from './publish.ts';
 import { type SubscribeContext, subscribe } from './subscribe.ts';
@@ -84,6 +84,8 @@ export interface HubOptions {
    * runtimes that can measure it (Node).
    */
   loopDelay?: () => LoopDelay;
+  /** The process's CPU, memory and open files, for `/metrics`: on runtimes that can tell (Node, Bun, Deno). */
+  processStats?: () => Promise<ProcessStats>;
   /** How fan-out is scheduled (see {@link Dispatcher}); Node passes `setImmediate`. */
   defer?: (flush: () => void) => void;
   /**
@@ -331,9 +333,10 @@ export function createHub(options: HubOptions): Hub {
   });
   if (admin) app.route('/', admin);
 
-  app.get('/metrics', () => {
+  app.get('/metrics', async () => {
     const size = (broker as { size?: number }).size;
-    return new Response(metrics.render(size, options.loopDelay?.()), {
+    const stats = await options.processStats?.();
+    return new Response(metrics.render(size, options.loopDelay?.(), stats), {
       headers: {
         'content-type': 'text/plain; version=0.0.4; charset=utf-8',
         'x-content-type-options': 'nosniff',

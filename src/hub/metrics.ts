@@ -26,9 +26,9 @@ export class Metrics {
 
   /**
    * Prometheus exposition (text format 0.0.4). `historyLength` comes from the broker when it knows it;
-   * `loopDelay` (seconds) from the runtime when it can measure it.
+   * `loopDelay` (seconds) and the process's `stats` from the runtime when it can measure them.
    */
-  render(historyLength?: number, loopDelay?: LoopDelay): string {
+  render(historyLength?: number, loopDelay?: LoopDelay, stats?: ProcessStats): string {
     const lines = [
       metric('ssehub_connections', 'gauge', 'Open subscriber streams.', this.connections),
       metric(
@@ -116,8 +116,74 @@ export class Metrics {
         );
       }
     }
+    if (stats) lines.push(renderProcess(stats));
     return lines.join('');
   }
+}
+
+/**
+ * The process running the hub, where the runtime can tell (see `HubOptions.processStats`): the
+ * `process_*` names are those of Prometheus' client libraries, so that existing dashboards and alerts
+ * read them.
+ */
+export interface ProcessStats {
+  /** User and system CPU time since the process started. */
+  readonly cpuSeconds: number;
+  readonly residentBytes: number;
+  /** Unix time the process started. */
+  readonly startTimeSeconds: number;
+  /** Open file descriptors: one per connection, plus a few. */
+  readonly openFiles?: number;
+  /** The soft open-file limit: connections past it are refused by the system. */
+  readonly maxFiles?: number;
+  /** The JavaScript heap: in use, and reserved. */
+  readonly heapUsedBytes?: number;
+  readonly heapTotalBytes?: number;
+}
+
+function renderProcess(p: ProcessStats): string {
+  let out =
+    metric(
+      'process_cpu_seconds_total',
+      'counter',
+      'User and system CPU time spent, in seconds.',
+      p.cpuSeconds,
+    ) +
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', p.residentBytes) +
+    metric(
+      'process_start_time_seconds',
+      'gauge',
+      'Start time of the process since the Unix epoch, in seconds.',
+      p.startTimeSeconds,
+    );
+  if (p.openFiles !== undefined) {
+    out += metric(
+      'process_open_fds',
+      'gauge',
+      'Open file descriptors (one per connection, plus a few).',
+      p.openFiles,
+    );
+  }
+  if (p.maxFiles !== undefined) {
+    out += metric(
+      'process_max_fds',
+      'gauge',
+      'The open-file limit: connections past it are refused by the system.',
+      p.maxFiles,
+    );
+  }
+  if (p.heapUsedBytes !== undefined) {
+    out += metric('ssehub_heap_used_bytes', 'gauge', 'JavaScript heap in use, in bytes.', p.heapUsedBytes);
+  }
+  if (p.heapTotalBytes !== undefined) {
+    out += metric(
+      'ssehub_heap_total_bytes',
+      'gauge',
+      'JavaScript heap reserved, in bytes.',
+      p.heapTotalBytes,
+    );
+  }
+  return out;
 }
 
 /** Event-loop delay since the previous reading, in seconds (see `HubOptions.loopDelay`). */

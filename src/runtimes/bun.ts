@@ -7,6 +7,8 @@
  * import { bunGlue, runHub } from 'ssehub/bun';
  * process.exit(await runHub(process.argv.slice(2), process.env, bunGlue()));
  */
+
+import { openFileLimit, processStats } from './process-stats.ts';
 import { nodeSignatures } from './signatures.ts';
 import { openBunSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
@@ -71,6 +73,8 @@ export function bunGlue(): RuntimeGlue {
     // Fan out once per event-loop turn, as on Node: publishes handled in one turn share one write per subscriber.
     defer: setImmediate,
     openHistory: openBunSqlite,
+    processStats: processStats(),
+    openFileLimit,
     serve: serveBun,
     clientAddress: (c) => (c.env as Peer | undefined)?.address,
     signatures: nodeSignatures,

@@ -16,8 +16,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { eventStreamOf, type StreamSink, writeStreamsDirectly } from '../sse/index.ts';
+import { acceptFailed } from './accept-errors.ts';
 import { loopDelayMonitor } from './loop-delay.ts';
 import { chunkOf, installHttp1FastPath } from './node-http1.ts';
+import { openFileLimit, processStats } from './process-stats.ts';
 import { nodeSignatures } from './signatures.ts';
 import { openBetterSqlite } from './sqlite.ts';
 import type { FetchHandler, RuntimeGlue } from './startup.ts';
@@ -84,6 +86,9 @@ export function serveNode(
     // queue of 4096 (the kernel caps it at net.core.somaxconn) holds them while the hub works through.
     server.listen({ port: options.port, host: options.host, backlog: 4096 }, () => {
       server.off('error', reject);
+      // A connection it could not accept (out of files): reset by the system; without a listener
+      // Node would throw the error and end the process.
+      server.on('error', acceptFailed);
       resolve({
         server,
         port: (server.address() as AddressInfo).port,
@@ -126,6 +131,8 @@ export function nodeGlue(): RuntimeGlue {
     // History in SQLite through better-sqlite3 (Node 20 has no node:sqlite).
     openHistory: openBetterSqlite,
     loopDelay: loopDelayMonitor(),
+    processStats: processStats(),
+    openFileLimit,
     onSignal: (signal, handler) => process.on(signal, handler),
     exit: (code) => process.exit(code),
   };

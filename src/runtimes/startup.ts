@@ -8,7 +8,7 @@ import type { Context } from 'hono';
 import { createApp } from '../app.ts';
 import { type Broker, createSqliteBroker, type SqlDriver, type SyncLevel } from '../brokers/index.ts';
 import { type Config, ConfigError, helpText, parseConfig } from '../config/index.ts';
-import type { IssuerConfig, LoopDelay, SignatureCheck } from '../hub/index.ts';
+import type { IssuerConfig, LoopDelay, ProcessStats, SignatureCheck } from '../hub/index.ts';
 import { configuredHubUrl, devTokens, HUB_PATH, type Hub, retentionOf } from '../hub/index.ts';
 import { randomKey } from './dev-key.ts';
 import { loadIssuersFile } from './issuers-file.ts';
@@ -25,6 +25,10 @@ export interface RuntimeGlue {
   command: string;
   /** The event loop's delay since the previous call, where the runtime measures it (see `HubOptions`). */
   loopDelay?: () => LoopDelay;
+  /** The process's CPU, memory and open files, for `/metrics` (see `HubOptions`). */
+  processStats?: () => Promise<ProcessStats>;
+  /** The process's soft open-file limit, where the runtime can read it: each connection holds one file. */
+  openFileLimit?: () => number | undefined;
   /** How the hub schedules fan-out (see `Dispatcher`); e.g. `setImmediate` where the runtime has it. */
   defer?: (flush: () => void) => void;
   /**
@@ -170,6 +174,7 @@ export async function runHub(
         ...(glue.signatures ? { signatures: glue.signatures } : {}),
         defer: glue.defer,
         loopDelay: glue.loopDelay,
+        processStats: glue.processStats,
         operations: shared,
       },
     });
@@ -191,6 +196,8 @@ export async function runHub(
   console.log(`ssehub (${glue.name}) listening on ${base}  (hub: ${base}${HUB_PATH})`);
   const kept = config.redisUrl ? 'in Redis' : broker ? `in ${config.historyFile}` : 'in memory only';
   console.log(`History: ${kept}`);
+  const crowded = config.dev ? undefined : fileLimitWarning(glue.openFileLimit?.(), config.maxConnections);
+  if (crowded) console.warn(`ssehub: ${crowded}`);
   if (showTokens) await printDevTokens(config, base, generated);
   else {
     console.log(`Console: ${base}/`);
@@ -251,5 +258,30 @@ async function printDevTokens(config: Config, base: string, generated: boolean):
   );
   console.log(
     `Publish:    curl -H 'Authorization: Bearer ${publisher}' -d topic=/chat -d data=hello ${base}${HUB_PATH}\n`,
+  );
+}
+
+/** Files the process holds besides its connections (listener, history, logs, runtime), and a margin. */
+const SPARE_FILES = 100;
+
+/**
+ * A warning for the start-up banner when the open-file limit, not the hub, would decide how many
+ * connections it holds: past the limit the system refuses new ones (they are reset) while the hub
+ * answers nothing. Without `SSEHUB_MAX_CONNECTIONS`, any limit under 4,096 is worth a word (1,024 is a
+ * common default of shells, systemd and containers).
+ */
+export function fileLimitWarning(limit: number | undefined, maxConnections: number): string | undefined {
+  if (limit === undefined) return undefined;
+  const wanted = maxConnections > 0 ? maxConnections + SPARE_FILES : 4096;
+  if (limit >= wanted) return undefined;
+  const room = Math.max(0, limit - SPARE_FILES);
+  const what =
+    maxConnections > 0
+      ? `too low for SSEHUB_MAX_CONNECTIONS (${maxConnections}): it holds about ${room}`
+      : `so the hub holds about ${room} connections at most`;
+  return (
+    `the open-file limit is ${limit}, ${what}: each connection holds one file, and the system resets ` +
+    'connections past the limit. Raise it (ulimit -n, systemd LimitNOFILE=, docker run --ulimit nofile=N:N)' +
+    (maxConnections > 0 ? ' or lower SSEHUB_MAX_CONNECTIONS.' : ' or set SSEHUB_MAX_CONNECTIONS below it.')
   );
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, publishOk, q, subscribe, uniqueTopic } from '../conformance/client.ts';
 import { fixtureEnv } from '../conformance/target.ts';
 import { startNodeHub } from '../helpers/hub.ts';
+import { eventually } from '../helpers/sse.ts';
 
 describe('metrics, dashboard and JSON logs', () => {
   let hub: Awaited<ReturnType<typeof startNodeHub>>;
@@ -46,18 +47,53 @@ describe('metrics, dashboard and JSON logs', () => {
     replay.close();
   });
 
+  it('reports the process: CPU, memory, start time, open files and their limit', async () => {
+    const text = await metrics();
+    const cpu = value(text, 'process_cpu_seconds_total')!;
+    expect(cpu).toBeGreaterThan(0);
+    expect(value(text, 'process_resident_memory_bytes')).toBeGreaterThan(10 * 2 ** 20);
+    expect(Math.abs(value(text, 'process_start_time_seconds')! - Date.now() / 1000)).toBeLessThan(300);
+    // Open files are counted at most once a second. Each stream holds one: twenty streams open, at
+    // least twenty files and the listener; closed (fetch lets go of its sockets a moment after an
+    // abort), most of them go — keep-alive connections of other requests come and go meanwhile.
+    const settled = async () => {
+      await eventually(async () => value(await metrics(), 'ssehub_connections') === 0, 'streams closed');
+      await new Promise((r) => setTimeout(r, 1100));
+      return value(await metrics(), 'process_open_fds')!;
+    };
+    await settled();
+    const streams = await Promise.all(
+      Array.from({ length: 20 }, () => subscribe(hub.url, `match=${q(uniqueTopic())}`)),
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    const later = await metrics();
+    expect(value(later, 'ssehub_connections')).toBe(20);
+    expect(value(later, 'process_open_fds')).toBeGreaterThan(20);
+    expect(value(later, 'process_max_fds')).toBeGreaterThan(value(later, 'process_open_fds')!);
+    expect(value(later, 'process_cpu_seconds_total')).toBeGreaterThan(cpu);
+    expect(value(later, 'ssehub_heap_used_bytes')).toBeLessThanOrEqual(
+      value(later, 'ssehub_heap_total_bytes')!,
+    );
+    for (const s of streams) s.close();
+    const full = value(later, 'process_open_fds')!;
+    await eventually(
+      async () => value(await metrics(), 'process_open_fds')! < full - 15,
+      'the files of the closed streams to be counted out',
+    );
+  });
+
   it('serves every metric the Grafana dashboard queries', async () => {
     const dashboard = JSON.parse(readFileSync('docs/grafana-dashboard.json', 'utf8')) as {
       panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
     };
     const names = new Set(
       dashboard.panels.flatMap((p) =>
-        p.targets.flatMap((t) => [...t.expr.matchAll(/\bssehub_[a-z_]+/g)].map((m) => m[0])),
+        p.targets.flatMap((t) => [...t.expr.matchAll(/\b(?:ssehub|process)_[a-z_]+/g)].map((m) => m[0])),
       ),
     );
     expect(names.size).toBeGreaterThan(10);
     const served = new Set(
-      [...(await metrics()).matchAll(/^# TYPE (ssehub_[a-z_]+) (\w+)/gm)].map((m) => m[1]!),
+      [...(await metrics()).matchAll(/^# TYPE ((?:ssehub|process)_[a-z_]+) (\w+)/gm)].map((m) => m[1]!),
     );
     // History length comes from the broker (memory here); histograms are queried by their buckets.
     const missing = [...names].filter((n) => !served.has(n) && !served.has(n.replace(/_bucket$/, '')));

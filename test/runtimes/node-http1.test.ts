@@ -312,6 +312,27 @@ describe('the fast path on the wire', () => {
     next.socket.destroy();
   });
 
+  it('goes on when the listening server cannot accept a connection (out of files), and says so', async () => {
+    const logged: string[] = [];
+    const error = console.error;
+    console.error = (line: string) => logged.push(line);
+    try {
+      // What Node does when accepting fails: an 'error' on the server, which ends a process that
+      // does not listen for it.
+      const refusal = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' });
+      expect(() => server.server.emit('error', refusal)).not.toThrow();
+    } finally {
+      console.error = error;
+    }
+    expect(logged.join('\n')).toMatch(
+      /could not accept 1 connection\(s\) \(accept EMFILE\): the open-file limit/,
+    );
+    const next = connect();
+    next.write(sse('/events'));
+    await next.until(() => next.received.includes('x-stream: yes'), 'the head');
+    next.socket.destroy();
+  });
+
   it('closes without waiting out its grace: connections kept after a stream, or silent, are ended', async () => {
     const own = await serveNode(handler, { port: 0, host: '127.0.0.1' });
     // One connection whose stream ended (kept for another request), one that has sent nothing.
