@@ -37,4 +37,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node is PID 1 and the hub handles SIGTERM itself: `docker stop` ends every stream cleanly, exit 0.
-CMD ["node", "--max-semi-space-size=4", "dist/runtimes/cli.js"]
+CMD ["node", "--max-semi-space-size=2", "dist/runtimes/cli.js"]

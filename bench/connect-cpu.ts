@@ -14,7 +14,7 @@
  *
  * With several builds (`--dist=a,b`), runs alternate between them (a, b, a, b, …), each on a fresh
  * hub process: machine noise then falls on both alike. The hub runs as `npm start` runs it
- * (`node --max-semi-space-size=4 <dist>/runtimes/cli.js`), pinned to core 1; run this pinned to the
+ * (`node --max-semi-space-size=2 <dist>/runtimes/cli.js`), pinned to core 1; run this pinned to the
  * other core.
  *
  * @example
@@ -92,7 +92,7 @@ async function startHub(
   const dir = mkdtempSync(join(tmpdir(), 'ssehub-connect-'));
   const child = spawn(
     'taskset',
-    ['-c', '1', 'node', '--max-semi-space-size=4', ...nodeFlags, `${dist}/runtimes/cli.js`],
+    ['-c', '1', 'node', '--max-semi-space-size=2', ...nodeFlags, `${dist}/runtimes/cli.js`],
     {
       env: {
         ...process.env,

@@ -35,8 +35,8 @@ export const SECTIONS: Readonly<Record<string, SectionSpec>> = {
     reading: [
       '`hub` is the Node entry as `npm start` runs it (`src/runtimes/cli.ts` built to `dist/runtimes/cli.js`); `bun` and `deno` run `src/runtimes/bun-cli.ts` and ' +
         '`src/runtimes/deno-cli.ts`: the same hub code with the same settings (heartbeat 15 s, history in SQLite in a fresh directory). ' +
-        "`hub` and `deno` cap V8's young generation (`--max-semi-space-size=4`, through `--v8-flags=` on Deno), as their " +
-        'start scripts do; `deno-uncapped` is `deno` without the cap, to show what it buys and costs there. ' +
+        "`hub` and `deno` cap V8's young generation (`--max-semi-space-size=2` on Node, `--v8-flags=--max-semi-space-size=4` " +
+        'on Deno), as their start scripts do; `deno-uncapped` is `deno` without the cap, to show what it buys and costs there. ' +
         '`workerd` is the Workers entry (`src/runtimes/cloudflare.ts`, bundled as the tests bundle it, ' +
         'compatibility settings from wrangler.toml) in one workerd process started through miniflare ' +
         '(`bench/workerd-direct.ts`, no wrangler): the Worker forwards every request to the hub Durable Object, ' +

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * `ssehub` / `npm start`: the hub on Node. Settings come from flags and environment variables (see
  * `--help`); a bad value exits with code 2. `ssehub token …` mints tokens. Start-up is shared with
