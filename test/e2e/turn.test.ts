@@ -87,12 +87,25 @@ async function dataCrosses(from: TestPeer, to: TestPeer, text: string): Promise<
  * The connection between `a` and `b` goes through the relay on both ends: each sends from its relayed
  * address (the only candidates allowed), and each one's remote candidate is the other's relayed
  * address, signaled as a relay candidate or learned as peer-reflexive from a check that came first.
+ * Just after `connected` the two ends may still report different pairs (each has a relayed address per
+ * allocation, and the controlled end moves to the pair the other nominates): read until they agree,
+ * for up to 10 s, then check what they agree on.
  */
 async function expectRelayed(a: TestPeer, b: TestPeer): Promise<void> {
-  const [ab, ba] = await Promise.all([
-    a.page.evaluate((id) => window.selectedPair(id), b.id),
-    b.page.evaluate((id) => window.selectedPair(id), a.id),
-  ]);
+  const read = () =>
+    Promise.all([
+      a.page.evaluate((id) => window.selectedPair(id), b.id),
+      b.page.evaluate((id) => window.selectedPair(id), a.id),
+    ]);
+  let [ab, ba] = await read();
+  const deadline = Date.now() + 10_000;
+  while (
+    (ab?.remote.address !== ba?.local.address || ba?.remote.address !== ab?.local.address) &&
+    Date.now() < deadline
+  ) {
+    await a.page.waitForTimeout(250);
+    [ab, ba] = await read();
+  }
   expect([ab?.local.type, ba?.local.type]).toEqual(['relay', 'relay']);
   for (const pair of [ab, ba]) expect(pair?.local.address).toMatch(/^[\d.]+:\d+$/);
   expect(ab?.remote.address).toBe(ba?.local.address);
