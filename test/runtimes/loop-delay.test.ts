@@ -40,16 +40,17 @@ describe('loopDelayMonitor', () => {
     const timeout = vi.spyOn(globalThis, 'setTimeout');
     // Periods no one else here uses, so that the monitor's timers can be told apart.
     loopDelayMonitor({ minMs: 7, maxMs: 56 });
-    await sleep(1000);
+    await sleep(1500);
     const periods = timeout.mock.calls
       .map((call) => call[1] ?? 0)
       .filter((ms) => ms === 7 || ms === 14 || ms === 28 || ms === 56);
-    // Once the start-up work is behind it, each quiet period doubles the next: 7, 14, 28, then 56 ms.
-    const quiet = periods.lastIndexOf(7);
-    expect(periods.slice(quiet, quiet + 4)).toEqual([7, 14, 28, 56]);
-    expect(periods.slice(quiet + 3).every((ms) => ms === 56)).toBe(true);
-    // About 17 samples at 56 ms in a quiet second, where a steady 7 ms period would take ~140.
-    expect(periods.length).toBeLessThan(50);
+    // Each period either doubles the one before (up to 56 ms) or, after work or a late wake-up (the
+    // machine may be busy with other tests), starts again from 7 ms.
+    for (let i = 1; i < periods.length; i++) {
+      expect([7, Math.min(periods[i - 1]! * 2, 56)]).toContain(periods[i]);
+    }
+    // And in a quiet stretch it does slow down, and stays slow: 7, 14, 28, then 56 ms and 56 again.
+    expect(`,${periods.join(',')},`).toContain(',7,14,28,56,56,56,');
   });
 
   it('sees a stall that starts while the process is quiet, and counts it as its own work', async () => {
