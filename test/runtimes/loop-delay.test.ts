@@ -33,24 +33,32 @@ describe('nextSamplePeriod', () => {
 
 describe('loopDelayMonitor', () => {
   afterEach(() => {
+    // In this order: the spy on the fake setTimeout would otherwise put the fake back.
     vi.restoreAllMocks();
+    vi.useRealTimers();
   });
 
-  it('samples less and less often while the process is quiet', async () => {
+  it('samples less and less often while the process is quiet, and every period again after work', () => {
+    // The clock and the process's CPU time are the test's: a busy machine cannot make a quiet
+    // stretch look busy (a CI run saw only late wake-ups for 1.5 s of real time).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    let cpuMicros = 0;
+    vi.spyOn(process, 'cpuUsage').mockImplementation(() => ({ user: cpuMicros, system: 0 }));
     const timeout = vi.spyOn(globalThis, 'setTimeout');
-    // Periods no one else here uses, so that the monitor's timers can be told apart.
+    const periods = () => timeout.mock.calls.map((call) => call[1]);
     loopDelayMonitor({ minMs: 7, maxMs: 56 });
-    await sleep(1500);
-    const periods = timeout.mock.calls
-      .map((call) => call[1] ?? 0)
-      .filter((ms) => ms === 7 || ms === 14 || ms === 28 || ms === 56);
-    // Each period either doubles the one before (up to 56 ms) or, after work or a late wake-up (the
-    // machine may be busy with other tests), starts again from 7 ms.
-    for (let i = 1; i < periods.length; i++) {
-      expect([7, Math.min(periods[i - 1]! * 2, 56)]).toContain(periods[i]);
-    }
-    // And in a quiet stretch it does slow down, and stays slow: 7, 14, 28, then 56 ms and 56 again.
-    expect(`,${periods.join(',')},`).toContain(',7,14,28,56,56,56,');
+    expect(periods()).toEqual([7]);
+    // Quiet: 7, then 14, 28, and 56 ms from then on.
+    vi.advanceTimersByTime(7 + 14 + 28 + 56 + 56);
+    expect(periods()).toEqual([7, 14, 28, 56, 56, 56]);
+    // A period in which the process ran 2 % of the time or more brings back 7 ms at the next sample…
+    cpuMicros += 1200;
+    vi.advanceTimersByTime(56);
+    expect(periods().slice(6)).toEqual([7]);
+    // …and a little CPU (under 2 %) does not.
+    cpuMicros += 100;
+    vi.advanceTimersByTime(7);
+    expect(periods().slice(6)).toEqual([7, 14]);
   });
 
   it('sees a stall that starts while the process is quiet, and counts it as its own work', async () => {
