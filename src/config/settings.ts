@@ -288,6 +288,13 @@ export const settings = {
     doc: 'Also open the admin API to access tokens of the trusted issuers that carry an `authorization_details` entry of type `urn:ssehub:admin` (actions `read`, `disconnect`, `revoke`)',
     default: false,
   },
+  metricsKey: {
+    env: 'SSEHUB_METRICS_KEY',
+    flag: 'metrics-key',
+    kind: 'string',
+    optional: true,
+    doc: 'Bearer key that GET /metrics then requires (401 without it; Prometheus: `authorization: { credentials: … }`). Default: /metrics is public',
+  },
   webhookUrl: {
     env: 'SSEHUB_WEBHOOK_URL',
     flag: 'webhook-url',

@@ -20,7 +20,7 @@ import { type HubUrls, hubUrls } from './hub-url.ts';
 import { type IssuerConfig, parseIssuers } from './issuers.ts';
 import { ConnectionLimiter } from './limits.ts';
 import { PatternCompiler } from './matchers.ts';
-import { type LoopDelay, Metrics, type ProcessStats } from './metrics.ts';
+import { type LoopDelay, Metrics, metricsGuard, type ProcessStats } from './metrics.ts';
 import { Operations, type OperationsBackends, type OperationsSettings } from './operations.ts';
 import { parsePublishForm } from './publish.ts';
 import { type SubscribeContext, subscribe } from './subscribe.ts';
@@ -333,7 +333,10 @@ export function createHub(options: HubOptions): Hub {
   });
   if (admin) app.route('/', admin);
 
-  app.get('/metrics', async () => {
+  const metricsRefusal = metricsGuard(settings.metricsKey);
+  app.get('/metrics', async (c) => {
+    const refused = await metricsRefusal(c.req.raw);
+    if (refused) return refused;
     const size = (broker as { size?: number }).size;
     const stats = await options.processStats?.();
     return new Response(metrics.render(size, options.loopDelay?.(), stats), {

@@ -36,6 +36,7 @@ export {
 export { ConnectionLimiter, type ConnectionLimits } from './limits.ts';
 export type { MatchType, Subscription } from './matchers.ts';
 export type { LoopDelay, ProcessStats } from './metrics.ts';
+export { metricsGuard } from './metrics.ts';
 export type { Operations, OperationsBackends, OperationsSettings } from './operations.ts';
 export { type LimitKind, parseRate, RateLimits } from './rate-limit.ts';
 export { laneConcerns } from './subscribe.ts';

@@ -1,3 +1,24 @@
+import { bearerKey } from './bearer-key.ts';
+import { HubError } from './errors.ts';
+
+/**
+ * Who may read `/metrics`: anyone without a key (`SSEHUB_METRICS_KEY`); with one, its holders only.
+ * Returns the refusal (401 with a `Bearer` challenge), or undefined to serve the request.
+ */
+export function metricsGuard(key: string | undefined): (request: Request) => Promise<Response | undefined> {
+  if (!key) return async () => undefined;
+  const holds = bearerKey(key);
+  return async (request) => {
+    const authorization = request.headers.get('authorization');
+    if (await holds(authorization)) return undefined;
+    const challenge =
+      authorization === null ? 'Bearer realm="metrics"' : 'Bearer realm="metrics", error="invalid_token"';
+    return new HubError('unauthorized', '/metrics needs the metrics key', {
+      'www-authenticate': challenge,
+    }).toResponse();
+  };
+}
+
 /** Counters and gauges of one hub instance, rendered in the Prometheus text format. */
 export class Metrics {
   /** Open subscriber streams. */

@@ -30,6 +30,8 @@ export interface OperationsSettings extends RateLimitSettings, WebhookSettings {
   maxConnectionAge?: number;
   adminKey?: string;
   adminTokens?: boolean;
+  /** Bearer key `/metrics` requires; public without one. */
+  metricsKey?: string;
 }
 
 /** Backends the runtime may share between instances (Redis); memory ones otherwise. */

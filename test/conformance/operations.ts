@@ -1,7 +1,7 @@
 /**
  * Operator controls on every runtime (on Workers they run inside the hub's Durable Object): a publish
  * rate limit (429 with Retry-After), the admin API with a revocation that closes a stream and refuses
- * the token, and the maximum connection age.
+ * the token, the maximum connection age, and `/metrics` kept to the holders of its key.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { publish, q, subscribe, uniqueTopic } from './client.ts';
@@ -9,6 +9,7 @@ import type { Capabilities, Start, Target } from './target.ts';
 import { bearer, detail, draft } from './tokens.ts';
 
 const ADMIN_KEY = 'conformance-admin-key';
+const METRICS_KEY = 'conformance-metrics-key';
 
 export function operationsTests(start: Start, caps: Capabilities) {
   let hub: Target;
@@ -17,6 +18,7 @@ export function operationsTests(start: Start, caps: Capabilities) {
       SSEHUB_RATE_LIMIT_PUBLISH: '2/60s',
       SSEHUB_ADMIN_KEY: ADMIN_KEY,
       SSEHUB_MAX_CONNECTION_AGE: '2',
+      SSEHUB_METRICS_KEY: METRICS_KEY,
     });
   });
   afterAll(() => hub?.stop());
@@ -65,5 +67,29 @@ export function operationsTests(start: Start, caps: Capabilities) {
     await stream.ended;
     expect(Date.now() - opened).toBeGreaterThanOrEqual(1700);
     expect(Date.now() - opened).toBeLessThan(4000);
+  });
+
+  it('serves /metrics to the holder of the metrics key only (401 with a Bearer challenge otherwise)', async () => {
+    const read = (authorization?: string) =>
+      fetch(`${hub.url}/metrics`, authorization ? { headers: { authorization } } : {});
+    const refusals: Array<[string | undefined, string]> = [
+      [undefined, 'Bearer realm="metrics"'],
+      [`Bearer ${METRICS_KEY}x`, 'Bearer realm="metrics", error="invalid_token"'],
+      [`Bearer ${METRICS_KEY.slice(0, -1)}`, 'Bearer realm="metrics", error="invalid_token"'],
+      [`Basic ${btoa(`metrics:${METRICS_KEY}`)}`, 'Bearer realm="metrics", error="invalid_token"'],
+      // The admin API's key is not the metrics key.
+      [`Bearer ${ADMIN_KEY}`, 'Bearer realm="metrics", error="invalid_token"'],
+    ];
+    for (const [authorization, challenge] of refusals) {
+      const refused = await read(authorization);
+      const body = await refused.text();
+      expect([authorization, refused.status]).toEqual([authorization, 401]);
+      expect(refused.headers.get('www-authenticate')).toBe(challenge);
+      expect(body).not.toContain('ssehub_');
+    }
+    const served = await read(`Bearer ${METRICS_KEY}`);
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await served.text()).toMatch(/^ssehub_connections \d+$/m);
   });
 }

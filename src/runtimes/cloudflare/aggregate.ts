@@ -161,8 +161,14 @@ function notFound(): Response {
   });
 }
 
-/** `/metrics` of every shard and relay: each family added up, and the streams of each object. */
-export async function aggregateMetrics(ctx: Objects): Promise<Response> {
+/**
+ * `/metrics` of every shard and relay: each family added up, and the streams of each object. The
+ * caller's credential goes along: each object checks the metrics key too.
+ */
+export async function aggregateMetrics(request: Request, ctx: Objects): Promise<Response> {
+  const authorization = request.headers.get('authorization');
+  const ask = () =>
+    new Request(`${INTERNAL_ORIGIN}/metrics`, authorization === null ? {} : { headers: { authorization } });
   const objects: Array<[string, { fetch(request: Request): Promise<Response> }]> = [];
   for (let k = 0; k < ctx.topology.shards; k++) objects.push([shardName(k), ctx.hubObject(shardName(k))]);
   const { relays } = ctx;
@@ -170,9 +176,7 @@ export async function aggregateMetrics(ctx: Objects): Promise<Response> {
     for (let i = 0; i < relayCount(ctx.topology); i++)
       objects.push([relayName(i), stubOf(relays, relayName(i))]);
   }
-  const texts = await Promise.all(
-    objects.map(async ([, object]) => (await object.fetch(internal('/metrics'))).text()),
-  );
+  const texts = await Promise.all(objects.map(async ([, object]) => (await object.fetch(ask())).text()));
   const body =
     sumExpositions(texts) +
     perObject(

@@ -13,7 +13,7 @@
  */
 import { generateId } from '../../brokers/index.ts';
 import type { Config } from '../../config/index.ts';
-import { HUB_PATH, HubError, parseForm, parseQuery } from '../../hub/index.ts';
+import { HUB_PATH, HubError, metricsGuard, parseForm, parseQuery } from '../../hub/index.ts';
 import {
   ADMIN_LISTINGS,
   aggregateListing,
@@ -60,6 +60,7 @@ export interface Router {
 export function createRouter(env: Env, config: Config, topology: Topology): Router {
   const hubObject = (name: HubObjectName) => stubOf(env.HUB, name);
   const relays = env.RELAY;
+  const metricsRefusal = metricsGuard(config.metricsKey);
 
   /** Sends `request` to a hub object, with `body` (read by the Worker) when there is one. */
   const forward = (name: HubObjectName, request: Request, body?: Uint8Array) =>
@@ -79,7 +80,7 @@ export function createRouter(env: Env, config: Config, topology: Topology): Rout
       return aggregateSubscriptions(request, { config, topology, hubObject, relays, forward });
     }
     if (path === '/metrics' && request.method === 'GET')
-      return aggregateMetrics({ topology, hubObject, relays });
+      return (await metricsRefusal(request)) ?? aggregateMetrics(request, { topology, hubObject, relays });
     // Admin actions reach every shard and relay, and so do the listings of topics and subscribers.
     if (path.startsWith('/admin/') && request.method !== 'GET') {
       return withBody(request, (body) => broadcastAdmin(request, body, { topology, hubObject, relays }));
