@@ -12,6 +12,10 @@
  * counted). Round 1 finds the code of a new subscription not yet optimized by V8 (about 1.6× the
  * later rounds); the median of rounds 3 and later is reported.
  *
+ * With `--history=H`, H updates are published on the topic before the first round, and every
+ * connection resumes after the first of them (`Last-Event-ID`): each new subscription then replays
+ * H - 1 updates from the history, as in a reconnect storm.
+ *
  * With several builds (`--dist=a,b`), runs alternate between them (a, b, a, b, …), each on a fresh
  * hub process: machine noise then falls on both alike. The hub runs as `npm start` runs it
  * (`node --max-semi-space-size=2 <dist>/runtimes/cli.js`), pinned to core 1; run this pinned to the
@@ -43,6 +47,7 @@ const USAGE = `Usage: npm run bench:connect -- [N] [options]
   --dist=a[,b…]      builds to run (default dist); several alternate, run after run. A copy of
                      dist/ must lie inside the repository (e.g. bench/logs/before) to find node_modules
   --runs=K           runs per build (default 1)
+  --history=H        publish H updates first; every connection resumes after the first (replays H-1)
   --node=f1[,f2…]    extra Node flags for the hub (e.g. --cpu-prof,--cpu-prof-dir=prof)`;
 
 const { values, positionals } = parseArgs({
@@ -51,6 +56,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '7' },
     dist: { type: 'string', default: 'dist' },
     runs: { type: 'string', default: '1' },
+    history: { type: 'string', default: '0' },
     node: { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
@@ -64,12 +70,17 @@ const rounds = Number(values.rounds);
 const runs = Number(values.runs);
 const builds = values.dist.split(',').filter(Boolean);
 const nodeFlags = values.node.split(',').filter(Boolean);
+const history = Number(values.history);
 if (!Number.isInteger(count) || count < 1 || !Number.isInteger(rounds) || rounds < 1) {
   console.error(`bench:connect: N and --rounds must be positive integers\n${USAGE}`);
   process.exit(2);
 }
 if (!Number.isInteger(runs) || runs < 1) {
   console.error(`bench:connect: --runs must be a positive integer\n${USAGE}`);
+  process.exit(2);
+}
+if (!Number.isInteger(history) || history < 0) {
+  console.error(`bench:connect: --history must be a whole number\n${USAGE}`);
   process.exit(2);
 }
 for (const dist of builds) {
@@ -119,12 +130,38 @@ async function startHub(
   }
 }
 
-/** Opens `count` subscriptions at once and returns the hub's CPU per connection (µs). */
-async function round(pid: number, port: number, mint: TokenMint, first: number): Promise<number> {
+/** Publishes `n` updates on the topic; returns the id of the first (undefined for none). */
+async function publishHistory(port: number, mint: TokenMint, n: number): Promise<string | undefined> {
+  let first: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const response = await fetch(`http://127.0.0.1:${port}/.well-known/mercure`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${mint.publisher(TOPIC)}` },
+      body: new URLSearchParams({ topic: TOPIC, data: `update ${i} ${'x'.repeat(100)}` }),
+    });
+    const id = await response.text();
+    if (response.status !== 200) throw new Error(`the hub refused a publish: ${response.status} ${id}`);
+    first ??= id;
+  }
+  return first;
+}
+
+/**
+ * Opens `count` subscriptions at once (resuming after `cursor` when given) and returns the hub's CPU
+ * per connection (µs).
+ */
+async function round(
+  pid: number,
+  port: number,
+  mint: TokenMint,
+  first: number,
+  cursor: string | undefined,
+): Promise<number> {
+  const resume = cursor === undefined ? '' : `Last-Event-ID: ${cursor}\r\n`;
   const requests = Array.from(
     { length: count },
     (_, i) =>
-      `GET ${PATH} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n` +
+      `GET ${PATH} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n${resume}` +
       `Authorization: Bearer ${mint.subscriber(TOPIC, `bench-${first + i}`)}\r\n\r\n`,
   );
   const sockets: net.Socket[] = [];
@@ -165,7 +202,9 @@ for (let run = 0; run < runs; run++) {
     const mint = new TokenMint(hub.key, { host: '127.0.0.1', port: hub.port });
     const figures: number[] = [];
     try {
-      for (let r = 0; r < rounds; r++) figures.push(await round(hub.child.pid!, hub.port, mint, r * count));
+      const cursor = await publishHistory(hub.port, mint, history);
+      for (let r = 0; r < rounds; r++)
+        figures.push(await round(hub.child.pid!, hub.port, mint, r * count, cursor));
     } finally {
       hub.child.kill('SIGTERM');
       await new Promise((resolve) => hub.child.once('exit', resolve));

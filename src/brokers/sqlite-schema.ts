@@ -94,6 +94,7 @@ export const QUERIES = {
   expiredPerLane:
     'SELECT lane, count(*) AS n, sum(weight) AS w, max(pos) AS p FROM ssehub_updates WHERE expires <= ? GROUP BY lane',
   expiredWithAlternates: `SELECT lane, max(pos) AS p FROM ssehub_updates WHERE expires <= ? AND lane LIKE 'topic:%' AND ${HAS_ALTERNATES} GROUP BY lane`,
+  expiredPositions: 'SELECT pos FROM ssehub_updates WHERE expires <= ?',
   deleteExpired: 'DELETE FROM ssehub_updates WHERE expires <= ?',
   lanes: 'SELECT lane, count(*) AS n, sum(weight) AS w, max(time) AS t FROM ssehub_updates GROUP BY lane',
   restamp: 'UPDATE ssehub_updates SET expires = CASE WHEN ? > 0 THEN time + ? END WHERE lane = ?',

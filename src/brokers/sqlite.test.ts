@@ -12,11 +12,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
 /** Where each broker of the suite keeps its database, so that a restart opens the same file. */
-const files = new WeakMap<object, { path: string; retention: Retention }>();
 
-async function open(path: string, retention: Retention) {
-  const broker = createSqliteBroker({ driver: await openBetterSqlite(path), retention, defer: setImmediate });
-  files.set(broker, { path, retention });
+const files = new WeakMap<object, { path: string; retention: Retention; recentPositions?: number }>();
+
+async function open(path: string, retention: Retention, recentPositions?: number) {
+  const broker = createSqliteBroker({
+    driver: await openBetterSqlite(path),
+    retention,
+    defer: setImmediate,
+    recentPositions,
+  });
+  files.set(broker, { path, retention, recentPositions });
   return broker;
 }
 
@@ -25,6 +31,15 @@ brokerContract('sqlite (better-sqlite3)', {
   reopen(broker) {
     const { path, retention } = files.get(broker)!;
     return open(path, retention);
+  },
+});
+
+// The same contract with two positions in memory: pages reach past them at once, into SQLite.
+brokerContract('sqlite (better-sqlite3), 2 recent positions', {
+  create: ({ retention }) => open(join(dir, `contract-${n++}.db`), retention, 2),
+  reopen(broker) {
+    const { path, retention, recentPositions } = files.get(broker)!;
+    return open(path, retention, recentPositions);
   },
 });
 
@@ -191,5 +206,59 @@ describe('sqlite broker', () => {
       expect(await second.history(c.id)).toMatchObject({ found: true, updates: [p3], lost: [] });
       await second.close();
     });
+  });
+
+  it('pages exactly what SQLite holds, whatever its few recent positions in memory hold', async () => {
+    // Per-topic lanes evict in the middle of the positions, an age bound drops runs of them, a failed
+    // commit puts the state back: after each step every page must be the one SQLite itself gives.
+    const driver = await openBetterSqlite(join(dir, `recent-${n++}.db`));
+    let time = 0;
+    let failNext = false;
+    const transaction = driver.transaction.bind(driver);
+    driver.transaction = (fn) =>
+      transaction(() => {
+        const result = fn();
+        if (failNext) {
+          failNext = false;
+          throw new Error('disk full');
+        }
+        return result;
+      });
+    const retention: Retention = {
+      updates: { maxCount: 40, maxBytes: Number.POSITIVE_INFINITY, maxAgeMs: 50 },
+      lanes: [
+        { name: 'rooms', prefix: '/r/', perTopic: true, maxCount: 3, maxBytes: Number.POSITIVE_INFINITY },
+      ],
+    };
+    const broker = createSqliteBroker({ driver, retention, now: () => time, recentPositions: 8 });
+    const after = driver.prepare('SELECT pos FROM ssehub_updates WHERE pos > ? ORDER BY pos LIMIT ?');
+    const before = driver.prepare('SELECT pos FROM ssehub_updates WHERE pos < ? ORDER BY pos DESC LIMIT ?');
+    const positions = (page: { updates: readonly { pos: string }[] }) =>
+      page.updates.map((u) => Number(u.pos));
+    let seed = 7;
+    const random = (k: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % k;
+    };
+    let checked = 0;
+    for (let step = 0; step < 400; step++) {
+      time += random(4);
+      const topic = random(3) === 0 ? '/d' : `/r/${random(4)}`;
+      if (random(40) === 0) failNext = true;
+      await broker.publish({ topics: [topic], data: 'x', private: false }).catch(() => undefined);
+      const newest = Number(after.all(-1, -1).at(-1)?.pos ?? 0);
+      for (let k = 0; k < 4; k++) {
+        const pos = newest - random(60);
+        const limit = 1 + random(12);
+        const forward = await broker.historyAfter(String(pos), limit);
+        expect(positions(forward)).toEqual(after.all(pos, limit).map((row) => row.pos));
+        expect(forward.more).toBe(after.all(pos, limit + 1).length > limit);
+        const backward = await broker.historyBefore(String(pos), limit);
+        expect(positions(backward)).toEqual(before.all(pos, limit).map((row) => row.pos));
+        checked++;
+      }
+    }
+    expect(checked).toBe(1600);
+    await broker.close();
   });
 });

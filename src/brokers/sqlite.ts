@@ -6,6 +6,7 @@
  * what a turn is; Node passes `setImmediate`), and are then announced to listeners in order, in one
  * batch. Web APIs only: the runtime hands in a {@link SqlDriver}. Schema and queries: `sqlite-schema.ts`.
  */
+import { RecentPositions } from './recent-positions.ts';
 import type { SqlDriver, SqlRow, SqlStatement } from './sql.ts';
 import {
   bodyOf,
@@ -53,6 +54,11 @@ export interface SqliteBrokerOptions {
   now?: () => number;
   /** Reports stored rows that cannot be read back (they are dropped). Default: `console.error`. */
   onError?: (message: string, error: unknown) => void;
+  /**
+   * Newest stored positions kept in memory, so that replays near the head run no query (see
+   * `RecentPositions`). Default 4,096.
+   */
+  recentPositions?: number;
 }
 
 /** What a lane holds now, and the newest position it discarded (-1: none). */
@@ -121,6 +127,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
   let clock = Number.NEGATIVE_INFINITY;
   let size = 0;
   let nextExpiry = Number.POSITIVE_INFINITY;
+  const recent = new RecentPositions(options.recentPositions ?? 4096);
   const limits = (name: string) => {
     const lane = limitsOf(retention, name);
     return {
@@ -155,6 +162,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     last = Math.max(num(q.meta.get('last')?.value ?? -1), num(q.maxPos.get()?.p ?? -1), heldLast());
     for (const lane of volatile.values()) size += lane.count;
     nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
+    recent.reset(q.before.all(Number.MAX_SAFE_INTEGER, recent.wanted).map((row) => num(row.pos)));
   }
 
   /** Drops the oldest update of `lane` (inside a transaction). */
@@ -166,6 +174,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       return;
     }
     q.deleteAt.run(oldest.pos!);
+    recent.remove(num(oldest.pos));
     state.count--;
     state.bytes -= num(oldest.weight);
     state.lost = Math.max(state.lost, num(oldest.pos));
@@ -201,6 +210,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
       q.setLost.run(name, state.lost);
     }
     for (const row of q.expiredWithAlternates.all(time)) ruleLost(String(row.lane), num(row.p));
+    for (const row of q.expiredPositions.all(time)) recent.remove(num(row.pos));
     q.deleteExpired.run(time);
     nextExpiry = Number(q.nextExpiry.get()?.expires ?? Number.POSITIVE_INFINITY);
   }
@@ -354,6 +364,7 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
     const expires = maxAge > 0 ? clock + maxAge : null;
     if (expires !== null) nextExpiry = Math.min(nextExpiry, expires);
     q.insert.run(pos, update.id, name, weight, clock, expires, bodyOf(update));
+    recent.add(pos);
     const state = stateOf(name);
     state.count++;
     state.bytes += weight;
@@ -462,10 +473,9 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
   }
 
   /** The updates at these positions (read only when no replay holds them), dropping unreadable ones. */
-  function updatesOf(rows: SqlRow[]): Update[] {
+  function updatesOf(positions: readonly number[]): Update[] {
     const out: Update[] = [];
-    for (const row of rows) {
-      const pos = num(row.pos);
+    for (const pos of positions) {
       const held = sharedAt(pos);
       if (held) {
         out.push(held);
@@ -493,12 +503,12 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
    * One page of stored rows and volatile updates, both in the same order (`direction` 1: oldest
    * first, -1: newest first) and each at most `limit + 1` long: merged, then cut at `limit`.
    */
-  function page(rows: SqlRow[], held: Held[], limit: number, direction: 1 | -1): HistoryPage {
+  function page(positions: number[], held: Held[], limit: number, direction: 1 | -1): HistoryPage {
     if (held.length === 0) {
-      const more = rows.length > limit;
-      return { updates: updatesOf(more ? rows.slice(0, limit) : rows), more };
+      const more = positions.length > limit;
+      return { updates: updatesOf(more ? positions.slice(0, limit) : positions), more };
     }
-    const stored = updatesOf(rows);
+    const stored = updatesOf(positions);
     const merged: Update[] = [];
     let i = 0;
     let j = 0;
@@ -512,16 +522,20 @@ export function createSqliteBroker(options: SqliteBrokerOptions): Broker & { rea
   }
 
   const rowLimit = (limit: number) => (Number.isFinite(limit) ? limit + 1 : -1);
+  const positionsOf = (rows: SqlRow[]) => rows.map((row) => num(row.pos));
 
   function after(pos: number, limit: number, skipHubEvents = false): HistoryPage {
-    return page(q.after.all(pos, rowLimit(limit)), heldAfter(pos, limit, skipHubEvents), limit, 1);
+    // One more than the page, to tell whether there is more.
+    const positions = recent.after(pos, limit + 1) ?? positionsOf(q.after.all(pos, rowLimit(limit)));
+    return page(positions, heldAfter(pos, limit, skipHubEvents), limit, 1);
   }
 
   /** Newest first; `pos` undefined: from the newest. */
   function before(pos: number | undefined, limit: number): HistoryPage {
     // Positions are integers from 0: past the largest safe one is past every update.
     const at = pos ?? Number.MAX_SAFE_INTEGER;
-    return page(q.before.all(at, rowLimit(limit)), heldBefore(at, limit), limit, -1);
+    const positions = recent.before(at, limit + 1) ?? positionsOf(q.before.all(at, rowLimit(limit)));
+    return page(positions, heldBefore(at, limit), limit, -1);
   }
 
   const lostAfter = (pos: number): string[] => [
