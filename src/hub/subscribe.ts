@@ -161,6 +161,9 @@ export async function subscribe(
       replay = await fromBroker(() =>
         ctx.broker.history(known, FIRST_PAGE, skipsHubEvents(ctx, subscriber!)),
       );
+      // The subscriber has the update its cursor names, and every one before it: one that reached it
+      // live in the meantime (its fan-out runs a turn after its publish is answered) is dropped.
+      if (replay.anchor) subscriber.replayed(replay.anchor.pos);
       const from = resumedFrom(ctx, subscriber, cursor, replay);
       resumed = from !== EARLIEST;
       headers['mercure-last-event-id'] = toHeaderValue(from);
